@@ -1,0 +1,172 @@
+"""pcapy: the Pcapy packet-capture API in pure Python.
+
+Code written for pcapy or pcapy-ng runs unchanged: ``open_live``, ``open_offline``, ``create``,
+``findalldevs``, ``lookupdev``, ``compile``, the ``Reader``, ``Dumper``, ``Pkthdr`` and
+``BPFProgram`` objects, ``PcapError``/``BPFError`` and the ``DLT_*``/``PCAP_D_*`` constants.
+Savefiles (pcap, nanosecond pcap, pcapng, gzip) are read and written in Python and need no
+libpcap; live capture, device listing and filter compilation load libpcap through cffi on
+first use.
+"""
+
+from __future__ import annotations
+
+from ._bpf import Bpf, BPFProgram, compile
+from ._constants import (
+    DLT_ARCNET,
+    DLT_ATM_RFC1483,
+    DLT_C_HDLC,
+    DLT_EN10MB,
+    DLT_FDDI,
+    DLT_IEEE802,
+    DLT_IEEE802_11,
+    DLT_IEEE802_11_RADIO,
+    DLT_IPV4,
+    DLT_IPV6,
+    DLT_LINUX_SLL,
+    DLT_LINUX_SLL2,
+    DLT_LOOP,
+    DLT_LTALK,
+    DLT_NFLOG,
+    DLT_NULL,
+    DLT_PPP,
+    DLT_PPP_ETHER,
+    DLT_PPP_SERIAL,
+    DLT_RAW,
+    DLT_SLIP,
+    PCAP_D_IN,
+    PCAP_D_INOUT,
+    PCAP_D_OUT,
+    PCAP_ERROR,
+    PCAP_ERROR_ACTIVATED,
+    PCAP_ERROR_BREAK,
+    PCAP_ERROR_CANTSET_TSTAMP_TYPE,
+    PCAP_ERROR_CAPTURE_NOTSUP,
+    PCAP_ERROR_IFACE_NOT_UP,
+    PCAP_ERROR_NO_SUCH_DEVICE,
+    PCAP_ERROR_NOT_ACTIVATED,
+    PCAP_ERROR_NOT_RFMON,
+    PCAP_ERROR_PERM_DENIED,
+    PCAP_ERROR_PROMISC_PERM_DENIED,
+    PCAP_ERROR_RFMON_NOTSUP,
+    PCAP_ERROR_TSTAMP_PRECISION_NOTSUP,
+    PCAP_NETMASK_UNKNOWN,
+    PCAP_TSTAMP_PRECISION_MICRO,
+    PCAP_TSTAMP_PRECISION_NANO,
+    PCAP_WARNING,
+    PCAP_WARNING_PROMISC_NOTSUP,
+    PCAP_WARNING_TSTAMP_TYPE_NOTSUP,
+    Direction,
+    Status,
+    TstampPrecision,
+    TstampType,
+    datalink_name,
+)
+from ._devices import findalldevs, lookupdev
+from ._dumper import Dumper
+from ._errors import (
+    BPFError,
+    CaptureError,
+    CapturePermissionError,
+    HandleStateError,
+    LibpcapNotFoundError,
+    MalformedSavefileError,
+    NoSuchDeviceError,
+    PcapError,
+    PcapWarning,
+    SavefileError,
+    TruncatedSavefileError,
+    UnknownFormatError,
+    UnsupportedVersionError,
+)
+from ._live import create, open_live
+from ._offline import open_offline
+from ._pkthdr import NanoPkthdr, PcapngPkthdr, Pkthdr
+from ._reader import Reader
+
+__version__ = "1.0.0.dev0"
+
+__all__ = [
+    # pcapy's functions
+    "compile",
+    "create",
+    "findalldevs",
+    "lookupdev",
+    "open_live",
+    "open_offline",
+    # classes
+    "BPFProgram",
+    "Bpf",
+    "Dumper",
+    "NanoPkthdr",
+    "PcapngPkthdr",
+    "Pkthdr",
+    "Reader",
+    # exceptions and warnings
+    "BPFError",
+    "CaptureError",
+    "CapturePermissionError",
+    "HandleStateError",
+    "LibpcapNotFoundError",
+    "MalformedSavefileError",
+    "NoSuchDeviceError",
+    "PcapError",
+    "PcapWarning",
+    "SavefileError",
+    "TruncatedSavefileError",
+    "UnknownFormatError",
+    "UnsupportedVersionError",
+    # constants
+    "DLT_ARCNET",
+    "DLT_ATM_RFC1483",
+    "DLT_C_HDLC",
+    "DLT_EN10MB",
+    "DLT_FDDI",
+    "DLT_IEEE802",
+    "DLT_IEEE802_11",
+    "DLT_IEEE802_11_RADIO",
+    "DLT_IPV4",
+    "DLT_IPV6",
+    "DLT_LINUX_SLL",
+    "DLT_LINUX_SLL2",
+    "DLT_LOOP",
+    "DLT_LTALK",
+    "DLT_NFLOG",
+    "DLT_NULL",
+    "DLT_PPP",
+    "DLT_PPP_ETHER",
+    "DLT_PPP_SERIAL",
+    "DLT_RAW",
+    "DLT_SLIP",
+    "PCAP_D_IN",
+    "PCAP_D_INOUT",
+    "PCAP_D_OUT",
+    "PCAP_ERROR",
+    "PCAP_ERROR_ACTIVATED",
+    "PCAP_ERROR_BREAK",
+    "PCAP_ERROR_CANTSET_TSTAMP_TYPE",
+    "PCAP_ERROR_CAPTURE_NOTSUP",
+    "PCAP_ERROR_IFACE_NOT_UP",
+    "PCAP_ERROR_NO_SUCH_DEVICE",
+    "PCAP_ERROR_NOT_ACTIVATED",
+    "PCAP_ERROR_NOT_RFMON",
+    "PCAP_ERROR_PERM_DENIED",
+    "PCAP_ERROR_PROMISC_PERM_DENIED",
+    "PCAP_ERROR_RFMON_NOTSUP",
+    "PCAP_ERROR_TSTAMP_PRECISION_NOTSUP",
+    "PCAP_NETMASK_UNKNOWN",
+    "PCAP_TSTAMP_PRECISION_MICRO",
+    "PCAP_TSTAMP_PRECISION_NANO",
+    "PCAP_WARNING",
+    "PCAP_WARNING_PROMISC_NOTSUP",
+    "PCAP_WARNING_TSTAMP_TYPE_NOTSUP",
+    "Direction",
+    "Status",
+    "TstampPrecision",
+    "TstampType",
+    "datalink_name",
+    "__version__",
+]
+
+for _cls in (BPFProgram, Dumper, Pkthdr, NanoPkthdr, PcapngPkthdr, Reader):
+    _cls.__module__ = "pcapy"
+del _cls

@@ -1,0 +1,132 @@
+"""BPF filters: ``compile()`` and ``BPFProgram`` (the manual's ``Bpf``).
+
+Expressions are compiled by libpcap's own compiler, so a filter means exactly what it means to
+tcpdump. The compiled program is kept as Python ``(code, jt, jf, k)`` tuples and run by pcapy's
+BPF executor (``_bpf_vm``), which translates it once into Python code with libpcap's userland
+semantics; running a filter therefore never crosses into C, and a program built from
+instructions (``BPFProgram.from_instructions``) runs without libpcap at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Callable, Optional, Union
+
+from . import _libpcap
+from ._bpf_vm import InvalidProgramError, compile_program
+from ._constants import DLT_EN10MB
+from ._errors import BPFError
+
+Instruction = tuple[int, int, int, int]
+FilterFunction = Callable[[bytes, int], int]
+BytesLike = Union[bytes, bytearray, memoryview]
+
+
+def _as_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    return value
+
+
+def _as_expression(expression: object) -> str:
+    if not isinstance(expression, str):
+        raise TypeError(f"filter expression must be a str, not {type(expression).__name__}")
+    if "\x00" in expression:
+        raise ValueError("filter expression must not contain NUL characters")
+    return expression
+
+
+class BPFProgram:
+    """A compiled BPF filter program.
+
+    ``BPFProgram(expression, linktype=DLT_EN10MB)`` compiles like pcapy's (snaplen 65536, no
+    optimisation, netmask 0); ``pcapy.compile()`` gives full control. ``filter(packet)`` returns
+    the program's verdict: 0 to reject, otherwise the number of bytes to keep.
+    """
+
+    __slots__ = ("_function", "_instructions", "linktype")
+
+    def __init__(self, expression: str, linktype: int = DLT_EN10MB) -> None:
+        expression = _as_expression(expression)
+        linktype = _as_int("linktype", linktype)
+        instructions = _libpcap.compile_filter(linktype, 65536, expression, False, 0)
+        self._setup(instructions, linktype)
+
+    def _setup(self, instructions: Sequence[Instruction], linktype: int) -> None:
+        self._instructions = tuple(instructions)
+        self.linktype = linktype
+        self._function: Optional[FilterFunction] = None
+        try:
+            self._function = compile_program(self._instructions)
+        except InvalidProgramError as err:
+            raise BPFError(f"invalid BPF program: {err}") from err
+
+    @classmethod
+    def from_instructions(
+        cls, instructions: Iterable[Sequence[int]], linktype: int = DLT_EN10MB
+    ) -> BPFProgram:
+        """A program from ``(code, jt, jf, k)`` tuples, e.g. ``tcpdump -ddd`` output; no libpcap."""
+        program = cls.__new__(cls)
+        checked = []
+        for insn in instructions:
+            code, jt, jf, k = (_as_int("instruction field", field) for field in insn)
+            checked.append((code, jt, jf, k))
+        program._setup(checked, _as_int("linktype", linktype))
+        return program
+
+    def filter(self, packet: BytesLike) -> int:
+        """Run the program over ``packet`` (its wire length taken as ``len(packet)``)."""
+        if not isinstance(packet, (bytes, bytearray, memoryview)):
+            raise TypeError(f"packet must be bytes-like, not {type(packet).__name__}")
+        return self.function(packet, len(packet))
+
+    @property
+    def function(self) -> FilterFunction:
+        """The executable form: ``f(packet, wire_length) -> verdict``."""
+        assert self._function is not None  # set in _setup, which every constructor runs
+        return self._function
+
+    def get_bpf(self) -> list[Instruction]:
+        """The instructions as ``(code, jt, jf, k)`` tuples, as ``tcpdump -ddd`` prints them."""
+        return list(self._instructions)
+
+    @property
+    def instructions(self) -> tuple[Instruction, ...]:
+        """The instructions as an immutable tuple."""
+        return self._instructions
+
+    def __len__(self) -> int:
+        return len(self._instructions)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, BPFProgram):
+            return self._instructions == other._instructions
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._instructions)
+
+    def __repr__(self) -> str:
+        return f"<BPFProgram linktype={self.linktype} instructions={len(self._instructions)}>"
+
+
+#: The manual's name for the class.
+Bpf = BPFProgram
+
+
+def compile(  # noqa: A001 - pcapy's public name
+    linktype: int, snaplen: int, expression: str, optimize: int, netmask: int
+) -> BPFProgram:
+    """Compile a filter expression for a link type and snapshot length (libpcap's compiler)."""
+    linktype = _as_int("linktype", linktype)
+    snaplen = _as_int("snaplen", snaplen)
+    expression = _as_expression(expression)
+    netmask = _as_int("netmask", netmask)
+    if snaplen <= 0:
+        raise ValueError(f"snaplen must be positive, got {snaplen}")
+    if not 0 <= netmask <= 0xFFFFFFFF:
+        raise ValueError(f"netmask must fit in 32 bits, got {netmask}")
+    instructions = _libpcap.compile_filter(
+        linktype, snaplen, expression, bool(_as_int("optimize", optimize)), netmask
+    )
+    return BPFProgram.from_instructions(instructions, linktype)

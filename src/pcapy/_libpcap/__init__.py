@@ -1,0 +1,25 @@
+"""The boundary with libpcap: the only package that imports cffi or touches C data.
+
+Everything it exports takes and returns Python values; cdata never leaves it. libpcap is loaded
+on first use (``load()``), so importing this package costs nothing and needs no libpcap.
+"""
+
+from __future__ import annotations
+
+from ._filters import Instruction, compile_filter, set_handle_filter
+from ._loader import ENV_OVERRIDE, Libpcap, load
+
+__all__ = [
+    "ENV_OVERRIDE",
+    "Instruction",
+    "Libpcap",
+    "compile_filter",
+    "lib_version",
+    "load",
+    "set_handle_filter",
+]
+
+
+def lib_version() -> str:
+    """libpcap's version string, e.g. 'libpcap version 1.10.3 (with TPACKET_V3)'."""
+    return load().version

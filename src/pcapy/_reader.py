@@ -1,0 +1,305 @@
+"""Reader: pcapy's capture handle, implemented once over a ``PacketSource``.
+
+``open_offline`` gives a Reader over the savefile engine; ``open_live`` and ``create`` give one
+over a live libpcap capture. Every method keeps pcapy's name, arguments and results; the
+differences are fixes (see README): callback exceptions propagate as themselves and leave the
+reader usable, ``next()`` returns ``(None, b'')`` when the read timeout passes, and a closed
+reader raises ``ValueError("pcap is closed")`` from every method.
+
+Speed: ``next`` is an instance attribute bound to ``functools.partial(next, packets, TIMEOUT)``,
+so a call runs entirely in C until it reaches the engine's generator.
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+import struct
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, Union
+
+from ._bpf import BPFProgram, compile
+from ._constants import TstampPrecision
+from ._dumper import Dumper, PathOrFile
+from ._errors import PcapError
+from ._pkthdr import Pkthdr
+from ._source import TIMEOUT, Packet, PacketSource
+
+if TYPE_CHECKING:
+    from ._live import LiveCapture
+
+Callback = Callable[[Pkthdr, bytes], object]
+
+
+def _closed(*_args: object, **_kwargs: object) -> NoReturn:
+    raise ValueError("pcap is closed")
+
+
+class _ClosedSource:
+    """Stands in for the source after ``close()``: touching it raises pcapy's ValueError."""
+
+    def __getattr__(self, name: str) -> NoReturn:
+        _closed()
+
+
+_CLOSED: Any = _ClosedSource()
+
+
+def _as_int(name: str, value: object) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    return value
+
+
+def _check_callback(callback: object) -> Callback:
+    if not callable(callback):
+        raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+    return callback  # type: ignore[return-value]
+
+
+def _dotted_quad(address: int) -> str:
+    return socket.inet_ntoa(struct.pack("!I", address & 0xFFFFFFFF))
+
+
+class Reader:
+    """A capture handle on a savefile or a network interface (pcapy's ``Reader``).
+
+    Not constructed directly: use ``open_offline``, ``open_live`` or ``create``.
+    """
+
+    next: Callable[[], Packet]
+
+    def __init__(self, source: PacketSource, *, live: Optional[LiveCapture] = None) -> None:
+        self._source: Any = source
+        self._live = live
+        self._rebind_next()
+
+    def _rebind_next(self) -> None:
+        # An instance attribute shadows the documented method below (same behaviour, C speed).
+        self.next = functools.partial(next, self._source.packets, TIMEOUT)  # type: ignore[method-assign]
+
+    # -- reading -----------------------------------------------------------------------------
+    def next(self) -> Packet:  # type: ignore[no-redef]  # noqa: F811
+        """The next packet as ``(Pkthdr, bytes)``; ``(None, b'')`` at EOF or on a read timeout."""
+        return next(self._source.packets, TIMEOUT)
+
+    def __iter__(self) -> Iterator[tuple[Pkthdr, bytes]]:
+        """Iterate over packets: to EOF for a savefile, until ``breakloop()`` for a capture."""
+        return self._source.loop_packets()  # type: ignore[no-any-return]
+
+    def loop(self, cnt: int, callback: Callback) -> None:
+        """Call ``callback(hdr, data)`` for ``cnt`` packets; ``cnt <= 0`` means until EOF/break.
+
+        An exception raised by the callback propagates as itself; the reader stays usable and
+        the next call continues with the packet after the one that failed.
+        """
+        cnt = _as_int("cnt", cnt)
+        callback = _check_callback(callback)
+        source = self._source
+        source.break_requested = False
+        remaining = cnt
+        for hdr, data in source.loop_packets():
+            callback(hdr, data)
+            remaining -= 1
+            if remaining == 0 or source.break_requested:
+                break
+
+    def dispatch(self, cnt: int, callback: Callback) -> int:
+        """Process up to ``cnt`` packets (one bufferful when live); return how many were."""
+        cnt = _as_int("cnt", cnt)
+        callback = _check_callback(callback)
+        source = self._source
+        source.break_requested = False
+        count = 0
+        for hdr, data in source.dispatch_packets(cnt):
+            count += 1
+            callback(hdr, data)
+            if source.break_requested:
+                break
+        return count
+
+    def breakloop(self) -> None:
+        """Make a running ``loop()``/``dispatch()`` return soon (safe from other threads)."""
+        self._source.breakloop()
+
+    def __aiter__(self) -> AsyncIterator[tuple[Pkthdr, bytes]]:
+        """``async for hdr, data in reader`` (see ``pcapy.aio``)."""
+        from ._aio import aiter_packets  # noqa: PLC0415
+
+        return aiter_packets(self)
+
+    # -- filters -----------------------------------------------------------------------------
+    def setfilter(self, expression: Union[str, BPFProgram], optimize: int = 1,
+                  netmask: Optional[int] = None) -> None:
+        """Filter packets with a BPF expression (or an already compiled ``BPFProgram``)."""
+        source = self._source
+        if isinstance(expression, BPFProgram):
+            program = expression
+        else:
+            if netmask is None:
+                netmask = self._live.netmask if self._live is not None else 0
+            program = compile(source.dlt, source.snapshot, expression, optimize, netmask)
+        source.install_filter(program)
+        self._rebind_next()
+
+    # -- handle facts ------------------------------------------------------------------------
+    def datalink(self) -> int:
+        """The link-layer type (a ``DLT_*`` value)."""
+        return int(self._source.dlt)
+
+    def snapshot(self) -> int:
+        """The snapshot length: the most bytes of a packet that are kept."""
+        return int(self._source.snapshot)
+
+    def get_tstamp_precision(self) -> TstampPrecision:
+        """Whether time stamps are in microseconds or nanoseconds."""
+        return TstampPrecision(self._source.precision)
+
+    def getfd(self) -> int:
+        """A descriptor to select()/poll() on for readability, or -1 if there is none."""
+        return int(self._source.fileno())
+
+    def getnet(self) -> str:
+        """The network number of the capture device, as a dotted quad ('0.0.0.0' offline)."""
+        self._check_open()
+        return _dotted_quad(self._live.network if self._live is not None else 0)
+
+    def getmask(self) -> str:
+        """The netmask of the capture device, as a dotted quad ('0.0.0.0' offline)."""
+        self._check_open()
+        return _dotted_quad(self._live.netmask if self._live is not None else 0)
+
+    def getnonblock(self) -> int:
+        """1 if the handle is in non-blocking mode, else 0 (always 0 on savefiles)."""
+        if self._live is not None:
+            return self._require_live().getnonblock()
+        self._check_open()
+        return 0
+
+    def setnonblock(self, state: int) -> None:
+        """Put a live handle in or out of non-blocking mode (no effect on savefiles)."""
+        state = _as_int("state", state)
+        if self._live is not None:
+            self._require_live().setnonblock(state)
+        elif state:
+            self._check_open()
+            raise PcapError("Savefiles cannot be put into non-blocking mode")
+
+    def stats(self) -> tuple[int, int, int]:
+        """``(received, dropped, dropped by the interface)`` for a live capture."""
+        if self._live is None:
+            self._check_open()
+            raise PcapError("Statistics aren't available from savefiles")
+        return self._require_live().stats()
+
+    # -- writing -----------------------------------------------------------------------------
+    def dump_open(self, target: PathOrFile, *, precision: Union[None, int, str] = None,
+                  format: Optional[str] = None) -> Dumper:  # noqa: A002
+        """A ``Dumper`` writing this reader's link type; ``'-'`` is standard output.
+
+        Time stamps are written at this reader's precision unless ``precision`` says otherwise.
+        """
+        source = self._source
+        if precision is None:
+            precision = source.precision
+        return Dumper(target, source.dlt, source.snapshot, precision=precision, format=format)
+
+    # -- live capture (delegated to the libpcap engine) -------------------------------------
+    def _require_live(self) -> LiveCapture:
+        self._check_open()
+        if self._live is None:
+            raise PcapError("this operation needs a live capture; the reader reads a savefile")
+        return self._live
+
+    def sendpacket(self, data: bytes) -> None:
+        """Send a raw packet on the capture's interface."""
+        if self._live is None:
+            self._check_open()
+            raise PcapError("Sending packets isn't supported on savefiles")
+        self._live.sendpacket(data)
+
+    def setdirection(self, direction: int) -> None:
+        """Capture only incoming (PCAP_D_IN), outgoing (PCAP_D_OUT) or both directions."""
+        self._require_live().setdirection(_as_int("direction", direction))
+
+    def set_snaplen(self, snaplen: int) -> int:
+        """Set the snapshot length before ``activate()``; returns libpcap's status."""
+        return self._require_live().set_option("snaplen", _as_int("snaplen", snaplen))
+
+    def set_promisc(self, promisc: int) -> int:
+        """Set promiscuous mode before ``activate()``; returns libpcap's status."""
+        return self._require_live().set_option("promisc", _as_int("promisc", promisc))
+
+    def set_timeout(self, timeout: int) -> int:
+        """Set the read timeout in milliseconds before ``activate()``; returns the status."""
+        return self._require_live().set_option("timeout", _as_int("timeout", timeout))
+
+    def set_buffer_size(self, buffer_size: int) -> int:
+        """Set the kernel buffer size in bytes before ``activate()``; returns the status."""
+        return self._require_live().set_option("buffer_size", _as_int("buffer_size", buffer_size))
+
+    def set_rfmon(self, rfmon: int) -> int:
+        """Ask for monitor mode (802.11) before ``activate()``; returns the status."""
+        return self._require_live().set_option("rfmon", _as_int("rfmon", rfmon))
+
+    def set_immediate_mode(self, immediate: int) -> int:
+        """Deliver packets as soon as they arrive (no buffering); returns the status."""
+        return self._require_live().set_option("immediate_mode", _as_int("immediate", immediate))
+
+    def set_tstamp_precision(self, precision: int) -> int:
+        """Ask for micro- or nanosecond time stamps before ``activate()``; returns the status."""
+        return self._require_live().set_option("tstamp_precision", _as_int("precision", precision))
+
+    def set_tstamp_type(self, tstamp_type: int) -> int:
+        """Choose the time-stamp source before ``activate()``; returns the status."""
+        return self._require_live().set_option("tstamp_type", _as_int("tstamp_type", tstamp_type))
+
+    def activate(self) -> int:
+        """Activate a handle from ``create()``: 0, a warning (> 0) or an error (< 0) status."""
+        status = self._require_live().activate()
+        if status >= 0:
+            self._rebind_next()
+        return status
+
+    # -- lifetime ----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the file or capture handle; calling it again does nothing."""
+        source = self._source
+        if source is _CLOSED:
+            return
+        self._source = _CLOSED
+        self.next = _closed  # type: ignore[method-assign]
+        source.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` has been called."""
+        return self._source is _CLOSED
+
+    def _check_open(self) -> None:
+        if self._source is _CLOSED:
+            _closed()
+
+    def __enter__(self) -> Reader:
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        source = getattr(self, "_source", _CLOSED)
+        if source is not _CLOSED:
+            try:
+                source.close()
+            except Exception:  # noqa: S110 - nothing can be reported from a finaliser
+                pass
+
+    def __repr__(self) -> str:
+        if self._source is _CLOSED:
+            return "<pcapy.Reader closed>"
+        kind = "live" if self._live is not None else "savefile"
+        return f"<pcapy.Reader {kind} datalink={self._source.dlt}>"
+

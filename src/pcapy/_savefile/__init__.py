@@ -1,0 +1,118 @@
+"""The pure-Python savefile engine: classic pcap, nanosecond pcap and pcapng, read and written.
+
+This package never imports libpcap or cffi: savefile work runs on machines without libpcap.
+``open_savefile`` sniffs the format and returns a ``SavefileSource``, the packet source a
+``Reader`` consumes; the writers live in ``_writer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import islice
+from typing import TYPE_CHECKING, Callable, Optional
+
+from .._constants import TstampPrecision
+from .._errors import TruncatedSavefileError, UnknownFormatError
+from .._pkthdr import Pkthdr
+from . import _pcap
+from ._stream import ByteSource, PathOrFile, open_stream
+
+if TYPE_CHECKING:
+    from .._bpf import BPFProgram
+
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+
+
+class SavefileSource:
+    """Packets from a capture file: the savefile engine's side of ``_source.PacketSource``."""
+
+    def __init__(
+        self,
+        stream: ByteSource,
+        dlt: int,
+        snapshot: int,
+        precision: TstampPrecision,
+        packets: Iterator[tuple[Pkthdr, bytes]],
+        file_format: str,
+        file_header: Optional[object] = None,
+    ) -> None:
+        self.stream = stream
+        self.dlt = dlt
+        self.snapshot = snapshot
+        self.precision = precision
+        self.file_format = file_format
+        self.file_header = file_header
+        self.break_requested = False
+        self._unfiltered = packets
+        self.packets: Iterator[tuple[Pkthdr, bytes]] = packets
+
+    def loop_packets(self) -> Iterator[tuple[Pkthdr, bytes]]:
+        """The rest of the file (``loop()`` checks ``break_requested`` between packets)."""
+        return self.packets
+
+    def dispatch_packets(self, cnt: int) -> Iterator[tuple[Pkthdr, bytes]]:
+        """Up to ``cnt`` packets of the rest of the file; all of them for ``cnt <= 0``."""
+        return self.packets if cnt <= 0 else islice(self.packets, cnt)
+
+    def install_filter(self, program: BPFProgram) -> None:
+        """Keep only packets the program accepts, from the current position on."""
+        self.packets = _filtered(self._unfiltered, program.function)
+
+    def breakloop(self) -> None:
+        """Make the running ``loop()``/``dispatch()`` return after the current packet."""
+        self.break_requested = True
+
+    def fileno(self) -> int:
+        """The descriptor being read, or -1."""
+        return self.stream.fileno()
+
+    def close(self) -> None:
+        """Close the file if this source opened it."""
+        self.stream.close()
+
+
+def _filtered(
+    packets: Iterator[tuple[Pkthdr, bytes]], accept: Callable[[bytes, int], int]
+) -> Iterator[tuple[Pkthdr, bytes]]:
+    """The packets ``accept(data, wire_length)`` gives a non-zero verdict for."""
+    for packet in packets:
+        if accept(packet[1], packet[0][3]):
+            yield packet
+
+
+def open_savefile(target: PathOrFile) -> SavefileSource:
+    """Open a capture file (path, ``'-'`` or binary file object) of any supported format."""
+    stream = open_stream(target)
+    try:
+        return _open_format(stream)
+    except BaseException:
+        stream.close()
+        raise
+
+
+def _open_format(stream: ByteSource) -> SavefileSource:
+    first = stream.first
+    magic = first[:4]
+    if magic in _pcap.MAGICS:
+        return _open_pcap(stream)
+    if magic == PCAPNG_MAGIC:
+        from . import _pcapng  # noqa: PLC0415 - only pcapng files pay for importing it
+
+        return _pcapng.open_source(stream, SavefileSource)
+    if len(first) < 4:
+        raise TruncatedSavefileError(
+            f"truncated dump file; tried to read 4 file header bytes, only got {len(first)}",
+            offset=len(first),
+        )
+    raise UnknownFormatError("unknown file format", offset=0)
+
+
+def _open_pcap(stream: ByteSource) -> SavefileSource:
+    header = _pcap.parse_file_header(stream.first[: _pcap.FILE_HEADER_SIZE])
+    packets = _pcap.iter_records(
+        header, stream.chunks(), stream.first[_pcap.FILE_HEADER_SIZE :], _pcap.FILE_HEADER_SIZE
+    )
+    precision = TstampPrecision.NANO if header.nanosecond else TstampPrecision.MICRO
+    return SavefileSource(
+        stream, header.dlt, header.snapshot, precision, packets, "pcap", header
+    )

@@ -1,0 +1,131 @@
+"""The I/O edge of the savefile engine: turn a path, ``'-'`` or a file object into chunks.
+
+The parsers never read; they consume an iterator of ``bytes`` chunks. This module opens what the
+user named, looks at the first bytes to undo gzip compression, and hands out the first chunk plus
+an iterator over the rest. Regular files are read unbuffered in large chunks (one copy, no
+double buffering); pipes and file objects are read with ``read1`` where they have it, so a
+reader sees packets as soon as a writer on the other end of a pipe flushes them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+from collections.abc import Iterator
+from typing import IO, Any, Callable, Union
+
+from .._errors import PcapError
+
+CHUNK_SIZE = 256 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+
+PathOrFile = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]", IO[bytes]]
+
+
+class _Prefixed:
+    """A read-only stream that first returns bytes already read from another stream."""
+
+    def __init__(self, prefix: bytes, read: Callable[[int], bytes]) -> None:
+        self._prefix = prefix
+        self._read = read
+
+    def read(self, size: int = -1) -> bytes:
+        if self._prefix:
+            if size < 0 or size >= len(self._prefix):
+                data, self._prefix = self._prefix, b""
+                return data
+            data, self._prefix = self._prefix[:size], self._prefix[size:]
+            return data
+        return self._read(size if size >= 0 else CHUNK_SIZE)
+
+    def readable(self) -> bool:
+        return True
+
+
+class ByteSource:
+    """An opened capture stream: its name, its first bytes, and an iterator over the rest."""
+
+    def __init__(self, name: str, stream: Any, owned: bool) -> None:
+        self.name = name
+        self._stream = stream  # what close() closes when we opened it
+        self._owned = owned
+        self._read: Callable[[int], bytes] = getattr(stream, "read1", None) or stream.read
+        self.first = self._read_first()
+        if self.first[:2] == GZIP_MAGIC:
+            self._read = self._gunzip()
+            self.first = self._read_first()
+
+    def _read_first(self) -> bytes:
+        """Read until at least a file header's worth of bytes (or EOF) is in hand."""
+        pieces: list[bytes] = []
+        have = 0
+        while have < 64:
+            piece = self._read_checked(CHUNK_SIZE)
+            if not piece:
+                break
+            pieces.append(piece)
+            have += len(piece)
+        return b"".join(pieces)
+
+    def _gunzip(self) -> Callable[[int], bytes]:
+        wrapped = gzip.GzipFile(fileobj=_Prefixed(self.first, self._read), mode="rb")
+        return wrapped.read
+
+    def _read_checked(self, size: int) -> bytes:
+        try:
+            data = self._read(size)
+        except (OSError, EOFError, gzip.BadGzipFile) as err:
+            raise PcapError(f"{self.name}: error reading dump file: {err}") from err
+        if data is None:  # a non-blocking stream with nothing to read yet
+            raise PcapError(f"{self.name}: non-blocking streams are not supported")
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(
+                f"{self.name}: the file object must be opened in binary mode "
+                f"(read() returned {type(data).__name__})"
+            )
+        return bytes(data)
+
+    def chunks(self) -> Iterator[bytes]:
+        """Yield the stream's remaining bytes, chunk by chunk, until EOF."""
+        while True:
+            chunk = self._read_checked(CHUNK_SIZE)
+            if not chunk:
+                return
+            yield chunk
+
+    def fileno(self) -> int:
+        """The descriptor being read, or -1 (pcapy's ``getfd()`` on a savefile)."""
+        try:
+            return int(self._stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            return -1
+
+    def close(self) -> None:
+        if self._owned:
+            self._stream.close()
+
+
+def open_stream(target: PathOrFile) -> ByteSource:
+    """Open a path (``'-'`` is stdin) or wrap a binary file object; raise PcapError on failure."""
+    if isinstance(target, (str, bytes, os.PathLike)):
+        path = os.fsdecode(target)
+        if path == "-":
+            stdin = sys.stdin.buffer
+            return ByteSource("-", stdin, owned=False)
+        try:
+            raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by ByteSource.close
+        except OSError as err:
+            raise PcapError(f"{path}: {err.strerror or err}") from err
+        try:
+            return ByteSource(path, raw, owned=True)
+        except BaseException:
+            raw.close()
+            raise
+    if callable(getattr(target, "read", None)):
+        name = str(getattr(target, "name", "<file object>"))
+        return ByteSource(name, target, owned=False)
+    raise TypeError(
+        "open_offline() needs a path, '-' or a binary file object, "
+        f"not {type(target).__name__}"
+    )

@@ -1,0 +1,59 @@
+"""The seam between ``Reader`` and the two engines that produce packets.
+
+A ``PacketSource`` is either a savefile (the pure-Python engine in ``_savefile``) or a live
+capture (libpcap, in ``_live``). ``Reader`` implements pcapy's API once, over this protocol:
+
+- ``packets`` is the persistent iterator ``next()`` and iteration draw from. A live source
+  yields ``TIMEOUT`` when its read timeout passes with no packet; a savefile never does, and
+  simply ends at EOF.
+- ``loop_packets()`` is what ``loop()`` draws from: it never yields ``TIMEOUT`` and ends when
+  ``breakloop()`` is called (a live source notices that while it waits).
+- ``dispatch_packets(cnt)`` is what one ``dispatch()`` processes: up to ``cnt`` packets (all for
+  ``cnt <= 0``) of one bufferful for a live source, of the rest of the file for a savefile.
+- ``install_filter(program)`` applies a compiled filter from now on (in the kernel for a live
+  capture, by pcapy's BPF executor for a savefile); ``packets`` may be a new iterator after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Optional, Protocol
+
+from ._constants import TstampPrecision
+from ._pkthdr import Pkthdr
+
+if TYPE_CHECKING:
+    from ._bpf import BPFProgram
+
+Packet = tuple[Optional[Pkthdr], bytes]
+
+#: What ``next()`` returns when no packet came (pcapy's value for timeout and EOF alike).
+TIMEOUT: Packet = (None, b"")
+
+
+class PacketSource(Protocol):
+    """What ``Reader`` needs from an engine; see the module docstring."""
+
+    packets: Iterator[Packet]
+    break_requested: bool
+
+    @property
+    def dlt(self) -> int: ...
+
+    @property
+    def snapshot(self) -> int: ...
+
+    @property
+    def precision(self) -> TstampPrecision: ...
+
+    def loop_packets(self) -> Iterator[tuple[Pkthdr, bytes]]: ...
+
+    def dispatch_packets(self, cnt: int) -> Iterator[tuple[Pkthdr, bytes]]: ...
+
+    def install_filter(self, program: BPFProgram) -> None: ...
+
+    def breakloop(self) -> None: ...
+
+    def fileno(self) -> int: ...
+
+    def close(self) -> None: ...
