@@ -10,7 +10,7 @@ instructions (``BPFProgram.from_instructions``) runs without libpcap at all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Union, cast
 
 from . import _libpcap
 from ._bpf_vm import InvalidProgramError, compile_program
@@ -18,8 +18,8 @@ from ._constants import DLT_EN10MB
 from ._errors import BPFError
 
 Instruction = tuple[int, int, int, int]
-FilterFunction = Callable[[bytes, int], int]
 BytesLike = Union[bytes, bytearray, memoryview]
+FilterFunction = Callable[[BytesLike, int], int]
 
 
 def _as_int(name: str, value: object) -> int:
@@ -57,7 +57,7 @@ class BPFProgram:
         self.linktype = linktype
         self._function: Optional[FilterFunction] = None
         try:
-            self._function = compile_program(self._instructions)
+            self._function = cast(FilterFunction, compile_program(self._instructions))
         except InvalidProgramError as err:
             raise BPFError(f"invalid BPF program: {err}") from err
 
@@ -114,7 +114,7 @@ class BPFProgram:
 Bpf = BPFProgram
 
 
-def compile(  # noqa: A001 - pcapy's public name
+def compile(
     linktype: int, snaplen: int, expression: str, optimize: int, netmask: int
 ) -> BPFProgram:
     """Compile a filter expression for a link type and snapshot length (libpcap's compiler)."""

@@ -13,6 +13,7 @@ and ``close()`` (also called by ``with`` and by garbage collection) flushes and 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import IO, Any, Optional, Union
@@ -28,7 +29,7 @@ _BUFFER_SIZE = 1 << 16
 _FORMATS = ("pcap", "pcapng")
 
 
-def _precision_is_nano(precision: Union[None, int, str]) -> bool:
+def _precision_is_nano(precision: Union[int, str, None]) -> bool:
     if precision is None:
         return False
     if precision in (TstampPrecision.NANO, "nano", "nsec", "ns"):
@@ -55,8 +56,8 @@ class Dumper:
         linktype: int = DLT_EN10MB,
         snaplen: int = 65535,
         *,
-        precision: Union[None, int, str] = None,
-        format: Optional[str] = None,  # noqa: A002 - the natural keyword for a file format
+        precision: Union[int, str, None] = None,
+        format: Optional[str] = None,
     ) -> None:
         for name, value in (("linktype", linktype), ("snaplen", snaplen)):
             if isinstance(value, bool) or not isinstance(value, int):
@@ -124,10 +125,8 @@ class Dumper:
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
-            try:
+            with contextlib.suppress(Exception):  # a finaliser has no one to report to
                 self.close()
-            except Exception:  # noqa: S110 - nothing can be reported from a finaliser
-                pass
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -140,12 +139,14 @@ def _open_output(target: PathOrFile) -> tuple[Any, bool, str]:
         if path == "-":
             return sys.stdout.buffer, False, "-"
         try:
-            return open(path, "wb", buffering=_BUFFER_SIZE), True, path  # noqa: SIM115
+            return open(path, "wb", buffering=_BUFFER_SIZE), True, path
         except OSError as err:
             raise PcapError(f"{path}: {err.strerror or err}") from err
     if callable(getattr(target, "write", None)):
         return target, False, str(getattr(target, "name", "<file object>"))
-    raise TypeError(f"dump target must be a path, '-' or a binary file object, not {type(target).__name__}")
+    raise TypeError(
+        f"dump target must be a path, '-' or a binary file object, not {type(target).__name__}"
+    )
 
 
 def _make_writer(write: Any, file_format: str, dlt: int, snaplen: int, nanosecond: bool) -> Any:

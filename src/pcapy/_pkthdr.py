@@ -54,7 +54,7 @@ class Pkthdr(tuple):  # type: ignore[type-arg]
         sec: int = 0,
         usec: int = 0,
         caplen: int = 0,
-        len: int = 0,  # noqa: A002 - pcapy's name for the wire length
+        len: int = 0,
         *,
         nsec: Optional[int] = None,
     ) -> Pkthdr:

@@ -12,6 +12,7 @@ so a call runs entirely in C until it reaches the engine's generator.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import socket
 import struct
@@ -81,7 +82,7 @@ class Reader:
         self.next = functools.partial(next, self._source.packets, TIMEOUT)  # type: ignore[method-assign]
 
     # -- reading -----------------------------------------------------------------------------
-    def next(self) -> Packet:  # type: ignore[no-redef]  # noqa: F811
+    def next(self) -> Packet:  # type: ignore[no-redef]
         """The next packet as ``(Pkthdr, bytes)``; ``(None, b'')`` at EOF or on a read timeout."""
         return next(self._source.packets, TIMEOUT)
 
@@ -145,6 +146,11 @@ class Reader:
         self._rebind_next()
 
     # -- handle facts ------------------------------------------------------------------------
+    @property
+    def is_live(self) -> bool:
+        """Whether this reader captures from an interface (``False`` for a savefile)."""
+        return self._live is not None
+
     def datalink(self) -> int:
         """The link-layer type (a ``DLT_*`` value)."""
         return int(self._source.dlt)
@@ -181,10 +187,10 @@ class Reader:
     def setnonblock(self, state: int) -> None:
         """Put a live handle in or out of non-blocking mode (no effect on savefiles)."""
         state = _as_int("state", state)
+        self._check_open()
         if self._live is not None:
             self._require_live().setnonblock(state)
         elif state:
-            self._check_open()
             raise PcapError("Savefiles cannot be put into non-blocking mode")
 
     def stats(self) -> tuple[int, int, int]:
@@ -195,8 +201,8 @@ class Reader:
         return self._require_live().stats()
 
     # -- writing -----------------------------------------------------------------------------
-    def dump_open(self, target: PathOrFile, *, precision: Union[None, int, str] = None,
-                  format: Optional[str] = None) -> Dumper:  # noqa: A002
+    def dump_open(self, target: PathOrFile, *, precision: Union[int, str, None] = None,
+                  format: Optional[str] = None) -> Dumper:
         """A ``Dumper`` writing this reader's link type; ``'-'`` is standard output.
 
         Time stamps are written at this reader's precision unless ``precision`` says otherwise.
@@ -292,10 +298,8 @@ class Reader:
     def __del__(self) -> None:
         source = getattr(self, "_source", _CLOSED)
         if source is not _CLOSED:
-            try:
+            with contextlib.suppress(Exception):  # a finaliser has no one to report to
                 source.close()
-            except Exception:  # noqa: S110 - nothing can be reported from a finaliser
-                pass
 
     def __repr__(self) -> str:
         if self._source is _CLOSED:

@@ -34,8 +34,10 @@ TIMEOUT: Packet = (None, b"")
 class PacketSource(Protocol):
     """What ``Reader`` needs from an engine; see the module docstring."""
 
-    packets: Iterator[Packet]
     break_requested: bool
+
+    @property
+    def packets(self) -> Iterator[Packet]: ...
 
     @property
     def dlt(self) -> int: ...

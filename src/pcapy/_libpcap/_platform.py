@@ -78,14 +78,18 @@ BSD = PlatformSpec(
     timeval=_POSIX_TIMEVAL,
     pcap_stat=_STAT,
     sockaddr=_BSD_SOCKADDR,
-    install_hint="libpcap is part of the base system; install the 'libpcap' package for a newer one",
+    install_hint=(
+        "libpcap is part of the base system; install the 'libpcap' package for a newer one"
+    ),
     has_selectable_fd=True,
 )
+
+_SYSTEM_ROOT = os.environ.get("SYSTEMROOT", r"C:\Windows")
 
 WINDOWS = PlatformSpec(
     library_names=("wpcap.dll",),
     find_library_name="wpcap",
-    dll_directories=(os.path.join(os.environ.get("SystemRoot", r"C:\Windows"), "System32", "Npcap"),),
+    dll_directories=(os.path.join(_SYSTEM_ROOT, "System32", "Npcap"),),
     timeval="struct timeval { long tv_sec; long tv_usec; };",  # long is 32-bit on Windows
     pcap_stat=(
         "struct pcap_stat { unsigned int ps_recv; unsigned int ps_drop; "

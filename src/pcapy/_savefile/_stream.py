@@ -69,8 +69,10 @@ class ByteSource:
         return b"".join(pieces)
 
     def _gunzip(self) -> Callable[[int], bytes]:
-        wrapped = gzip.GzipFile(fileobj=_Prefixed(self.first, self._read), mode="rb")
-        return wrapped.read
+        prefixed: Any = _Prefixed(self.first, self._read)
+        wrapped = gzip.GzipFile(fileobj=prefixed, mode="rb")
+        read: Callable[[int], bytes] = wrapped.read
+        return read
 
     def _read_checked(self, size: int) -> bytes:
         try:

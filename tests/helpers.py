@@ -1,0 +1,38 @@
+"""Small builders for byte-literal capture files used across tests."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+
+USEC_MAGIC = 0xA1B2C3D4
+NSEC_MAGIC = 0xA1B23C4D
+
+
+def pcap_bytes(
+    records: Iterable[tuple[int, int, bytes, int]],
+    *,
+    linktype: int = 1,
+    snaplen: int = 65535,
+    order: str = "<",
+    magic: int = USEC_MAGIC,
+    version: tuple[int, int] = (2, 4),
+) -> bytes:
+    """A classic pcap file: records are (sec, frac, data, wire_len)."""
+    out = [struct.pack(f"{order}IHHiIII", magic, version[0], version[1], 0, 0, snaplen, linktype)]
+    for sec, frac, data, wire_len in records:
+        out.append(struct.pack(f"{order}IIII", sec, frac, len(data), wire_len) + data)
+    return b"".join(out)
+
+
+def udp_frame(payload: bytes, sport: int = 1234, dport: int = 80) -> bytes:
+    """An Ethernet/IPv4/UDP frame (checksums zero) carrying payload."""
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])) + udp
+    return b"\x00\x11\x22\x33\x44\x55" + b"\x66\x77\x88\x99\xaa\xbb" + b"\x08\x00" + ip
+
+
+def sample_records(n: int = 5) -> list[tuple[int, int, bytes, int]]:
+    return [(1700000000 + i, i * 1000, udp_frame(bytes([i]) * (i + 1), dport=80 + i), 42 + i + 1)
+            for i in range(n)]
