@@ -28,7 +28,7 @@ import shutil
 import struct
 import subprocess
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, TypeVar, cast
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -67,10 +67,14 @@ JUMPS = [JEQ_K, JGT_K, JGE_K, JSET_K, JEQ_X, JGT_X, JGE_X, JSET_X]
 IMPLEMENTED = frozenset(
     [RET_K, RET_A, LD_W_ABS, LD_H_ABS, LD_B_ABS, LD_W_IND, LD_H_IND, LD_B_IND]
     + [LD_LEN, LDX_LEN, LDX_MSH, LD_IMM, LDX_IMM, LD_MEM, LDX_MEM, ST, STX, JA]
-    + JUMPS + ALU_K + ALU_X + [TAX, TXA]
+    + JUMPS
+    + ALU_K
+    + ALU_X
+    + [TAX, TXA]
 )
 
 U32 = 0xFFFFFFFF
+TestFunction = TypeVar("TestFunction", bound=Callable[..., None])
 SKF_AD_OFF = 0x100000000 - 0x1000  # Linux ancillary data area
 SKF_AD_PKTTYPE, SKF_AD_VLAN_TAG, SKF_AD_VLAN_TAG_PRESENT = 4, 44, 48
 
@@ -626,6 +630,24 @@ def test_large_shared_blocks_become_states_and_code_stays_linear() -> None:
     assert f(bytes(59), 59) == 0
 
 
+def test_many_copies_of_small_shared_blocks_fall_back_to_states() -> None:
+    # 120 tests all jump to one 21-instruction tail: small enough to copy
+    # once, but 120 copies would pass the size cap, so the tail becomes a state.
+    tests = 120
+    program: list[Instruction] = []
+    for i in range(tests):
+        tail_offset = 2 * tests - 2 * i - 1  # from 2i + 1 to the tail, past the ret #0
+        program += [(LD_B_ABS, 0, 0, i % 50), (JEQ_K, tail_offset, 0, 0xEE)]
+    program.append((RET_K, 0, 0, 0))
+    program += [(ADD_K, 0, 0, 1)] * 20 + [(RET_A, 0, 0, 0)]
+    source = program_source(program)
+    assert "while True:" in source
+    assert source.count("\n") < 6 * len(program)
+    f = compile_program(program)
+    for packet in (bytes(50), bytes(9) + b"\xee" + bytes(40), bytes(20), b"\xee"):
+        assert f(packet, len(packet)) == run_reference(program, packet, len(packet))
+
+
 def test_long_straight_programs_do_not_hit_recursion_or_nesting_limits() -> None:
     # 3000 chained tests: each false branch goes to the next test.
     program: list[Instruction] = []
@@ -711,7 +733,13 @@ def test_valid_programs(program: list[Instruction]) -> None:
 # --- Differential tests against tcpdump / libpcap -----------------------------
 
 TCPDUMP = shutil.which("tcpdump")
-needs_tcpdump = pytest.mark.skipif(TCPDUMP is None, reason="tcpdump is not installed")
+_skip_without_tcpdump = pytest.mark.skipif(TCPDUMP is None, reason="tcpdump is not installed")
+
+
+def needs_tcpdump(test: TestFunction) -> TestFunction:
+    """Mark a test as comparing with tcpdump ("tools"); skip it when tcpdump is missing."""
+    return cast(TestFunction, pytest.mark.tools(_skip_without_tcpdump(test)))
+
 
 CORPUS = Path(os.environ.get("PCAPY_CORPUS", "/work/shared/corpus")) / "pcap"
 needs_corpus = pytest.mark.skipif(
@@ -957,8 +985,30 @@ def compiled(program: tuple[Instruction, ...]) -> Callable[[bytes, int], int]:
     return compile_program(program)
 
 
-INTERESTING_K = [0, 1, 2, 3, 4, 12, 14, 20, 31, 32, 33, 63, 64, 0x7FFFFFFF, 0x80000000, U32 - 1, U32]
-ANCILLARY_K = [SKF_AD_OFF + SKF_AD_PKTTYPE, SKF_AD_OFF + SKF_AD_VLAN_TAG, SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT]
+INTERESTING_K = [
+    0,
+    1,
+    2,
+    3,
+    4,
+    12,
+    14,
+    20,
+    31,
+    32,
+    33,
+    63,
+    64,
+    0x7FFFFFFF,
+    0x80000000,
+    U32 - 1,
+    U32,
+]
+ANCILLARY_K = [
+    SKF_AD_OFF + SKF_AD_PKTTYPE,
+    SKF_AD_OFF + SKF_AD_VLAN_TAG,
+    SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT,
+]
 
 
 @st.composite
@@ -997,7 +1047,7 @@ def random_packets() -> st.SearchStrategy[bytes]:
     return st.one_of(st.binary(max_size=64), st.binary(max_size=200))
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(program=random_programs(), packet=random_packets(), wirelen=st.integers(0, U32))
 def test_random_programs_match_reference(
     program: list[Instruction], packet: bytes, wirelen: int
@@ -1015,7 +1065,7 @@ def test_random_programs_with_backward_jumps_match_reference(
     program: list[Instruction], packets: list[bytes]
 ) -> None:
     validate(program)
-    results = []
+    results: list[Optional[int]] = []
     for packet in packets:
         try:
             results.append(run_reference(program, packet, len(packet), max_steps=5000))
@@ -1050,7 +1100,12 @@ def libpcap() -> Optional[ctypes.CDLL]:
     except OSError:
         return None
     lib.bpf_filter.restype = ctypes.c_uint
-    lib.bpf_filter.argtypes = [ctypes.POINTER(BpfInsn), ctypes.c_char_p, ctypes.c_uint, ctypes.c_uint]
+    lib.bpf_filter.argtypes = [
+        ctypes.POINTER(BpfInsn),
+        ctypes.c_char_p,
+        ctypes.c_uint,
+        ctypes.c_uint,
+    ]
     lib.bpf_validate.restype = ctypes.c_int
     lib.bpf_validate.argtypes = [ctypes.POINTER(BpfInsn), ctypes.c_int]
     return lib
@@ -1060,7 +1115,16 @@ def insn_array(program: Sequence[Instruction]) -> ctypes.Array[BpfInsn]:
     return (BpfInsn * len(program))(*(BpfInsn(*insn) for insn in program))
 
 
-needs_libpcap = pytest.mark.skipif(libpcap() is None, reason="libpcap shared library not found")
+_skip_without_libpcap = pytest.mark.skipif(
+    libpcap() is None, reason="libpcap shared library not found"
+)
+
+
+def needs_libpcap(test: TestFunction) -> TestFunction:
+    """Mark a test as calling libpcap ("libpcap"); skip it when libpcap cannot be loaded."""
+    return cast(TestFunction, pytest.mark.libpcap(_skip_without_libpcap(test)))
+
+
 # Shifts by constants >= 32 are undefined in C; our choice matches x86 and ARM.
 needs_x86_or_arm = pytest.mark.skipif(
     platform.machine().lower() not in ("x86_64", "amd64", "i686", "i386", "aarch64", "arm64"),
@@ -1070,7 +1134,7 @@ needs_x86_or_arm = pytest.mark.skipif(
 
 @needs_libpcap
 @needs_x86_or_arm
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(program=random_programs(), packet=random_packets(), wirelen=st.integers(0, U32))
 def test_random_programs_match_libpcap_bpf_filter(
     program: list[Instruction], packet: bytes, wirelen: int
@@ -1107,12 +1171,15 @@ def raw_instructions() -> st.SearchStrategy[Instruction]:
         st.sampled_from(sorted(IMPLEMENTED)), st.integers(0, 0xFF), st.integers(0, 0xFFFF)
     )
     return st.tuples(
-        codes, st.integers(0, 8), st.integers(0, 8), st.one_of(st.integers(0, 20), st.integers(0, U32))
+        codes,
+        st.integers(0, 8),
+        st.integers(0, 8),
+        st.one_of(st.integers(0, 20), st.integers(0, U32)),
     )
 
 
 @needs_libpcap
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(program=st.lists(raw_instructions(), max_size=8))
 def test_validate_matches_libpcap_bpf_validate(program: list[Instruction]) -> None:
     # validate() = bpf_validate, plus rejecting opcodes bpf_filter aborts on.

@@ -10,7 +10,7 @@ instructions (``BPFProgram.from_instructions``) runs without libpcap at all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Callable, Optional, Union, cast
+from typing import Callable, Optional, Union
 
 from . import _libpcap
 from ._bpf_vm import InvalidProgramError, compile_program
@@ -57,7 +57,7 @@ class BPFProgram:
         self.linktype = linktype
         self._function: Optional[FilterFunction] = None
         try:
-            self._function = cast(FilterFunction, compile_program(self._instructions))
+            self._function = compile_program(self._instructions)
         except InvalidProgramError as err:
             raise BPFError(f"invalid BPF program: {err}") from err
 
