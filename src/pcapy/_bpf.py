@@ -13,7 +13,13 @@ from collections.abc import Iterable, Sequence
 from typing import Callable, Optional, Union
 
 from . import _libpcap
-from ._bpf_vm import InvalidProgramError, compile_program
+from ._bpf_vm import (
+    InPlaceFilterFunction,
+    InvalidProgramError,
+    compile_program,
+    compile_program_in_place,
+    inline_statements,
+)
 from ._constants import DLT_EN10MB
 from ._errors import BPFError
 
@@ -44,7 +50,7 @@ class BPFProgram:
     the program's verdict: 0 to reject, otherwise the number of bytes to keep.
     """
 
-    __slots__ = ("_function", "_instructions", "linktype")
+    __slots__ = ("_function", "_in_place", "_instructions", "linktype")
 
     def __init__(self, expression: str, linktype: int = DLT_EN10MB) -> None:
         expression = _as_expression(expression)
@@ -56,6 +62,7 @@ class BPFProgram:
         self._instructions = tuple(instructions)
         self.linktype = linktype
         self._function: Optional[FilterFunction] = None
+        self._in_place: Optional[InPlaceFilterFunction] = None
         try:
             self._function = compile_program(self._instructions)
         except InvalidProgramError as err:
@@ -85,6 +92,17 @@ class BPFProgram:
         """The executable form: ``f(packet, wire_length) -> verdict``."""
         assert self._function is not None  # set in _setup, which every constructor runs
         return self._function
+
+    @property
+    def in_place_function(self) -> InPlaceFilterFunction:
+        """The form savefile readers use: ``f(buffer, start, caplen, wire_length)``."""
+        if self._in_place is None:
+            self._in_place = compile_program_in_place(self._instructions)
+        return self._in_place
+
+    def inline_statements(self, accept: str) -> Optional[list[str]]:
+        """The program as statements for a savefile reader's loop (see ``_bpf_vm``)."""
+        return inline_statements(self._instructions, accept)
 
     def get_bpf(self) -> list[Instruction]:
         """The instructions as ``(code, jt, jf, k)`` tuples, as ``tcpdump -ddd`` prints them."""

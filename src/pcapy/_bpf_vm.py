@@ -49,15 +49,19 @@ Loads use precompiled :class:`struct.Struct` ``unpack_from`` methods for
 
 from __future__ import annotations
 
+import re
 import struct
-from typing import Callable, Sequence, Union, cast
+from typing import Callable, Optional, Sequence, Union, cast
 
 __all__ = [
     "FilterFunction",
+    "InPlaceFilterFunction",
     "Instruction",
     "InvalidProgramError",
     "Packet",
     "compile_program",
+    "compile_program_in_place",
+    "inline_statements",
     "program_source",
     "validate",
 ]
@@ -70,6 +74,9 @@ Packet = Union[bytes, bytearray, memoryview]
 
 FilterFunction = Callable[[Packet, int], int]
 """A compiled filter: ``f(packet, wirelen)`` returns the program's return value."""
+
+InPlaceFilterFunction = Callable[[Packet, int, int, int], int]
+"""A compiled filter over ``buffer[base:base + caplen]``: ``f(buffer, base, caplen, wirelen)``."""
 
 
 class InvalidProgramError(ValueError):
@@ -566,12 +573,16 @@ def _alu_with_variable_x(op: int, a: str) -> list[str]:
     return [_ALU_X_TEMPLATES[op].format(a=a, m=_U32_LITERAL)]
 
 
-def _load_expression(size: int, offset: str) -> str:
-    """Python expression reading a big-endian value of *size* at *offset*."""
+def _load_expression(size: int, offset: str, base: str = "") -> str:
+    """Python expression reading a big-endian value of *size* at *offset*.
+
+    *base* is ``""`` for a filter over the packet alone, or ``"base + "`` for
+    one that reads the packet in place inside a larger buffer.
+    """
     if size == _B:
-        return f"pkt[{offset}]"
+        return f"pkt[{base}{offset}]"
     unpack = "_u16" if size == _H else "_u32"
-    return f"{unpack}(pkt, {offset})[0]"
+    return f"{unpack}(pkt, {base}{offset})[0]"
 
 
 _LOAD_WIDTH = {_W: 4, _H: 2, _B: 1}
@@ -601,7 +612,9 @@ def _decide_jump(op: int, a: int, b: int) -> bool:
 class _Translator:
     """Writes the Python source of one program."""
 
-    def __init__(self, insns: Sequence[Instruction]) -> None:
+    def __init__(self, insns: Sequence[Instruction], in_place: bool = False) -> None:
+        self.in_place = in_place
+        self.base = "base + " if in_place else ""
         self.blocks = _build_blocks(insns)
         self.plan = _Plan(self.blocks)
         self.uses_buflen = False
@@ -616,8 +629,8 @@ class _Translator:
 
     # -- whole function --
 
-    def source(self) -> str:
-        """Source of ``_make_filter(_u16, _u32)``, which returns the filter."""
+    def function_body(self) -> list[str]:
+        """The statements of the filter function, unindented."""
         looping = bool(self.plan.states)
         if looping:
             body = ["state = 0", "while True:"]
@@ -625,16 +638,22 @@ class _Translator:
         else:
             body = self._region(0, _PathFacts(0, 0))
         preamble = []
-        if self.uses_buflen:
+        if self.uses_buflen and not self.in_place:
             preamble.append("buflen = len(pkt)")
         if looping:
             preamble.append("a = x = 0")
         preamble += [f"m{k} = 0" for k in self.memory_read]  # libpcap zeroes M[]
+        return preamble + body
+
+    def source(self) -> str:
+        """Source of ``_make_filter(_u16, _u32)``, which returns the filter."""
         lines = [
             "def _make_filter(_u16, _u32):",
-            "    def bpf_program(pkt, wirelen):",
+            "    def bpf_program(pkt, base, buflen, wirelen):"
+            if self.in_place
+            else "    def bpf_program(pkt, wirelen):",
         ]
-        lines += self._indent(preamble + body, 2)
+        lines += self._indent(self.function_body(), 2)
         lines.append("    return bpf_program")
         return "\n".join(lines) + "\n"
 
@@ -784,7 +803,7 @@ class _Translator:
         elif mode == _MEM:
             lines.append(f"a = m{k}")
         elif mode == _ABS:  # the block's bounds check covered it
-            lines.append(f"a = {_load_expression(size, str(k))}")
+            lines.append(f"a = {_load_expression(size, str(k), self.base)}")
         else:
             self._indirect_load(size, k, facts, lines)
 
@@ -801,13 +820,13 @@ class _Translator:
                 self.uses_buflen = True
                 lines.append(f"if buflen < {offset + width}: return 0")
                 facts.length = offset + width
-            lines.append(f"a = {_load_expression(size, str(offset))}")
+            lines.append(f"a = {_load_expression(size, str(offset), self.base)}")
             return
         if k + width > facts.x_length:
             self.uses_buflen = True
             lines.append(f"if buflen < x + {k + width}: return 0")
             facts.x_length = k + width
-        lines.append(f"a = {_load_expression(size, f'x + {k}' if k else 'x')}")
+        lines.append(f"a = {_load_expression(size, f'x + {k}' if k else 'x', self.base)}")
 
     def _load_x(self, code: int, k: int, facts: _PathFacts, lines: list[str]) -> None:
         mode = code & 0xE0
@@ -819,7 +838,7 @@ class _Translator:
         elif mode == _MEM:
             lines.append(f"x = m{k}")
         else:  # ldxb 4*([k]&0xf); the block's bounds check covered it
-            lines.append(f"x = (pkt[{k}] & 15) << 2")
+            lines.append(f"x = (pkt[{self.base}{k}] & 15) << 2")
 
     def _alu(self, code: int, k: int, facts: _PathFacts, lines: list[str]) -> bool:
         """Emit an ALU instruction; False if it always rejects (division by X == 0)."""
@@ -854,15 +873,80 @@ _unpack_u16 = struct.Struct(">H").unpack_from
 _unpack_u32 = struct.Struct(">I").unpack_from
 
 
-def program_source(program: Sequence[Instruction]) -> str:
+def program_source(program: Sequence[Instruction], *, in_place: bool = False) -> str:
     """Return the Python source that :func:`compile_program` would execute.
 
     The source defines ``_make_filter(_u16, _u32)``, which returns the filter
-    function.  Useful for debugging; raises :class:`InvalidProgramError` for
-    invalid programs.
+    function (the in-place form with ``in_place=True``, see
+    :func:`compile_program_in_place`).  Useful for debugging; raises
+    :class:`InvalidProgramError` for invalid programs.
     """
     validate(program)
-    return _Translator(_normalize(program)).source()
+    return _Translator(_normalize(program), in_place).source()
+
+
+_RETURN_ZERO_AFTER_IF = re.compile(r"^(\s*)if (.*): return 0$")
+_RETURN = re.compile(r"^(\s*)return (\w+)$")
+
+
+def inline_statements(program: Sequence[Instruction], accept: str) -> Optional[list[str]]:
+    """The program as statements to paste into a loop over packets, or None if it loops.
+
+    The statements read the packet in place (names ``pkt``, ``base``, ``buflen``, ``wirelen``
+    as in :func:`compile_program_in_place`) and, instead of returning, run ``continue`` for a
+    rejected packet and ``accept`` (one statement, e.g. a ``yield``) then ``continue`` for an
+    accepted one. Inlining saves a Python call per packet, the largest single cost of reading a
+    filtered savefile. Programs with backward jumps or states keep a loop of their own, whose
+    ``continue`` would mean something else, so they are not inlined.
+    """
+    translator = _Translator(_normalize(_validated(program)), in_place=True)
+    body = translator.function_body()
+    if translator.plan.states:
+        return None
+    out: list[str] = []
+    for line in body:
+        if_return = _RETURN_ZERO_AFTER_IF.match(line)
+        if if_return:
+            out.append(f"{if_return.group(1)}if {if_return.group(2)}: continue")
+            continue
+        ret = _RETURN.match(line)
+        if ret is None:
+            if "return" in line:
+                return None
+            out.append(line)
+            continue
+        indent, value = ret.groups()
+        if value == "0":
+            out.append(f"{indent}continue")
+        elif value.isdigit():
+            out += [f"{indent}{accept}", f"{indent}continue"]
+        else:
+            out += [f"{indent}if {value}:", f"{indent}    {accept}", f"{indent}continue"]
+    return out
+
+
+def _validated(program: Sequence[Instruction]) -> Sequence[Instruction]:
+    validate(program)
+    return program
+
+
+def _build(source: str) -> Callable[..., int]:
+    namespace: dict[str, object] = {}
+    # The source is generated by this module from a validated program.
+    exec(compile(source, "<pcapy BPF program>", "exec"), namespace)  # noqa: S102
+    make_filter = cast(Callable[[object, object], Callable[..., int]], namespace["_make_filter"])
+    return make_filter(_unpack_u16, _unpack_u32)
+
+
+def compile_program_in_place(program: Sequence[Instruction]) -> InPlaceFilterFunction:
+    """Like :func:`compile_program`, for a packet lying inside a larger buffer.
+
+    The result is ``f(buffer, base, caplen, wirelen)``: the packet is
+    ``buffer[base:base + caplen]``, read where it lies, so a savefile reader
+    can reject a packet before copying it out (``caplen`` must not reach past
+    the buffer's end).
+    """
+    return cast(InPlaceFilterFunction, _build(program_source(program, in_place=True)))
 
 
 def compile_program(program: Sequence[Instruction]) -> FilterFunction:
@@ -880,9 +964,4 @@ def compile_program(program: Sequence[Instruction]) -> FilterFunction:
     current libpcap.  Like libpcap, a program whose backward jumps form an
     endless loop never returns (in Python, it can be interrupted).
     """
-    source = program_source(program)
-    namespace: dict[str, object] = {}
-    # The source is generated by this module from a validated program.
-    exec(compile(source, "<pcapy BPF program>", "exec"), namespace)  # noqa: S102
-    make_filter = cast(Callable[[object, object], FilterFunction], namespace["_make_filter"])
-    return make_filter(_unpack_u16, _unpack_u32)
+    return cast(FilterFunction, _build(program_source(program)))

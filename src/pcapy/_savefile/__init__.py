@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import islice
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional, Protocol, Union, runtime_checkable
 
 from .._constants import TstampPrecision
 from .._errors import TruncatedSavefileError, UnknownFormatError
@@ -23,6 +23,14 @@ if TYPE_CHECKING:
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
 
+@runtime_checkable
+class RecordStream(Protocol):
+    """An engine's records with a filter that can change between packets (see _pcap)."""
+
+    def iterate(self, packet_filter: Optional[BPFProgram] = None) -> Iterator[tuple[Pkthdr, bytes]]:
+        ...
+
+
 class SavefileSource:
     """Packets from a capture file: the savefile engine's side of ``_source.PacketSource``."""
 
@@ -32,7 +40,7 @@ class SavefileSource:
         dlt: int,
         snapshot: int,
         precision: TstampPrecision,
-        packets: Iterator[tuple[Pkthdr, bytes]],
+        packets: Union[RecordStream, Iterator[tuple[Pkthdr, bytes]]],
         file_format: str,
         file_header: Optional[object] = None,
     ) -> None:
@@ -43,8 +51,13 @@ class SavefileSource:
         self.file_format = file_format
         self.file_header = file_header
         self.break_requested = False
-        self._unfiltered = packets
-        self.packets: Iterator[tuple[Pkthdr, bytes]] = packets
+        if isinstance(packets, RecordStream):
+            self._records: Optional[RecordStream] = packets
+            self._unfiltered = packets.iterate()
+        else:
+            self._records = None
+            self._unfiltered = packets
+        self.packets: Iterator[tuple[Pkthdr, bytes]] = self._unfiltered
 
     def loop_packets(self) -> Iterator[tuple[Pkthdr, bytes]]:
         """The rest of the file (``loop()`` checks ``break_requested`` between packets)."""
@@ -56,7 +69,10 @@ class SavefileSource:
 
     def install_filter(self, program: BPFProgram) -> None:
         """Keep only packets the program accepts, from the current position on."""
-        self.packets = _filtered(self._unfiltered, program.function)
+        if self._records is not None:
+            self.packets = self._records.iterate(program)
+        else:
+            self.packets = _filtered(self._unfiltered, program.function)
 
     def breakloop(self) -> None:
         """Make the running ``loop()``/``dispatch()`` return after the current packet."""
@@ -109,7 +125,7 @@ def _open_format(stream: ByteSource) -> SavefileSource:
 
 def _open_pcap(stream: ByteSource) -> SavefileSource:
     header = _pcap.parse_file_header(stream.first[: _pcap.FILE_HEADER_SIZE])
-    packets = _pcap.iter_records(
+    packets = _pcap.PcapRecordStream(
         header, stream.chunks(), stream.first[_pcap.FILE_HEADER_SIZE :], _pcap.FILE_HEADER_SIZE
     )
     precision = TstampPrecision.NANO if header.nanosecond else TstampPrecision.MICRO

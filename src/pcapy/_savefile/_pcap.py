@@ -21,11 +21,13 @@ swapped lengths, pseudo-header fix-ups, errors) goes through ``_slow_record``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import struct
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Protocol, cast
 
 from .._errors import MalformedSavefileError, TruncatedSavefileError, UnsupportedVersionError
 from .._pkthdr import NanoPkthdr, Pkthdr
@@ -174,53 +176,175 @@ def build_file_header(
 
 
 class _Cursor:
-    """The slow path's view of the stream: the current chunk, a position, and refills."""
+    """The stream as the record loop sees it: the current chunk, a position in it, and more.
+
+    The fast path reads records inside ``buffer`` directly. A record that straddles two
+    chunks is assembled by ``read`` from the end of one and the start of the next (only its
+    own bytes are copied), after which the next chunk becomes ``buffer``.
+    """
 
     __slots__ = ("buffer", "chunks", "offset", "position")
 
     def __init__(self, chunks: Iterator[bytes], buffer: bytes, offset: int) -> None:
         self.chunks = chunks
-        self.buffer = buffer  # bytes from file offset `offset` on
-        self.offset = offset
+        self.buffer = buffer
+        self.offset = offset  # file offset of buffer[0]
         self.position = 0
 
-    def available(self) -> int:
-        return len(self.buffer) - self.position
-
-    def fill(self, wanted: int) -> int:
-        """Make ``wanted`` bytes available past ``position`` if the stream has them."""
-        if self.available() >= wanted:
-            return wanted
-        pieces = [self.buffer[self.position :]]
-        have = len(pieces[0])
+    def _next_chunk(self) -> bool:
+        """Move on to the next chunk; False at the end of the stream."""
         for chunk in self.chunks:
-            pieces.append(chunk)
-            have += len(chunk)
-            if have >= wanted:
-                break
-        self.offset += self.position
-        self.buffer = b"".join(pieces)
-        self.position = 0
-        return min(have, wanted)
+            if chunk:
+                self.offset += len(self.buffer)
+                self.buffer, self.position = chunk, 0
+                return True
+        return False
 
-    def take(self, size: int) -> bytes:
+    def read(self, size: int) -> bytes:
+        """The next ``size`` bytes, or fewer if the stream ends first."""
         start = self.position
-        self.position = start + size
-        return self.buffer[start : self.position]
+        if len(self.buffer) - start >= size:
+            self.position = start + size
+            return self.buffer[start : self.position]
+        pieces = [self.buffer[start:]]
+        have = len(pieces[0])
+        self.position = len(self.buffer)
+        while have < size and self._next_chunk():
+            piece = self.buffer[: size - have]
+            self.position = len(piece)
+            pieces.append(piece)
+            have += len(piece)
+        return b"".join(pieces)
 
     def skip(self, size: int) -> int:
-        """Skip up to ``size`` bytes, reading through chunks; return how many were skipped."""
+        """Skip up to ``size`` bytes; return how many the stream had."""
         skipped = 0
-        while skipped < size:
-            if self.available() == 0 and self.fill(1) == 0:
-                break
-            step = min(self.available(), size - skipped)
+        while True:
+            step = min(len(self.buffer) - self.position, size - skipped)
             self.position += step
             skipped += step
-        return skipped
+            if skipped == size or not self._next_chunk():
+                return skipped
 
     def file_offset(self) -> int:
         return self.offset + self.position
+
+
+class _Reposition(Exception):  # noqa: N818 - a signal to a generator, not an error
+    """Thrown into a record generator to make it save its position and stop."""
+
+
+InPlaceFilter = Callable[[bytes, int, int, int], int]
+
+
+class PacketFilter(Protocol):
+    """A compiled filter as the record loop uses it (``pcapy.BPFProgram`` is one)."""
+
+    @property
+    def in_place_function(self) -> InPlaceFilter: ...
+
+    def inline_statements(self, accept: str) -> Optional[list[str]]: ...
+
+
+# The record loop, as source: one template for every filter. The fast path handles a record
+# lying wholly in the current chunk; `pos` always points past the last record returned, so a
+# _Reposition thrown at a yield loses nothing. {per_packet} decides what happens to a packet
+# read in place as pkt[base:base + buflen] (a yield, or a filter with its yields inlined).
+_LOOP_TEMPLATE = """
+def make_records(cursor, unpack_from, record_size, make, cls, fast_limit, slow, accept,
+                 _u16, _u32, _Reposition):
+    pkt, pos = cursor.buffer, cursor.position
+    end = len(pkt)
+    try:
+        while True:
+            while pos + record_size <= end:
+                fields = unpack_from(pkt, pos)
+                base = pos + record_size
+                buflen = fields[2]
+                stop = base + buflen
+                if buflen > fast_limit or stop > end:
+                    break
+                pos = stop
+{per_packet}
+            cursor.position = pos
+            item = slow()
+            pkt, pos = cursor.buffer, cursor.position
+            end = len(pkt)
+            if item is None:
+                return
+            if accept is None or accept(item[1], 0, len(item[1]), item[0][3]):
+                yield item
+    except _Reposition:
+        cursor.position = pos
+"""
+_YIELD = "yield make(cls, fields), pkt[base:stop]"
+_PER_PACKET_INDENT = " " * 16
+_u16 = struct.Struct(">H").unpack_from
+_u32 = struct.Struct(">I").unpack_from
+
+
+@functools.lru_cache(maxsize=64)
+def _record_loop(per_packet: tuple[str, ...]) -> Callable[..., Iterator[tuple[Pkthdr, bytes]]]:
+    body = "\n".join(_PER_PACKET_INDENT + line for line in per_packet)
+    namespace: dict[str, Any] = {}
+    source = _LOOP_TEMPLATE.format(per_packet=body)
+    # The source is this module's template plus statements generated from a validated program.
+    exec(compile(source, "<pcapy record loop>", "exec"), namespace)  # noqa: S102
+    return cast(Callable[..., Iterator[tuple[Pkthdr, bytes]]], namespace["make_records"])
+
+
+def _per_packet(packet_filter: Optional[PacketFilter]) -> tuple[str, ...]:
+    if packet_filter is None:
+        return (_YIELD,)
+    inlined = packet_filter.inline_statements(_YIELD)
+    if inlined is not None:
+        return ("wirelen = fields[3]", *inlined)
+    return ("if accept(pkt, base, buflen, fields[3]):", "    " + _YIELD)
+
+
+class PcapRecordStream:
+    """The records of a classic pcap stream, with a filter that can change between packets.
+
+    ``iterate(packet_filter)`` returns a generator of ``(Pkthdr, data)`` from the current
+    position. A filter is run where each packet lies in the read buffer, and inlined into the
+    record loop when it can be, so a rejected packet costs no call, no object and no copy.
+    Changing the filter stops the running generator at the packet it last returned and starts
+    a new one there.
+    """
+
+    def __init__(self, header: PcapFileHeader, chunks: Iterator[bytes], buffer: bytes,
+                 offset: int) -> None:
+        self.header = header
+        self._cursor = _Cursor(chunks, buffer, offset)
+        self._slow = _slow_record_reader(header, self._cursor)
+        self._running: Optional[Iterator[tuple[Pkthdr, bytes]]] = None
+
+    def iterate(
+        self, packet_filter: Optional[PacketFilter] = None
+    ) -> Iterator[tuple[Pkthdr, bytes]]:
+        """A generator over the remaining records that ``packet_filter`` (if any) accepts."""
+        running = self._running
+        if running is not None:
+            with contextlib.suppress(StopIteration, _Reposition):
+                running.throw(_Reposition())  # type: ignore[attr-defined]
+        self._running = self._start(packet_filter)
+        return self._running
+
+    def _start(self, packet_filter: Optional[PacketFilter]) -> Iterator[tuple[Pkthdr, bytes]]:
+        header = self.header
+        record = header.record_struct
+        # Records that need more than slicing never take the fast path.
+        fast_limit = header.snapshot
+        if header.lengths_swapped != NOT_SWAPPED or needs_post_processing(
+            header.dlt, header.swapped
+        ):
+            fast_limit = -1
+        accept = packet_filter.in_place_function if packet_filter is not None else None
+        make_records = _record_loop(_per_packet(packet_filter))
+        return make_records(
+            self._cursor, record.unpack_from, record.size, tuple.__new__, header.header_class,
+            fast_limit, self._slow, accept, _u16, _u32, _Reposition,
+        )
 
 
 def iter_records(
@@ -231,36 +355,7 @@ def iter_records(
     ``buffer`` holds bytes already read past the file header (at file offset ``offset``);
     ``chunks`` yields the rest of the stream. Raises a ``SavefileError`` where libpcap would fail.
     """
-    cursor = _Cursor(chunks, buffer, offset)
-    record = header.record_struct
-    unpack_from = record.unpack_from
-    record_size = record.size
-    make = tuple.__new__
-    cls = header.header_class
-    snapshot = header.snapshot
-    # Records that need more than slicing never take the fast path.
-    fast_limit = snapshot
-    if header.lengths_swapped != NOT_SWAPPED or needs_post_processing(header.dlt, header.swapped):
-        fast_limit = -1
-    slow = _slow_record_reader(header, cursor)
-    while True:
-        buf = cursor.buffer
-        pos = cursor.position
-        end = len(buf)
-        # Fast path: whole records inside the current chunk.
-        while pos + record_size <= end:
-            fields = unpack_from(buf, pos)
-            start = pos + record_size
-            stop = start + fields[2]
-            if fields[2] > fast_limit or stop > end:
-                break
-            yield make(cls, fields), buf[start:stop]
-            pos = stop
-        cursor.position = pos
-        item = slow()
-        if item is None:
-            return
-        yield item
+    return PcapRecordStream(header, chunks, buffer, offset).iterate()
 
 
 def _slow_record_reader(
@@ -277,15 +372,16 @@ def _slow_record_reader(
 
     def read_one() -> Optional[tuple[Pkthdr, bytes]]:
         record_offset = cursor.file_offset()
-        got = cursor.fill(record.size)
-        if got == 0:
+        head = cursor.read(record.size)
+        if not head:
             return None
-        if got < record.size:
+        if len(head) < record.size:
             raise TruncatedSavefileError(
-                f"truncated dump file; tried to read {record.size} header bytes, only got {got}",
+                f"truncated dump file; tried to read {record.size} header bytes, "
+                f"only got {len(head)}",
                 offset=record_offset,
             )
-        sec, frac, caplen, length = record.unpack(cursor.take(record.size))
+        sec, frac, caplen, length = record.unpack(head)
         if lengths_swapped == SWAPPED or (lengths_swapped == MAYBE_SWAPPED and caplen > length):
             caplen, length = length, caplen
         data = _read_data(caplen, length, record_offset)
@@ -302,13 +398,12 @@ def _slow_record_reader(
                 offset=record_offset,
             )
         keep = min(caplen, snapshot)
-        got = cursor.fill(keep)
-        if got < keep:
+        data = cursor.read(keep)
+        if len(data) < keep:
             raise TruncatedSavefileError(
-                f"truncated dump file; tried to read {keep} captured bytes, only got {got}",
+                f"truncated dump file; tried to read {keep} captured bytes, only got {len(data)}",
                 offset=cursor.file_offset(),
             )
-        data = cursor.take(keep)
         if caplen > keep:
             skipped = cursor.skip(caplen - keep)
             if skipped < caplen - keep:
