@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import sys
-from typing import IO, Any, Optional, Union
+from typing import IO, Any, Callable, Optional, Union
 
 from ._constants import DLT_EN10MB, TstampPrecision
 from ._errors import PcapError
@@ -27,6 +28,7 @@ BytesLike = Union[bytes, bytearray, memoryview]
 PathOrFile = Union[str, "os.PathLike[str]", IO[bytes]]
 _BUFFER_SIZE = 1 << 16
 _FORMATS = ("pcap", "pcapng")
+_RECORD = struct.Struct("<IIII")
 
 
 def _precision_is_nano(precision: Union[int, str, None]) -> bool:
@@ -65,6 +67,7 @@ class Dumper:
         if not 0 < snaplen <= 0xFFFFFFFF:
             raise ValueError(f"snaplen must be in 1..4294967295, got {snaplen}")
         nanosecond = _precision_is_nano(precision)
+        self._closed = True
         self._file, self._owned, self.name = _open_output(target)
         try:
             self._writer = _make_writer(
@@ -74,6 +77,10 @@ class Dumper:
             self._close_file()
             raise
         self._closed = False
+        self._write: Callable[[bytes], object] = self._file.write
+        #: headers a classic pcap file stores unchanged; None turns the fast path off
+        self._native_header: Optional[type] = getattr(self._writer, "native_header", None)
+        self._pack = _RECORD.pack
 
     @property
     def file_format(self) -> str:
@@ -82,6 +89,18 @@ class Dumper:
 
     def dump(self, header: Pkthdr, data: BytesLike) -> None:
         """Write one packet: a ``Pkthdr`` (from a reader, or built) and its bytes."""
+        # Fast path: a header at the file's resolution and data of exactly caplen bytes (the
+        # case of copying from a reader) is packed and written in one go.
+        if type(header) is self._native_header and type(data) is bytes and len(data) == header[2]:
+            try:
+                self._write(self._pack(*header) + data)
+            except struct.error:
+                pass  # a time stamp too large for the format: the checked path says so
+            else:
+                return
+        self._dump_checked(header, data)
+
+    def _dump_checked(self, header: Pkthdr, data: BytesLike) -> None:
         if self._closed:
             raise PcapError("Dumper is already closed.")
         if not isinstance(header, Pkthdr):
@@ -101,6 +120,7 @@ class Dumper:
         if getattr(self, "_closed", True):
             return
         self._closed = True
+        self._native_header = None  # later dump() calls take the checked path, which refuses
         finish = getattr(self._writer, "finish", None)
         try:
             if finish is not None:

@@ -11,7 +11,7 @@ import struct
 from typing import Callable, Union
 
 from .._errors import PcapError
-from .._pkthdr import Pkthdr
+from .._pkthdr import NanoPkthdr, Pkthdr
 from ._pcap import build_file_header
 
 BytesLike = Union[bytes, bytearray, memoryview]
@@ -31,6 +31,8 @@ class PcapWriter:
         self.snaplen = snaplen
         self.nanosecond = nanosecond
         self._units = 1_000_000_000 if nanosecond else 1_000_000
+        #: the header class whose fields this file stores unchanged (for the Dumper's fast path)
+        self.native_header: type[Pkthdr] = NanoPkthdr if nanosecond else Pkthdr
         self._pack = struct.Struct("<IIII").pack
         write(build_file_header(dlt, snaplen, nanosecond=nanosecond))
 
