@@ -202,3 +202,17 @@ def test_keyword_arguments_accepted(capture: Path):
     seen = []
     reader.loop(cnt=1, callback=lambda h, d: seen.append(h))
     assert len(seen) == 1
+
+
+def test_iterating_a_temporary_reader_reads_everything(tmp_path: Path):
+    path = tmp_path / "many.pcap"
+    path.write_bytes(pcap_bytes(sample_records(5) * 20000))  # several read chunks
+    assert sum(1 for _ in pcapy.open_offline(str(path))) == 100000
+    assert sum(1 for _ in pcapy.open_offline(str(path)).__iter__()) == 100000
+
+
+def test_a_callers_file_object_is_left_open(capture: Path):
+    with open(capture, "rb") as f:
+        reader = pcapy.open_offline(f)
+        reader.close()
+        assert not f.closed

@@ -12,7 +12,6 @@ so a call runs entirely in C until it reaches the engine's generator.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import socket
 import struct
@@ -224,7 +223,7 @@ class Reader:
         if self._live is None:
             self._check_open()
             raise PcapError("Sending packets isn't supported on savefiles")
-        self._live.sendpacket(data)
+        self._require_live().sendpacket(data)
 
     def setdirection(self, direction: int) -> None:
         """Capture only incoming (PCAP_D_IN), outgoing (PCAP_D_OUT) or both directions."""
@@ -294,12 +293,6 @@ class Reader:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        source = getattr(self, "_source", _CLOSED)
-        if source is not _CLOSED:
-            with contextlib.suppress(Exception):  # a finaliser has no one to report to
-                source.close()
 
     def __repr__(self) -> str:
         if self._source is _CLOSED:

@@ -107,6 +107,14 @@ class ByteSource:
         if self._owned:
             self._stream.close()
 
+    def __del__(self) -> None:
+        # Collected with the last reader or iterator that used it: close what we opened. (A
+        # Reader does not close its file when collected, since `for p in open_offline(f)`
+        # keeps iterating after the Reader itself is gone.)
+        owned = getattr(self, "_owned", False)
+        if owned:
+            self._stream.close()
+
 
 def open_stream(target: PathOrFile) -> ByteSource:
     """Open a path (``'-'`` is stdin) or wrap a binary file object; raise PcapError on failure."""
