@@ -56,7 +56,7 @@ def _as_int(name: str, value: object) -> int:
 def _check_callback(callback: object) -> Callback:
     if not callable(callback):
         raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-    return callback  # type: ignore[return-value]
+    return callback
 
 
 def _dotted_quad(address: int) -> str:
@@ -78,7 +78,7 @@ class Reader:
 
     def _rebind_next(self) -> None:
         # An instance attribute shadows the documented method below (same behaviour, C speed).
-        self.next = functools.partial(next, self._source.packets, TIMEOUT)  # type: ignore[method-assign]
+        self.next = functools.partial(next, self._source.packets, TIMEOUT)
 
     # -- reading -----------------------------------------------------------------------------
     def next(self) -> Packet:  # type: ignore[no-redef]
@@ -125,7 +125,7 @@ class Reader:
         self._source.breakloop()
 
     def __aiter__(self) -> AsyncIterator[tuple[Pkthdr, bytes]]:
-        """``async for hdr, data in reader`` (see ``pcapy.aio``)."""
+        """``async for hdr, data in reader``: never blocks the event loop (see ``_aio``)."""
         from ._aio import aiter_packets  # noqa: PLC0415
 
         return aiter_packets(self)
@@ -275,7 +275,7 @@ class Reader:
         if source is _CLOSED:
             return
         self._source = _CLOSED
-        self.next = _closed  # type: ignore[method-assign]
+        self.next = _closed
         source.close()
 
     @property

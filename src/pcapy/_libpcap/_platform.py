@@ -101,12 +101,10 @@ WINDOWS = PlatformSpec(
 )
 
 
+_BY_PLATFORM = {"linux": LINUX, "darwin": MACOS, "win32": WINDOWS}
+
+
 def current() -> PlatformSpec:
-    """The spec for the running system."""
-    if sys.platform.startswith("linux"):
-        return LINUX
-    if sys.platform == "darwin":
-        return MACOS
-    if sys.platform == "win32":
-        return WINDOWS
-    return BSD
+    """The spec for the running system (the BSDs and anything unknown get ``BSD``)."""
+    name = "linux" if sys.platform.startswith("linux") else sys.platform
+    return _BY_PLATFORM.get(name, BSD)
