@@ -99,3 +99,27 @@ def test_changing_filters_between_packets_keeps_the_position():
     reader.setfilter("udp dst port 90 or udp dst port 91")
     seen += [h.getts()[0] - 1700000000 for h, _ in reader]
     assert seen == [0, 3, 4, 10, 11]
+
+
+def test_loop_dispatch_and_next_interleave_without_losing_packets():
+    reader = pcapy.open_offline(io.BytesIO(pcap_bytes(sample_records(12))))
+    order = []
+    reader.loop(2, lambda h, d: order.append(h.getts()[0] - 1700000000))
+    order.append(reader.next()[0].getts()[0] - 1700000000)
+    assert reader.dispatch(3, lambda h, d: order.append(h.getts()[0] - 1700000000)) == 3
+    order += [h.getts()[0] - 1700000000 for h, _ in reader]
+    assert order == list(range(12))
+
+
+def test_a_damaged_record_fails_every_later_read_the_same_way():
+    data = pcap_bytes(sample_records(3))
+    damaged = io.BytesIO(data[:-5])  # the last record is cut short
+    reader = pcapy.open_offline(damaged)
+    seen = []
+    with pytest.raises(pcapy.TruncatedSavefileError) as first:
+        reader.loop(-1, lambda h, d: seen.append(h))
+    assert len(seen) == 2
+    with pytest.raises(pcapy.TruncatedSavefileError) as again:
+        reader.loop(-1, lambda h, d: seen.append(h))
+    assert str(again.value) == str(first.value)
+    assert len(seen) == 2  # nothing after the damage is parsed as a record

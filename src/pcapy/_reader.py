@@ -99,6 +99,8 @@ class Reader:
         callback = _check_callback(callback)
         source = self._source
         source.break_requested = False
+        if self._drive(cnt, callback) is not None:
+            return
         remaining = cnt
         for hdr, data in source.loop_packets():
             callback(hdr, data)
@@ -112,6 +114,9 @@ class Reader:
         callback = _check_callback(callback)
         source = self._source
         source.break_requested = False
+        driven = self._drive(cnt, callback)
+        if driven is not None:
+            return driven
         count = 0
         for hdr, data in source.dispatch_packets(cnt):
             count += 1
@@ -119,6 +124,16 @@ class Reader:
             if source.break_requested:
                 break
         return count
+
+    def _drive(self, cnt: int, callback: Callback) -> Optional[int]:
+        """Let the engine run the callback loop itself, when it can (savefiles)."""
+        drive = getattr(self._source, "drive", None)
+        if drive is None:
+            return None
+        try:
+            return drive(cnt, callback)  # type: ignore[no-any-return]
+        finally:
+            self._rebind_next()
 
     def breakloop(self) -> None:
         """Make a running ``loop()``/``dispatch()`` return soon (safe from other threads)."""

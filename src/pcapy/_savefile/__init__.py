@@ -30,6 +30,9 @@ class RecordStream(Protocol):
     def iterate(self, packet_filter: Optional[BPFProgram] = None) -> Iterator[tuple[Pkthdr, bytes]]:
         ...
 
+    def drive(self, packet_filter: Optional[BPFProgram],
+              callback: Callable[[Pkthdr, bytes], object], cnt: int, source: object) -> int: ...
+
 
 class SavefileSource:
     """Packets from a capture file: the savefile engine's side of ``_source.PacketSource``."""
@@ -58,10 +61,24 @@ class SavefileSource:
             self._records = None
             self._unfiltered = packets
         self.packets: Iterator[tuple[Pkthdr, bytes]] = self._unfiltered
+        self._filter: Optional[BPFProgram] = None
 
     def loop_packets(self) -> Iterator[tuple[Pkthdr, bytes]]:
         """The rest of the file (``loop()`` checks ``break_requested`` between packets)."""
         return self.packets
+
+    def drive(self, cnt: int, callback: Callable[[Pkthdr, bytes], object]) -> Optional[int]:
+        """Run ``callback`` over up to ``cnt`` packets in the engine's own loop, if it has one.
+
+        Returns the number of packets delivered, or None when the engine has no driver (the
+        Reader then iterates). ``packets`` is a new iterator afterwards.
+        """
+        if self._records is None:
+            return None
+        try:
+            return self._records.drive(self._filter, callback, cnt, self)
+        finally:
+            self.packets = self._records.iterate(self._filter)
 
     def dispatch_packets(self, cnt: int) -> Iterator[tuple[Pkthdr, bytes]]:
         """Up to ``cnt`` packets of the rest of the file; all of them for ``cnt <= 0``."""
@@ -69,6 +86,7 @@ class SavefileSource:
 
     def install_filter(self, program: BPFProgram) -> None:
         """Keep only packets the program accepts, from the current position on."""
+        self._filter = program
         if self._records is not None:
             self.packets = self._records.iterate(program)
         else:

@@ -29,7 +29,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol, cast
 
-from .._errors import MalformedSavefileError, TruncatedSavefileError, UnsupportedVersionError
+from .._errors import (
+    MalformedSavefileError,
+    SavefileError,
+    TruncatedSavefileError,
+    UnsupportedVersionError,
+)
 from .._pkthdr import NanoPkthdr, Pkthdr
 from ._linktype import (
     LINKTYPE_FCS_PRESENT,
@@ -246,18 +251,20 @@ class PacketFilter(Protocol):
     def inline_statements(self, accept: str) -> Optional[list[str]]: ...
 
 
-# The record loop, as source: one template for every filter. The fast path handles a record
-# lying wholly in the current chunk; `pos` always points past the last record returned, so a
-# _Reposition thrown at a yield loses nothing. {per_packet} decides what happens to a packet
-# read in place as pkt[base:base + buflen] (a yield, or a filter with its yields inlined).
+# The record loop, as source: one template for every filter and for both ways of delivering
+# packets. The fast path handles a record lying wholly in the current chunk; `pos` always points
+# past the last record delivered, so stopping at a delivery loses nothing. {deliver} is what
+# happens to an accepted packet, read in place as pkt[base:stop]: a `yield` (for next() and
+# iteration) or a call of the callback (for loop() and dispatch(), which then run without a
+# generator in between). {per_packet} is {deliver}, or a filter with {deliver} inlined.
 _LOOP_TEMPLATE = """
-def make_records(cursor, unpack_from, record_size, make, cls, fast_limit, slow, accept,
-                 _u16, _u32, _Reposition):
+def run(cursor, unpack_from, record_size, make, cls, fast_limit, slow, accept,
+        _u16, _u32, _Reposition, callback, left, source):
     pkt, pos = cursor.buffer, cursor.position
     end = len(pkt)
     try:
         while True:
-            while pos + record_size <= end:
+            while {more} pos + record_size <= end:
                 fields = unpack_from(pkt, pos)
                 base = pos + record_size
                 buflen = fields[2]
@@ -266,85 +273,149 @@ def make_records(cursor, unpack_from, record_size, make, cls, fast_limit, slow, 
                     break
                 pos = stop
 {per_packet}
+            {stop_check}
             cursor.position = pos
             item = slow()
             pkt, pos = cursor.buffer, cursor.position
             end = len(pkt)
             if item is None:
-                return
+                return {result}
             if accept is None or accept(item[1], 0, len(item[1]), item[0][3]):
-                yield item
-    except _Reposition:
-        cursor.position = pos
+                {deliver_item}
+    {leave}
 """
-_YIELD = "yield make(cls, fields), pkt[base:stop]"
+_GENERATOR_PARTS = {
+    "deliver": "yield make(cls, fields), pkt[base:stop]",
+    "deliver_item": "yield item",
+    "more": "",
+    "stop_check": "",
+    "result": "",
+    # A _Reposition thrown at a yield parks the generator; its position is kept for the next.
+    "leave": "except _Reposition:\n        cursor.position = pos",
+}
+_DRIVER_PARTS = {
+    "deliver": "callback(make(cls, fields), pkt[base:stop]); left -= 1",
+    "deliver_item": "callback(*item); left -= 1",
+    "more": "left and not source.break_requested and",
+    "stop_check": "if not left or source.break_requested: return left",
+    "result": "left",
+    # However the driver ends (count reached, break, a callback's exception), the position
+    # stays just past the last packet delivered, unless the slow path moved on to a new chunk.
+    "leave": "finally:\n        if cursor.buffer is pkt:\n            cursor.position = pos",
+}
 _PER_PACKET_INDENT = " " * 16
 _u16 = struct.Struct(">H").unpack_from
 _u32 = struct.Struct(">I").unpack_from
 
 
 @functools.lru_cache(maxsize=64)
-def _record_loop(per_packet: tuple[str, ...]) -> Callable[..., Iterator[tuple[Pkthdr, bytes]]]:
-    body = "\n".join(_PER_PACKET_INDENT + line for line in per_packet)
+def _record_loop(per_packet: tuple[str, ...], driver: bool) -> Callable[..., Any]:
+    parts = dict(_DRIVER_PARTS if driver else _GENERATOR_PARTS)
+    parts["per_packet"] = "\n".join(_PER_PACKET_INDENT + line for line in per_packet)
+    source = _LOOP_TEMPLATE.format(**parts)
     namespace: dict[str, Any] = {}
-    source = _LOOP_TEMPLATE.format(per_packet=body)
     # The source is this module's template plus statements generated from a validated program.
     exec(compile(source, "<pcapy record loop>", "exec"), namespace)  # noqa: S102
-    return cast(Callable[..., Iterator[tuple[Pkthdr, bytes]]], namespace["make_records"])
+    return cast(Callable[..., Any], namespace["run"])
 
 
-def _per_packet(packet_filter: Optional[PacketFilter]) -> tuple[str, ...]:
+def _per_packet(packet_filter: Optional[PacketFilter], deliver: str) -> tuple[str, ...]:
     if packet_filter is None:
-        return (_YIELD,)
-    inlined = packet_filter.inline_statements(_YIELD)
+        return (deliver,)
+    inlined = packet_filter.inline_statements(deliver)
     if inlined is not None:
         return ("wirelen = fields[3]", *inlined)
-    return ("if accept(pkt, base, buflen, fields[3]):", "    " + _YIELD)
+    return ("if accept(pkt, base, buflen, fields[3]):", "    " + deliver)
 
 
 class PcapRecordStream:
     """The records of a classic pcap stream, with a filter that can change between packets.
 
     ``iterate(packet_filter)`` returns a generator of ``(Pkthdr, data)`` from the current
-    position. A filter is run where each packet lies in the read buffer, and inlined into the
-    record loop when it can be, so a rejected packet costs no call, no object and no copy.
-    Changing the filter stops the running generator at the packet it last returned and starts
-    a new one there.
+    position; ``drive(packet_filter, callback, cnt, source)`` calls ``callback(hdr, data)`` for
+    up to ``cnt`` packets without a generator in between (pcapy's ``loop``/``dispatch``). A
+    filter is run where each packet lies in the read buffer, and inlined into the record loop
+    when it can be, so a rejected packet costs no call, no object and no copy. Starting either
+    parks the running generator at the packet it last returned.
+
+    After a damaged record, the stream stays failed: every later read raises the same error
+    rather than parsing what follows the damage as records.
     """
 
     def __init__(self, header: PcapFileHeader, chunks: Iterator[bytes], buffer: bytes,
                  offset: int) -> None:
         self.header = header
         self._cursor = _Cursor(chunks, buffer, offset)
-        self._slow = _slow_record_reader(header, self._cursor)
+        self._slow = _StickyFailure(_slow_record_reader(header, self._cursor), self._cursor)
         self._running: Optional[Iterator[tuple[Pkthdr, bytes]]] = None
+        # Records that need more than slicing never take the fast path.
+        self._fast_limit = header.snapshot
+        if header.lengths_swapped != NOT_SWAPPED or needs_post_processing(
+            header.dlt, header.swapped
+        ):
+            self._fast_limit = -1
 
     def iterate(
         self, packet_filter: Optional[PacketFilter] = None
     ) -> Iterator[tuple[Pkthdr, bytes]]:
         """A generator over the remaining records that ``packet_filter`` (if any) accepts."""
-        running = self._running
+        self._park()
+        run = _record_loop(_per_packet(packet_filter, _GENERATOR_PARTS["deliver"]), False)
+        self._running = run(*self._arguments(packet_filter, None, 0, None))
+        return self._running
+
+    def drive(self, packet_filter: Optional[PacketFilter], callback: Callable[..., object],
+              cnt: int, source: object) -> int:
+        """Call ``callback`` for up to ``cnt`` packets (all for ``cnt <= 0``), until
+        ``source.break_requested``; return how many. Call ``iterate`` again afterwards."""
+        self._park()
+        left = cnt if cnt > 0 else -1
+        run = _record_loop(_per_packet(packet_filter, _DRIVER_PARTS["deliver"]), True)
+        return left - int(run(*self._arguments(packet_filter, callback, left, source)))
+
+    def _park(self) -> None:
+        running, self._running = self._running, None
         if running is not None:
             with contextlib.suppress(StopIteration, _Reposition):
                 running.throw(_Reposition())  # type: ignore[attr-defined]
-        self._running = self._start(packet_filter)
-        return self._running
 
-    def _start(self, packet_filter: Optional[PacketFilter]) -> Iterator[tuple[Pkthdr, bytes]]:
-        header = self.header
-        record = header.record_struct
-        # Records that need more than slicing never take the fast path.
-        fast_limit = header.snapshot
-        if header.lengths_swapped != NOT_SWAPPED or needs_post_processing(
-            header.dlt, header.swapped
-        ):
-            fast_limit = -1
+    def _arguments(self, packet_filter: Optional[PacketFilter],
+                   callback: Optional[Callable[..., object]], left: int,
+                   source: object) -> tuple[Any, ...]:
+        record = self.header.record_struct
         accept = packet_filter.in_place_function if packet_filter is not None else None
-        make_records = _record_loop(_per_packet(packet_filter))
-        return make_records(
-            self._cursor, record.unpack_from, record.size, tuple.__new__, header.header_class,
-            fast_limit, self._slow, accept, _u16, _u32, _Reposition,
-        )
+        return (self._cursor, record.unpack_from, record.size, tuple.__new__,
+                self.header.header_class, self._fast_limit, self._slow, accept, _u16, _u32,
+                _Reposition, callback, left, source)
+
+
+
+class _StickyFailure:
+    """The slow path, remembering a damaged record: later reads raise the same error.
+
+    (A separate object, so that a record generator holding it does not hold the stream that
+    holds the generator: no reference cycle, and files close as soon as they are dropped.)
+    """
+
+    __slots__ = ("_cursor", "_failure", "_read")
+
+    def __init__(
+        self, read: Callable[[], Optional[tuple[Pkthdr, bytes]]], cursor: _Cursor
+    ) -> None:
+        self._read = read
+        self._cursor = cursor
+        self._failure: Optional[SavefileError] = None
+
+    def __call__(self) -> Optional[tuple[Pkthdr, bytes]]:
+        if self._failure is not None:
+            raise self._failure
+        try:
+            return self._read()
+        except SavefileError as err:
+            self._failure = err
+            cursor = self._cursor
+            cursor.buffer, cursor.position, cursor.chunks = b"", 0, iter(())
+            raise
 
 
 def iter_records(
