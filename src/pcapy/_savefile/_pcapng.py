@@ -1,0 +1,1018 @@
+"""pcapng: read every block of a pcapng file, yield its packets, and keep what it says.
+
+Nothing here does I/O. ``open_source`` is given a ``ByteSource`` (its first bytes and an iterator
+of chunks), reads up to the first Interface Description Block, and hands ``SavefileSource`` a
+generator of ``(PcapngPkthdr, bytes)``. Blocks are parsed from ``bytes`` already in hand, with
+precompiled ``struct.Struct``s for the section's byte order (a parameter, ``_LAYOUTS``), and are
+dispatched through a table (``_BLOCK_HANDLERS``).
+
+What a reader sees, and where it goes beyond libpcap (draft-ietf-opsawg-pcapng; libpcap master's
+sf-pcapng.c for errors):
+
+- every section has its own byte order (a mixed-endian file is read), its own interfaces and
+  version; each interface keeps its own link type, snapshot length, ``if_tsresol`` (decimal or
+  binary) and ``if_tsoffset``. libpcap stops at the first IDB whose link type or snapshot
+  length differs from the first one; this reader goes on to the end of the file;
+- time stamps become ``(seconds, nanoseconds)`` with exact integer arithmetic:
+  ``seconds = units // tsresol + tsoffset``; the fraction is truncated to nanoseconds when the
+  resolution is finer (libpcap truncates too, but overflows for binary resolutions of 2^-35 and
+  finer; this reader does not);
+- Enhanced, Simple and the obsolete Packet Block give packets; Section Header, Interface
+  Description, Name Resolution, Interface Statistics, Decryption Secrets and Custom Blocks are
+  parsed into ``PcapngFileInfo``; other block types are skipped (and counted);
+- a broken file raises a ``SavefileError`` at or before the point where libpcap fails, with
+  libpcap's message where it has one and the byte offset of the block. Unlike libpcap this
+  reader also checks the first Section Header Block's trailer and 4-byte alignment, refuses a
+  later section whose major version is not 1 (as libpcap does; the spec would skip the
+  section, silently losing its packets), and refuses an Interface Statistics Block for an
+  interface the section never described.
+
+Choices the spec leaves open, made as libpcap makes them so both agree wherever libpcap reads a
+file: a snapshot length of 0 ("no limit") becomes the link type's maximum (262144 for most), and
+a packet longer than its interface's snapshot length is an error; a Simple Packet Block's
+caplen is min(len, that snapshot length) and its time stamp 0 units (the ``if_tsoffset``); a
+file with no Interface Description Block at all has no link type to report and is refused.
+Seconds can be negative (a negative ``if_tsoffset``); the headers carry them as they are.
+
+Speed: a run of Enhanced Packet Blocks lying wholly in the current chunk, on interfaces with a
+plain clock (units dividing a second into whole nanoseconds, no ``if_tsoffset``) and no
+pseudo-header fix-ups, is read inline by ``_Reader.packets``: per packet one ``unpack_from``
+(which reads the block's trailer and the next block's header together), one ``divmod`` and
+one slice. Everything else goes through ``_Reader.next_slow``, one block at a time.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Callable, NamedTuple, Optional
+
+from .._constants import TstampPrecision
+from .._errors import (
+    MalformedSavefileError,
+    SavefileError,
+    TruncatedSavefileError,
+    UnknownFormatError,
+    UnsupportedVersionError,
+)
+from .._pkthdr import PcapngPkthdr, Pkthdr
+from ._linktype import adjust_snapshot, linktype_to_dlt, max_snaplen_for_dlt
+from ._pcapng_types import (
+    BlockType,
+    CustomBlock,
+    DecryptionSecrets,
+    Interface,
+    InterfaceOption,
+    InterfaceStatistics,
+    NameRecord,
+    NameRecordType,
+    NameResolution,
+    NameResolutionOption,
+    Option,
+    OptionReader,
+    PacketOptions,
+    PcapngFileInfo,
+    Section,
+    SectionOption,
+    StatisticsOption,
+    Timestamp,
+    decode_text,
+    format_address,
+    split_options,
+)
+from ._pseudo import needs_post_processing, post_process
+
+if TYPE_CHECKING:
+    from .._bpf import BPFProgram
+    from . import SavefileSource
+    from ._stream import ByteSource
+
+Packet = tuple[Pkthdr, bytes]
+InPlaceFilter = Callable[[bytes, int, int, int], int]  # (buffer, start, caplen, len) -> verdict
+
+SHB_MAGIC = b"\x0a\x0d\x0d\x0a"
+SHB_INSANE_MAX = 1024 * 1024  # libpcap's limit for the first Section Header Block
+MAX_BLOCK_SIZE = 16 * 1024 * 1024  # libpcap's INITIAL_MAX_BLOCKSIZE
+_BLOCK_SLACK = 131_104  # libpcap raises the limit to the link type's max snaplen plus this
+_NS = 1_000_000_000
+_HOST_ORDER = "<" if sys.byteorder == "little" else ">"
+
+_PACKET_BLOCK_TYPES = frozenset(
+    {BlockType.ENHANCED_PACKET, BlockType.SIMPLE_PACKET, BlockType.PACKET}
+)
+
+
+class _Layout:
+    """The Structs of one byte order: built once per order, shared by every section."""
+
+    __slots__ = (
+        "block_head",
+        "dsb_fixed",
+        "epb_fixed",
+        "epb_head",
+        "idb_fixed",
+        "isb_fixed",
+        "order",
+        "pb_fixed",
+        "record_head",
+        "shb_fixed",
+        "trailer_and_epb_head",
+        "u32",
+    )
+
+    def __init__(self, order: str) -> None:
+        self.order = order
+        self.u32 = struct.Struct(order + "I")
+        self.block_head = struct.Struct(order + "II")  # block type, total length
+        # block type, total length, interface, time stamp high and low, caplen, len
+        self.epb_head = struct.Struct(order + "IIIIIII")
+        self.trailer_and_epb_head = struct.Struct(order + "IIIIIIII")  # a trailer, then the above
+        self.epb_fixed = struct.Struct(order + "IIIII")
+        self.pb_fixed = struct.Struct(order + "HHIIII")  # interface, drops, ts hi/lo, lengths
+        self.shb_fixed = struct.Struct(order + "IHHq")  # byte-order magic, version, length
+        self.idb_fixed = struct.Struct(order + "HHI")  # link type, reserved, snaplen
+        self.isb_fixed = struct.Struct(order + "III")  # interface, time stamp high and low
+        self.dsb_fixed = struct.Struct(order + "II")  # secrets type, secrets length
+        self.record_head = struct.Struct(order + "HH")
+
+
+_LAYOUTS = {order: _Layout(order) for order in "<>"}
+
+
+class _Clock(NamedTuple):
+    """An interface's time-stamp arithmetic, precomputed: units -> (seconds, nanoseconds).
+
+    ``nsec = (units % resolution) * multiplier // divisor`` is exact for every resolution:
+    (10**9 / R, 1) for decimal R <= 10**9, (1, R / 10**9) for finer decimal ones and
+    (10**9, R) for binary ones.
+    """
+
+    resolution: int
+    offset: int
+    multiplier: int
+    divisor: int
+
+    def convert(self, units: int) -> Timestamp:
+        seconds, fraction = divmod(units, self.resolution)
+        return seconds + self.offset, fraction * self.multiplier // self.divisor
+
+
+def _clock(resolution: int, offset: int) -> _Clock:
+    if resolution <= _NS and _NS % resolution == 0:
+        return _Clock(resolution, offset, _NS // resolution, 1)
+    if resolution % _NS == 0:
+        return _Clock(resolution, offset, 1, resolution // _NS)
+    return _Clock(resolution, offset, _NS, resolution)
+
+
+# What the inline EPB path needs about an interface: (nanoseconds per time-stamp unit,
+# snapshot, interface, DLT), a plain tuple because CPython unpacks exact tuples fastest. It serves
+# interfaces whose units divide a second into whole nanoseconds (10^0 .. 10^-9) with no
+# if_tsoffset and no fix-ups; any other interface gets a snapshot of -1, which sends its
+# packets to next_slow.
+_FastPath = tuple[int, int, Optional[Interface], int]
+_SLOW_PATH: _FastPath = (1, -1, None, -1)
+
+
+class _Cursor:
+    """The stream as the block reader sees it: the current chunk, a position in it, and more.
+
+    The fast path reads blocks inside ``buffer`` directly. ``read`` takes a block that
+    straddles two chunks by assembling only its own bytes, after which the later chunk becomes
+    ``buffer``; ``peek`` looks at a block's first bytes, merging the end of one chunk with the
+    next only when those few bytes straddle them.
+    """
+
+    __slots__ = ("buffer", "chunks", "offset", "position")
+
+    def __init__(self, chunks: Iterator[bytes], buffer: bytes) -> None:
+        self.chunks = chunks
+        self.buffer = buffer
+        self.offset = 0  # file offset of buffer[0]
+        self.position = 0
+
+    def _next_chunk(self) -> bool:
+        """Move on to the next non-empty chunk; False at the end of the stream."""
+        for chunk in self.chunks:
+            if chunk:
+                self.offset += len(self.buffer)
+                self.buffer, self.position = chunk, 0
+                return True
+        return False
+
+    def peek(self, size: int) -> bytes:
+        """The next ``size`` bytes (fewer at the end of the stream), left unread."""
+        start = self.position
+        if len(self.buffer) - start < size:
+            rest, offset = self.buffer[start:], self.offset + start
+            while len(rest) < size and self._next_chunk():
+                rest += self.buffer
+            self.buffer, self.position, self.offset = rest, 0, offset
+            start = 0
+        return self.buffer[start : start + size]
+
+    def read(self, size: int) -> bytes:
+        """The next ``size`` bytes, or fewer if the stream ends first."""
+        start = self.position
+        if len(self.buffer) - start >= size:
+            self.position = start + size
+            return self.buffer[start : self.position]
+        pieces = [self.buffer[start:]]
+        have = len(pieces[0])
+        self.position = len(self.buffer)
+        while have < size and self._next_chunk():
+            piece = self.buffer[: size - have]
+            self.position = len(piece)
+            pieces.append(piece)
+            have += len(piece)
+        return b"".join(pieces)
+
+    def file_offset(self) -> int:
+        return self.offset + self.position
+
+
+class _Block(NamedTuple):
+    """One framed block: its type, all its bytes (header to trailer), and its file offset."""
+
+    block_type: int
+    data: bytes
+    offset: int
+
+    @property
+    def body_size(self) -> int:
+        return len(self.data) - 12
+
+
+def open_source(stream: ByteSource, source_cls: type[SavefileSource]) -> SavefileSource:
+    """Open a pcapng stream (it starts with the SHB block type) as a ``SavefileSource``.
+
+    Reads the first Section Header Block and every block up to the first Interface Description
+    Block, raising a ``SavefileError`` where libpcap's open fails. ``datalink()`` and
+    ``snapshot()`` are the first interface's.
+    """
+    reader = _Reader(stream.chunks(), stream.first)
+    first = reader.open()
+    return source_cls(
+        stream,
+        first.dlt,
+        first.snapshot,
+        TstampPrecision.NANO,
+        PcapngRecordStream(reader),
+        "pcapng",
+        file_header=reader.info,
+    )
+
+
+class PcapngRecordStream:
+    """The packets of a pcapng stream, with a filter that can change between packets.
+
+    ``iterate(packet_filter)`` returns a generator of ``(PcapngPkthdr, data)`` from the current
+    position; a new call stops the running generator at the packet it last returned and
+    starts the next one there. A BPF program is compiled for one link type: packets from
+    interfaces with another link type (which libpcap would never reach) do not match it.
+    """
+
+    def __init__(self, reader: _Reader) -> None:
+        self.reader = reader
+        self._running: Optional[Generator[Packet, None, None]] = None
+
+    def iterate(self, packet_filter: Optional[BPFProgram] = None) -> Iterator[Packet]:
+        """A generator over the remaining packets that ``packet_filter`` (if any) accepts."""
+        if self._running is not None:
+            self._running.close()  # it saves its position
+        self._running = self.reader.packets(packet_filter)
+        return self._running
+
+    def drive(
+        self,
+        packet_filter: Optional[BPFProgram],
+        callback: Callable[[Pkthdr, bytes], object],
+        cnt: int,
+        source: object,
+    ) -> int:
+        """Call ``callback`` for up to ``cnt`` packets (all for ``cnt <= 0``), stopping early
+        when ``source.break_requested``; return how many. Call ``iterate`` again afterwards.
+
+        An exception from the callback propagates; the packet after the one it was given is
+        the next one read.
+        """
+        count = 0
+        for hdr, data in self.iterate(packet_filter):
+            callback(hdr, data)
+            count += 1
+            if count == cnt or getattr(source, "break_requested", False):
+                break
+        return count
+
+
+def _filter_parts(packet_filter: Optional[BPFProgram]) -> tuple[Optional[InPlaceFilter], int]:
+    """The in-place form of a filter and the DLT it was compiled for (``None, -1`` if none)."""
+    if packet_filter is None:
+        return None, -1
+    return packet_filter.in_place_function, packet_filter.linktype
+
+
+def _accepts(accept: InPlaceFilter, dlt: int, packet: Packet) -> bool:
+    header, data = packet
+    interface = header.interface
+    if interface is None or interface.dlt != dlt:
+        return False
+    return bool(accept(data, 0, len(data), header[3]))
+
+
+class _Reader:
+    """The state of one pcapng stream: position, current section, its interfaces, the info."""
+
+    def __init__(self, chunks: Iterator[bytes], first: bytes) -> None:
+        self.cursor = _Cursor(chunks, first)
+        self.info = PcapngFileInfo()
+        self.layout = _LAYOUTS["<"]
+        self.swapped = False
+        self.interfaces: list[Interface] = []  # the current section's, by interface id
+        self.clocks: list[_Clock] = []
+        self.fast: list[_FastPath] = []
+        self.max_block = MAX_BLOCK_SIZE
+        self.failure: Optional[SavefileError] = None  # once the file fails, it stays failed
+
+    def open(self) -> Interface:
+        """Read the first SHB and every block up to and including the first IDB."""
+        self._read_first_section_header()
+        while True:
+            block = self.read_block()
+            if block is None:
+                raise MalformedSavefileError(
+                    "the capture file has no Interface Description Blocks",
+                    offset=self.cursor.file_offset(),
+                )
+            if block.block_type in _PACKET_BLOCK_TYPES:
+                raise MalformedSavefileError(
+                    "the capture file has a packet block before any Interface Description Blocks",
+                    offset=block.offset,
+                )
+            self.handle(block)
+            if block.block_type == BlockType.INTERFACE_DESCRIPTION:
+                return self.interfaces[-1]
+
+    def _read_first_section_header(self) -> None:
+        """The file's first block, with libpcap's open-time checks and messages (§4.1)."""
+        head = self.cursor.peek(12)
+        order = _order_from_magic(head[8:12]) if len(head) == 12 else None
+        if order is None:
+            raise UnknownFormatError("unknown file format", offset=0)
+        layout = _LAYOUTS[order]
+        length = layout.u32.unpack_from(head, 4)[0]
+        if length < 28 or length > SHB_INSANE_MAX:
+            raise MalformedSavefileError(
+                "Section Header Block in pcapng dump file has invalid length "
+                f"28 < _{length}_ < {SHB_INSANE_MAX} (BT_SHB_INSANE_MAX)",
+                offset=0,
+            )
+        data = self.cursor.read(length)
+        if len(data) < length:
+            raise TruncatedSavefileError(
+                f"truncated pcapng dump file; tried to read {length - 12} bytes, "
+                f"only got {len(data) - 12}",
+                offset=0,
+            )
+        major, minor = layout.shb_fixed.unpack_from(data, 8)[1:3]
+        if major != 1 or minor not in (0, 2):
+            raise UnsupportedVersionError(
+                f"unsupported pcapng savefile version {major}.{minor}", offset=0
+            )
+        block = _Block(BlockType.SECTION_HEADER, data, 0)
+        self._check_framing(length, 0)
+        self._check_trailer(block, layout)
+        self._start_section(block, order)
+
+    def read_block(self) -> Optional[_Block]:
+        """The next whole block, checked as libpcap checks it (§4.2); ``None`` at EOF."""
+        cursor = self.cursor
+        offset = cursor.file_offset()
+        head = cursor.peek(12)
+        if not head:
+            return None
+        if len(head) < 8:
+            raise TruncatedSavefileError(
+                f"truncated pcapng dump file; tried to read 8 bytes, only got {len(head)}",
+                offset=offset,
+            )
+        layout = self._layout_for(head)
+        block_type, length = layout.block_head.unpack_from(head)
+        self._check_framing(length, offset)
+        data = cursor.read(length)
+        if len(data) < length:
+            raise TruncatedSavefileError(
+                f"truncated pcapng dump file; tried to read {length - 8} bytes, "
+                f"only got {len(data) - 8}",
+                offset=offset,
+            )
+        block = _Block(block_type, data, offset)
+        self._check_trailer(block, layout)
+        return block
+
+    def _layout_for(self, head: bytes) -> _Layout:
+        """The byte order a block's length is in: a new section announces its own (§4.1)."""
+        if head[:4] == SHB_MAGIC:
+            order = _order_from_magic(head[8:12])
+            if order is not None:
+                return _LAYOUTS[order]
+        return self.layout
+
+    def _check_framing(self, length: int, offset: int) -> None:
+        if length < 12:
+            raise MalformedSavefileError(
+                f"block in pcapng dump file has a length of {length} < 12", offset=offset
+            )
+        if length % 4:
+            raise MalformedSavefileError(
+                f"block in pcapng dump file has a length of {length} that is not a multiple of 4",
+                offset=offset,
+            )
+        if length > self.max_block:
+            raise MalformedSavefileError(
+                f"pcapng block size {length} > maximum {self.max_block}", offset=offset
+            )
+
+    @staticmethod
+    def _check_trailer(block: _Block, layout: _Layout) -> None:
+        data = block.data
+        length = len(data)
+        trailer = layout.u32.unpack_from(data, length - 4)[0]
+        if trailer != length:
+            raise MalformedSavefileError(
+                f"block total length in header {length} and trailer {trailer} don't match",
+                offset=block.offset,
+            )
+
+    def handle(self, block: _Block) -> Optional[Packet]:
+        """Process one block; return its packet if it is a packet block."""
+        handler = _BLOCK_HANDLERS.get(block.block_type)
+        if handler is None:
+            skipped = self.info.skipped_blocks
+            skipped[block.block_type] = skipped.get(block.block_type, 0) + 1
+            return None
+        return handler(self, block)
+
+    def next_slow(self) -> Optional[Packet]:
+        """Read blocks until one gives a packet; ``None`` at the end of the file.
+
+        A ``SavefileError`` is remembered and raised again by every later read: the bytes
+        after a broken block are not read as if nothing had happened.
+        """
+        if self.failure is not None:
+            raise self.failure
+        try:
+            while True:
+                block = self.read_block()
+                if block is None:
+                    return None
+                packet = self.handle(block)
+                if packet is not None:
+                    return packet
+        except SavefileError as err:
+            self.failure = err
+            raise
+
+    def packets(  # noqa: PLR0912, PLR0915 - the per-packet path is inlined: calls cost most
+        self, packet_filter: Optional[BPFProgram] = None
+    ) -> Generator[Packet, None, None]:
+        """Every packet of the rest of the file that ``packet_filter`` (if any) accepts.
+
+        The fast path takes the run of Enhanced Packet Blocks that lie wholly in the current
+        chunk, on interfaces that need no slow-path work; at any other block it stops with
+        ``cursor.position`` on that block, and ``next_slow`` reads it with every check and
+        error libpcap has. One ``unpack_from`` at a block's last 4 bytes reads its trailer and
+        the next block's header together. The filter runs on the packet where it lies in the
+        chunk, before any header or copy is made. ``cursor.position`` is brought up to date
+        when the fast path stops, and when the generator is closed (``PcapngRecordStream``
+        does that to change filters).
+        """
+        cursor = self.cursor
+        make = tuple.__new__
+        header_class = PcapngPkthdr
+        from_block = PacketOptions.from_block
+        accept, filter_dlt = _filter_parts(packet_filter)
+        pos = cursor.position
+        try:
+            while True:
+                if self.failure is not None:
+                    raise self.failure
+                layout = self.layout
+                unpack_next = layout.trailer_and_epb_head.unpack_from
+                fast = self.fast
+                max_block = self.max_block
+                buf = cursor.buffer
+                pos = cursor.position
+                end = len(buf) - 28  # the last place a block header plus a trailer can start
+                if pos <= end:
+                    head = layout.epb_head.unpack_from(buf, pos)
+                    block_type, length, if_id, high, low, caplen, wire_length = head
+                else:
+                    block_type = length = 0  # not enough for a header: go the slow way
+                while block_type == 6:
+                    stop = pos + length
+                    if stop > end or length & 3 or length > max_block:
+                        break  # the last block of the chunk, too: its trailer is read slowly
+                    try:
+                        nanoseconds_per_unit, snapshot, interface, dlt = fast[if_id]
+                    except IndexError:
+                        break
+                    if caplen > snapshot or caplen + 32 > length:
+                        break
+                    start = pos + 28
+                    packet = None
+                    if accept is None or (
+                        dlt == filter_dlt and accept(buf, start, caplen, wire_length)
+                    ):
+                        seconds, nanoseconds = divmod(
+                            ((high << 32) | low) * nanoseconds_per_unit, _NS
+                        )
+                        options = None
+                        if caplen + 36 <= length:  # something follows the padded data: options
+                            options_start = start + ((caplen + 3) & ~3)
+                            options = from_block(
+                                buf[options_start : stop - 4],
+                                layout.order,
+                                cursor.offset + options_start,
+                            )
+                        fields = (seconds, nanoseconds, caplen, wire_length, interface, options)
+                        packet = make(header_class, fields), buf[start : start + caplen]
+                    expected = length
+                    trailer, block_type, length, if_id, high, low, caplen, wire_length = (
+                        unpack_next(buf, stop - 4)
+                    )
+                    if trailer != expected:
+                        break
+                    pos = stop
+                    if packet is not None:
+                        yield packet
+                cursor.position = pos
+                slow_packet = self._next_accepted_slow(accept, filter_dlt)
+                pos = cursor.position
+                if slow_packet is None:
+                    return
+                yield slow_packet
+        except GeneratorExit:
+            cursor.position = pos
+            raise
+
+    def _next_accepted_slow(
+        self, accept: Optional[InPlaceFilter], filter_dlt: int
+    ) -> Optional[Packet]:
+        """The next packet the filter accepts, read the careful way; ``None`` at the end."""
+        while True:
+            packet = self.next_slow()
+            if packet is None or accept is None or _accepts(accept, filter_dlt, packet):
+                return packet
+
+    def on_section_header(self, block: _Block) -> None:
+        """A new section (§4.1): its own byte order, version and interface numbering."""
+        _require_body(block, 16)
+        order = _order_from_magic(block.data[8:12])
+        if order is None:
+            raise MalformedSavefileError(
+                "the file has a section with a bad byte order magic field", offset=block.offset
+            )
+        major = _LAYOUTS[order].shb_fixed.unpack_from(block.data, 8)[1]
+        if major != 1:
+            raise UnsupportedVersionError(
+                f"unknown pcapng savefile major version number {major}", offset=block.offset
+            )
+        self._start_section(block, order)
+
+    def _start_section(self, block: _Block, order: str) -> None:
+        layout = _LAYOUTS[order]
+        _magic, major, minor, section_length = layout.shb_fixed.unpack_from(block.data, 8)
+        options = _block_options(block, 24, order)
+        reader = OptionReader(options, order)
+        section = Section(
+            index=len(self.info.sections),
+            offset=block.offset,
+            byte_order=order,
+            version_major=major,
+            version_minor=minor,
+            section_length=section_length,
+            hardware=reader.text(SectionOption.HARDWARE),
+            os=reader.text(SectionOption.OS),
+            userappl=reader.text(SectionOption.USERAPPL),
+            comments=reader.comments(),
+            custom_options=reader.custom(),
+            options=options,
+        )
+        self.info.sections.append(section)
+        self.layout = layout
+        self.swapped = order != _HOST_ORDER
+        self.interfaces = []
+        self.clocks = []
+        self.fast = []
+
+    def on_interface(self, block: _Block) -> None:
+        """An Interface Description Block (§4.2): the next interface id of this section."""
+        _require_body(block, 8)
+        interface = _parse_interface(
+            block, self.layout, len(self.interfaces), len(self.info.sections) - 1
+        )
+        clock = _clock(interface.tsresol, interface.tsoffset)
+        self.interfaces.append(interface)
+        self.clocks.append(clock)
+        self.info.interfaces.append(interface)
+        self.max_block = max(self.max_block, max_snaplen_for_dlt(interface.dlt) + _BLOCK_SLACK)
+        fast = _SLOW_PATH
+        simple_clock = clock.divisor == 1 and clock.offset == 0
+        if simple_clock and not needs_post_processing(interface.dlt, self.swapped):
+            fast = (clock.multiplier, interface.snapshot, interface, interface.dlt)
+        self.fast.append(fast)
+
+    def interface_for(self, interface_id: int, offset: int) -> int:
+        """Check that the section described the interface a block refers to."""
+        if interface_id >= len(self.interfaces):
+            raise MalformedSavefileError(
+                f"a packet arrived on interface {interface_id}, but there's no Interface "
+                "Description Block for that interface",
+                offset=offset,
+            )
+        return interface_id
+
+    def on_enhanced_packet(self, block: _Block) -> Packet:
+        """An Enhanced Packet Block (§4.3)."""
+        _require_body(block, 20)
+        if_id, high, low, caplen, wire_length = self.layout.epb_fixed.unpack_from(block.data, 8)
+        return self._packet(block, if_id, (high << 32) | low, caplen, wire_length, 28, None)
+
+    def on_obsolete_packet(self, block: _Block) -> Packet:
+        """A Packet Block (obsolete, spec appendix A): like an EPB with a 16-bit interface id."""
+        _require_body(block, 20)
+        if_id, drops, high, low, caplen, wire_length = self.layout.pb_fixed.unpack_from(
+            block.data, 8
+        )
+        known_drops = None if drops == 0xFFFF else drops
+        return self._packet(block, if_id, (high << 32) | low, caplen, wire_length, 28, known_drops)
+
+    def on_simple_packet(self, block: _Block) -> Packet:
+        """A Simple Packet Block (§4.4): interface 0, no time stamp, caplen from the snaplen."""
+        _require_body(block, 4)
+        wire_length = self.layout.u32.unpack_from(block.data, 8)[0]
+        self.interface_for(0, block.offset)
+        caplen = min(wire_length, self.interfaces[0].snapshot)
+        # libpcap's time stamp for an SPB is 0 units: the interface's if_tsoffset seconds.
+        return self._packet(block, 0, 0, caplen, wire_length, 12, None)
+
+    def _packet(
+        self,
+        block: _Block,
+        if_id: int,
+        units: int,
+        caplen: int,
+        wire_length: int,
+        data_start: int,
+        drops: Optional[int],
+    ) -> Packet:
+        """The checks libpcap makes on every packet block (§4.4), then the packet."""
+        interface = self.interfaces[self.interface_for(if_id, block.offset)]
+        if caplen > interface.snapshot:
+            raise MalformedSavefileError(
+                f"invalid packet capture length {caplen}, "
+                f"bigger than snaplen of {interface.snapshot}",
+                offset=block.offset,
+            )
+        data = block.data
+        data_end = data_start + caplen
+        if data_end > len(data) - 4:
+            _raise_too_short(block)
+        options = self._packet_options(block, data_start + ((caplen + 3) & ~3), drops)
+        seconds, nanoseconds = self.clocks[if_id].convert(units)
+        fields = (seconds, nanoseconds, caplen, wire_length, interface, options)
+        header: Pkthdr = tuple.__new__(PcapngPkthdr, fields)
+        packet_data = data[data_start:data_end]
+        if needs_post_processing(interface.dlt, self.swapped):
+            header, packet_data = post_process(interface.dlt, self.swapped, header, packet_data)
+        return header, packet_data
+
+    def _packet_options(
+        self, block: _Block, start: int, drops: Optional[int]
+    ) -> Optional[PacketOptions]:
+        end = len(block.data) - 4
+        if block.block_type == BlockType.SIMPLE_PACKET or (start >= end and drops is None):
+            return None
+        return PacketOptions.from_block(
+            block.data[start:end] if start < end else b"",
+            self.layout.order,
+            block.offset + start,
+            block.block_type,
+            drops,
+        )
+
+    def on_statistics(self, block: _Block) -> None:
+        """An Interface Statistics Block (§4.6): attached to its interface."""
+        _require_body(block, 12)
+        if_id, high, low = self.layout.isb_fixed.unpack_from(block.data, 8)
+        if if_id >= len(self.interfaces):
+            raise MalformedSavefileError(
+                f"an Interface Statistics Block refers to interface {if_id}, but there's no "
+                "Interface Description Block for that interface",
+                offset=block.offset,
+            )
+        statistics = _parse_statistics(
+            block,
+            self.layout.order,
+            if_id,
+            (high << 32) | low,
+            self.clocks[if_id],
+            len(self.info.sections) - 1,
+        )
+        self.interfaces[if_id].statistics.append(statistics)
+        self.info.statistics.append(statistics)
+
+    def on_name_resolution(self, block: _Block) -> None:
+        """A Name Resolution Block (§4.5)."""
+        section = len(self.info.sections) - 1
+        self.info.name_resolution.append(_parse_name_resolution(block, self.layout, section))
+
+    def on_secrets(self, block: _Block) -> None:
+        """A Decryption Secrets Block (§4.7)."""
+        _require_body(block, 8)
+        secrets_type, size = self.layout.dsb_fixed.unpack_from(block.data, 8)
+        options_start = 16 + ((size + 3) & ~3)
+        if options_start > len(block.data) - 4:
+            _raise_too_short(block)
+        options = _block_options(block, options_start, self.layout.order)
+        reader = OptionReader(options, self.layout.order)
+        self.info.secrets.append(
+            DecryptionSecrets(
+                section=len(self.info.sections) - 1,
+                offset=block.offset,
+                secrets_type=secrets_type,
+                data=block.data[16 : 16 + size],
+                comments=reader.comments(),
+                custom_options=reader.custom(),
+                options=options,
+            )
+        )
+
+    def on_custom(self, block: _Block) -> None:
+        """A Custom Block (§4.8): PEN plus data only its vendor can interpret."""
+        _require_body(block, 4)
+        pen = self.layout.u32.unpack_from(block.data, 8)[0]
+        self.info.custom_blocks.append(
+            CustomBlock(
+                section=len(self.info.sections) - 1,
+                offset=block.offset,
+                block_type=block.block_type,
+                pen=pen,
+                data=block.data[12:-4],
+            )
+        )
+
+
+_BLOCK_HANDLERS: dict[int, Callable[[_Reader, _Block], Optional[Packet]]] = {
+    BlockType.SECTION_HEADER: _Reader.on_section_header,
+    BlockType.INTERFACE_DESCRIPTION: _Reader.on_interface,
+    BlockType.PACKET: _Reader.on_obsolete_packet,
+    BlockType.SIMPLE_PACKET: _Reader.on_simple_packet,
+    BlockType.NAME_RESOLUTION: _Reader.on_name_resolution,
+    BlockType.INTERFACE_STATISTICS: _Reader.on_statistics,
+    BlockType.ENHANCED_PACKET: _Reader.on_enhanced_packet,
+    BlockType.DECRYPTION_SECRETS: _Reader.on_secrets,
+    BlockType.CUSTOM: _Reader.on_custom,
+    BlockType.CUSTOM_NO_COPY: _Reader.on_custom,
+}
+
+
+def _order_from_magic(magic: bytes) -> Optional[str]:
+    """The byte order a Section Header Block's byte-order magic (0x1A2B3C4D) announces, if any."""
+    if magic == b"\x4d\x3c\x2b\x1a":
+        return "<"
+    if magic == b"\x1a\x2b\x3c\x4d":
+        return ">"
+    return None
+
+
+def _require_body(block: _Block, size: int) -> None:
+    if block.body_size < size:
+        _raise_too_short(block)
+
+
+def _raise_too_short(block: _Block) -> None:
+    raise MalformedSavefileError(
+        f"block of type {block.block_type} in pcapng dump file is too short", offset=block.offset
+    )
+
+
+def _block_options(block: _Block, start: int, order: str) -> tuple[Option, ...]:
+    """The options of a block, from body offset ``start`` to the trailer."""
+    return split_options(
+        block.data, start, len(block.data) - 4, order, block.offset, block.block_type
+    )
+
+
+_IDB = "Interface Description Block"
+
+
+def _parse_interface(block: _Block, layout: _Layout, interface_id: int, section: int) -> Interface:
+    """Decode an IDB; if_tsresol and if_tsoffset are checked as libpcap checks them."""
+    linktype, _reserved, snaplen = layout.idb_fixed.unpack_from(block.data, 8)
+    options = _block_options(block, 16, layout.order)
+    reader = OptionReader(options, layout.order)
+    dlt = linktype_to_dlt(linktype)
+    return Interface(
+        id=interface_id,
+        section=section,
+        offset=block.offset,
+        byte_order=layout.order,
+        linktype=linktype,
+        dlt=dlt,
+        snaplen=snaplen,
+        snapshot=adjust_snapshot(dlt, snaplen),
+        tsresol=_tsresol(options, block.offset),
+        tsoffset=_tsoffset(options, layout.order, block.offset),
+        name=reader.text(InterfaceOption.NAME),
+        description=reader.text(InterfaceOption.DESCRIPTION),
+        comments=reader.comments(),
+        ipv4_addresses=_ipv4_addresses(reader),
+        ipv6_addresses=_ipv6_addresses(reader),
+        mac_address=_hardware_address(reader, InterfaceOption.MACADDR, 6),
+        eui_address=_hardware_address(reader, InterfaceOption.EUIADDR, 8),
+        speed=reader.integer(InterfaceOption.SPEED, "Q"),
+        tzone=_pair(reader.number(InterfaceOption.TZONE, "hh")),
+        filter=_capture_filter(reader),
+        os=reader.text(InterfaceOption.OS),
+        fcslen=reader.integer(InterfaceOption.FCSLEN, "B"),
+        hardware=reader.text(InterfaceOption.HARDWARE),
+        txspeed=reader.integer(InterfaceOption.TXSPEED, "Q"),
+        rxspeed=reader.integer(InterfaceOption.RXSPEED, "Q"),
+        iana_tzname=reader.text(InterfaceOption.IANA_TZNAME),
+        custom_options=reader.custom(),
+        options=options,
+    )
+
+
+def _single(options: tuple[Option, ...], code: int, name: str, size: int, offset: int) -> bytes:
+    """The value of an option that must appear at most once with an exact length (libpcap)."""
+    values = [value for option_code, value in options if option_code == code]
+    if len(values) > 1:
+        raise MalformedSavefileError(f"{_IDB} has more than one {name} option", offset=offset)
+    if values and len(values[0]) != size:
+        raise MalformedSavefileError(
+            f"{_IDB} has {name} option with length {len(values[0])} != {size}", offset=offset
+        )
+    return values[0] if values else b""
+
+
+def _tsresol(options: tuple[Option, ...], offset: int) -> int:
+    """Units per second from if_tsresol: 10**v, or 2**(v & 0x7F) when the MSB is set."""
+    value = _single(options, InterfaceOption.TSRESOL, "if_tsresol", 1, offset)
+    if not value:
+        return 1_000_000
+    exponent = value[0] & 0x7F
+    if value[0] & 0x80:
+        if exponent > 63:  # libpcap's limit: the units must fit 64 bits
+            raise MalformedSavefileError(
+                f"{_IDB} if_tsresol option resolution 2^-{exponent} is too high", offset=offset
+            )
+        return 1 << exponent
+    if value[0] > 19:
+        raise MalformedSavefileError(
+            f"{_IDB} if_tsresol option resolution 10^-{value[0]} is too high", offset=offset
+        )
+    return int(10 ** value[0])
+
+
+def _tsoffset(options: tuple[Option, ...], order: str, offset: int) -> int:
+    """if_tsoffset: signed seconds added to every time stamp of the interface (§4.2)."""
+    value = _single(options, InterfaceOption.TSOFFSET, "if_tsoffset", 8, offset)
+    return int(struct.unpack(order + "q", value)[0]) if value else 0
+
+
+def _ipv4_addresses(reader: OptionReader) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (format_address(NameRecordType.IPV4, v[:4]), format_address(NameRecordType.IPV4, v[4:]))
+        for v in reader.all(InterfaceOption.IPV4ADDR)
+        if len(v) == 8
+    )
+
+
+def _ipv6_addresses(reader: OptionReader) -> tuple[tuple[str, int], ...]:
+    return tuple(
+        (format_address(NameRecordType.IPV6, v[:16]), v[16])
+        for v in reader.all(InterfaceOption.IPV6ADDR)
+        if len(v) == 17
+    )
+
+
+def _hardware_address(reader: OptionReader, code: int, size: int) -> Optional[str]:
+    value = reader.first(code)
+    if value is None or len(value) != size:
+        return None
+    return format_address(NameRecordType.EUI48, value)
+
+
+def _capture_filter(reader: OptionReader) -> Optional[tuple[int, bytes]]:
+    value = reader.first(InterfaceOption.FILTER)
+    return (value[0], value[1:]) if value else None
+
+
+def _pair(values: Optional[tuple[int, ...]]) -> Optional[tuple[int, int]]:
+    return None if values is None else (values[0], values[1])
+
+
+_COUNTERS = {
+    "ifrecv": StatisticsOption.IFRECV,
+    "ifdrop": StatisticsOption.IFDROP,
+    "filteraccept": StatisticsOption.FILTERACCEPT,
+    "osdrop": StatisticsOption.OSDROP,
+    "usrdeliv": StatisticsOption.USRDELIV,
+}
+
+
+def _parse_statistics(
+    block: _Block, order: str, if_id: int, units: int, clock: _Clock, section: int
+) -> InterfaceStatistics:
+    options = _block_options(block, 20, order)
+    reader = OptionReader(options, order)
+    counters = {name: reader.integer(code, "Q") for name, code in _COUNTERS.items()}
+    return InterfaceStatistics(
+        interface_id=if_id,
+        section=section,
+        offset=block.offset,
+        timestamp=clock.convert(units),
+        starttime=_statistics_time(reader, StatisticsOption.STARTTIME, clock),
+        endtime=_statistics_time(reader, StatisticsOption.ENDTIME, clock),
+        comments=reader.comments(),
+        custom_options=reader.custom(),
+        options=options,
+        **counters,
+    )
+
+
+def _statistics_time(reader: OptionReader, code: int, clock: _Clock) -> Optional[Timestamp]:
+    halves = reader.number(code, "II")
+    return None if halves is None else clock.convert((halves[0] << 32) | halves[1])
+
+
+_ADDRESS_SIZES = {
+    NameRecordType.IPV4: 4,
+    NameRecordType.IPV6: 16,
+    NameRecordType.EUI48: 6,
+    NameRecordType.EUI64: 8,
+}
+
+
+def _parse_name_resolution(block: _Block, layout: _Layout, section: int) -> NameResolution:
+    records, options_start = _name_records(block, layout)
+    options = _block_options(block, options_start, layout.order)
+    reader = OptionReader(options, layout.order)
+    dns_ipv4 = reader.first(NameResolutionOption.DNS_IP4ADDR)
+    dns_ipv6 = reader.first(NameResolutionOption.DNS_IP6ADDR)
+    return NameResolution(
+        section=section,
+        offset=block.offset,
+        records=records,
+        dns_name=reader.text(NameResolutionOption.DNSNAME),
+        dns_ipv4=_address_or_none(NameRecordType.IPV4, dns_ipv4),
+        dns_ipv6=_address_or_none(NameRecordType.IPV6, dns_ipv6),
+        comments=reader.comments(),
+        custom_options=reader.custom(),
+        options=options,
+    )
+
+
+def _name_records(block: _Block, layout: _Layout) -> tuple[tuple[NameRecord, ...], int]:
+    """The records up to nrb_record_end, and where the options start.
+
+    Unknown record types are skipped (spec §4.5); a record too short for its address is
+    skipped too. A record running past the block is an error. A block that ends without
+    nrb_record_end ends the records there.
+    """
+    data = block.data
+    end = len(data) - 4
+    position = 8
+    records = []
+    while position < end:
+        if end - position < 4:
+            _raise_too_short(block)
+        record_type, length = layout.record_head.unpack_from(data, position)
+        value_start = position + 4
+        position = value_start + ((length + 3) & ~3)
+        if position > end:
+            _raise_too_short(block)
+        if record_type == NameRecordType.END:
+            break
+        record = _name_record(record_type, data[value_start : value_start + length])
+        if record is not None:
+            records.append(record)
+    return tuple(records), position
+
+
+def _name_record(record_type: int, value: bytes) -> Optional[NameRecord]:
+    size = _ADDRESS_SIZES.get(record_type)  # type: ignore[call-overload]
+    if size is None or len(value) <= size:
+        return None
+    names = tuple(decode_text(name) for name in value[size:].split(b"\0") if name)
+    return NameRecord(record_type, format_address(record_type, value[:size]), names)
+
+
+def _address_or_none(record_type: int, value: Optional[bytes]) -> Optional[str]:
+    if value is None or len(value) != _ADDRESS_SIZES[record_type]:  # type: ignore[index]
+        return None
+    return format_address(record_type, value)
