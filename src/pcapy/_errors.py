@@ -84,13 +84,14 @@ class SavefileError(PcapError):
     """A capture file that cannot be read as far as it claims; ``offset`` is where it went wrong."""
 
     def __init__(self, message: str, offset: Optional[int] = None) -> None:
+        self.reason = message
+        self.offset = offset
         if offset is not None:
             message = f"{message} (at byte offset {offset})"
         super().__init__(message)
-        self.offset = offset
 
-    def __reduce__(self) -> tuple[type[SavefileError], tuple[str, None]]:
-        return (type(self), (str(self), None))
+    def __reduce__(self) -> tuple[type[SavefileError], tuple[str, Optional[int]]]:
+        return (type(self), (self.reason, self.offset))
 
 
 class UnknownFormatError(SavefileError):

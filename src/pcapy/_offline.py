@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._offload import offload
 from ._reader import Reader
 from ._savefile import open_savefile
 from ._savefile._stream import PathOrFile
@@ -13,4 +14,6 @@ def open_offline(filename: PathOrFile) -> Reader:
     Reads classic pcap (either byte order, micro- or nanosecond, Kuznetzov's format), pcapng and
     gzip-compressed files of either, without libpcap.
     """
-    return Reader(open_savefile(filename))
+    source = open_savefile(filename)
+    source.offload = offload
+    return Reader(source)

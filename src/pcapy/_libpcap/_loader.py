@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes.util
 import os
 import threading
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
@@ -34,6 +35,8 @@ class Libpcap:
     version: str
     spec: _platform.PlatformSpec
     optional: frozenset[str] = field(default_factory=frozenset)
+    #: the C library, when it offers open_memstream (for filtered savefile reading); else None
+    libc: Any = None
 
     def has(self, function: str) -> bool:
         """Whether an OPTIONAL entry point exists in this libpcap."""
@@ -65,7 +68,8 @@ def load() -> Libpcap:
 def _make_ffi(spec: _platform.PlatformSpec) -> Any:
     ffi = FFI()
     ffi.cdef(spec.timeval + spec.pcap_stat + spec.sockaddr + _cdef.TYPES)
-    for group in (_cdef.CORE, _cdef.FILTERS, _cdef.SAVEFILES, _cdef.LIVE, _cdef.DEVICES):
+    for group in (_cdef.CORE, _cdef.FILTERS, _cdef.SAVEFILES, _cdef.LIVE, _cdef.DEVICES,
+                  _cdef.SAVEFILE_FILTER, _cdef.C_LIBRARY):
         ffi.cdef(group)
     ffi.cdef(_cdef.OPTIONAL)
     return ffi
@@ -94,6 +98,7 @@ def _load(spec: _platform.PlatformSpec) -> Libpcap:
             lib.pcap_lib_version  # noqa: B018 - a library without it is not libpcap
         except (OSError, AttributeError) as err:
             tried.append(f"{name}: {_reason(err)}")
+            _drop_frames(err)
             continue
         return _describe(ffi, lib, name, spec)
     source = f"${ENV_OVERRIDE}" if os.environ.get(ENV_OVERRIDE) else "the usual places"
@@ -102,6 +107,19 @@ def _load(spec: _platform.PlatformSpec) -> Libpcap:
         + f". To fix: {spec.install_hint}, or set ${ENV_OVERRIDE} to the library's full path.",
         tuple(tried),
     )
+
+
+def _drop_frames(err: BaseException) -> None:
+    """Free the frames a failed attempt's traceback holds.
+
+    cffi's dlopen error chains an exception whose traceback cycles back to it through a frame;
+    until the garbage collector runs, that cycle would keep alive every caller frame up the
+    stack, including a caller's open files.
+    """
+    seen: Optional[BaseException] = err
+    while seen is not None:
+        traceback.clear_frames(seen.__traceback__)
+        seen = seen.__context__
 
 
 def _reason(err: Union[OSError, AttributeError]) -> str:
@@ -117,7 +135,17 @@ def _describe(ffi: Any, lib: Any, path: str, spec: _platform.PlatformSpec) -> Li
             continue
         optional.add(function)
     version = ffi.string(lib.pcap_lib_version()).decode("utf-8", "replace")
-    return Libpcap(ffi, lib, path, version, spec, frozenset(optional))
+    return Libpcap(ffi, lib, path, version, spec, frozenset(optional), _c_library(ffi))
+
+
+def _c_library(ffi: Any) -> Any:
+    """The process's C library through the same ffi, if it has open_memstream; else None."""
+    try:
+        libc = ffi.dlopen(None)
+        libc.open_memstream  # noqa: B018 - probe: POSIX 2008, not on Windows
+    except (OSError, AttributeError, TypeError):
+        return None
+    return libc
 
 
 def reset_for_tests() -> None:

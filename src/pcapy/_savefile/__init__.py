@@ -27,11 +27,17 @@ PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 class RecordStream(Protocol):
     """An engine's records with a filter that can change between packets (see _pcap)."""
 
-    def iterate(self, packet_filter: Optional[BPFProgram] = None) -> Iterator[tuple[Pkthdr, bytes]]:
-        ...
+    def iterate(
+        self, packet_filter: Optional[BPFProgram] = None
+    ) -> Iterator[tuple[Pkthdr, bytes]]: ...
 
-    def drive(self, packet_filter: Optional[BPFProgram],
-              callback: Callable[[Pkthdr, bytes], object], cnt: int, source: object) -> int: ...
+    def drive(
+        self,
+        packet_filter: Optional[BPFProgram],
+        callback: Callable[[Pkthdr, bytes], object],
+        cnt: int,
+        source: object,
+    ) -> int: ...
 
 
 class SavefileSource:
@@ -62,6 +68,9 @@ class SavefileSource:
             self._unfiltered = packets
         self.packets: Iterator[tuple[Pkthdr, bytes]] = self._unfiltered
         self._filter: Optional[BPFProgram] = None
+        #: set by the layer above to hand filtering to libpcap (see pcapy._offload)
+        self.offload: Optional[Callable[[SavefileSource, BPFProgram], Optional[RecordStream]]]
+        self.offload = None
 
     def loop_packets(self) -> Iterator[tuple[Pkthdr, bytes]]:
         """The rest of the file (``loop()`` checks ``break_requested`` between packets)."""
@@ -86,11 +95,26 @@ class SavefileSource:
 
     def install_filter(self, program: BPFProgram) -> None:
         """Keep only packets the program accepts, from the current position on."""
-        self._filter = program
-        if self._records is not None:
-            self.packets = self._records.iterate(program)
-        else:
+        if self._records is None:
             self.packets = _filtered(self._unfiltered, program.function)
+            self._filter = program
+            return
+        offloaded = self.offload(self, program) if self.offload is not None else None
+        if offloaded is not None:
+            self._records = offloaded
+        elif hasattr(self._records, "resume_offset") and not isinstance(
+            self._records, _pcap.PcapRecordStream
+        ):
+            # An offloaded filter is replaced by one libpcap cannot run: back to Python.
+            self._records = self.restart_at(self._records.resume_offset())
+        self._filter = program
+        self.packets = self._records.iterate(program)
+
+    def restart_at(self, offset: int) -> _pcap.PcapRecordStream:
+        """A fresh classic-pcap record stream reading the file from ``offset`` (plain files)."""
+        if not isinstance(self.file_header, _pcap.PcapFileHeader):
+            raise TypeError("restart_at() applies to classic pcap files")
+        return restart_pcap(self.stream, self.file_header, offset)
 
     def breakloop(self) -> None:
         """Make the running ``loop()``/``dispatch()`` return after the current packet."""
@@ -103,6 +127,14 @@ class SavefileSource:
     def close(self) -> None:
         """Close the file if this source opened it."""
         self.stream.close()
+
+
+def restart_pcap(
+    stream: ByteSource, header: _pcap.PcapFileHeader, offset: int
+) -> _pcap.PcapRecordStream:
+    """A classic-pcap record stream reading ``stream`` (a plain file) from ``offset``."""
+    stream.seek(offset)
+    return _pcap.PcapRecordStream(header, stream.chunks(), b"", offset)
 
 
 def _filtered(
@@ -147,6 +179,4 @@ def _open_pcap(stream: ByteSource) -> SavefileSource:
         header, stream.chunks(), stream.first[_pcap.FILE_HEADER_SIZE :], _pcap.FILE_HEADER_SIZE
     )
     precision = TstampPrecision.NANO if header.nanosecond else TstampPrecision.MICRO
-    return SavefileSource(
-        stream, header.dlt, header.snapshot, precision, packets, "pcap", header
-    )
+    return SavefileSource(stream, header.dlt, header.snapshot, precision, packets, "pcap", header)

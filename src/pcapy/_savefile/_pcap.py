@@ -22,6 +22,7 @@ swapped lengths, pseudo-header fix-ups, errors) goes through ``_slow_record``.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import struct
 import sys
@@ -373,6 +374,11 @@ class PcapRecordStream:
         run = _record_loop(_per_packet(packet_filter, _DRIVER_PARTS["deliver"]), True)
         return left - int(run(*self._arguments(packet_filter, callback, left, source)))
 
+    def resume_offset(self) -> int:
+        """Stop the running generator; the file offset of the next record it would read."""
+        self._park()
+        return self._cursor.file_offset()
+
     def _park(self) -> None:
         running, self._running = self._running, None
         if running is not None:
@@ -412,10 +418,23 @@ class _StickyFailure:
         try:
             return self._read()
         except SavefileError as err:
-            self._failure = err
+            # A copy without the traceback: the original's frames would keep its callers alive.
+            self._failure = copy.copy(err)
             cursor = self._cursor
             cursor.buffer, cursor.position, cursor.chunks = b"", 0, iter(())
             raise
+
+
+def count_records(records: bytes, byte_order: str = _HOST_ORDER) -> int:
+    """How many whole records (16-byte headers) ``records`` holds, from its start."""
+    caplen_at = struct.Struct(f"{byte_order}I").unpack_from
+    count = position = 0
+    while position + 16 <= len(records):
+        position += 16 + caplen_at(records, position + 8)[0]
+        if position > len(records):
+            break
+        count += 1
+    return count
 
 
 def iter_records(

@@ -43,6 +43,7 @@ one slice. Everything else goes through ``_Reader.next_slow``, one block at a ti
 
 from __future__ import annotations
 
+import copy
 import struct
 import sys
 from collections.abc import Generator, Iterator
@@ -471,7 +472,8 @@ class _Reader:
                 if packet is not None:
                     return packet
         except SavefileError as err:
-            self.failure = err
+            # A copy without the traceback: the original's frames would keep its callers alive.
+            self.failure = copy.copy(err)
             raise
 
     def packets(  # noqa: PLR0912, PLR0915 - the per-packet path is inlined: calls cost most

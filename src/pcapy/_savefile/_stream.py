@@ -13,7 +13,7 @@ import gzip
 import os
 import sys
 from collections.abc import Iterator
-from typing import IO, Any, Callable, Union
+from typing import IO, Any, Callable, Optional, Union
 
 from .._errors import PcapError
 
@@ -52,9 +52,12 @@ class ByteSource:
         self._owned = owned
         self._read: Callable[[int], bytes] = getattr(stream, "read1", None) or stream.read
         self.first = self._read_first()
+        #: the file's path when it is a plain file we opened (so libpcap may read it too)
+        self.path: Optional[str] = name if owned else None
         if self.first[:2] == GZIP_MAGIC:
             self._read = self._gunzip()
             self.first = self._read_first()
+            self.path = None
 
     def _read_first(self) -> bytes:
         """Read until at least a file header's worth of bytes (or EOF) is in hand."""
@@ -95,6 +98,12 @@ class ByteSource:
             if not chunk:
                 return
             yield chunk
+
+    def seek(self, offset: int) -> None:
+        """Continue reading at ``offset`` (plain files only: see ``path``)."""
+        if self.path is None:
+            raise PcapError(f"{self.name}: cannot seek in this stream")
+        self._stream.seek(offset)
 
     def fileno(self) -> int:
         """The descriptor being read, or -1 (pcapy's ``getfd()`` on a savefile)."""
