@@ -121,7 +121,7 @@ int pcap_init(unsigned int, char *);
 char *pcap_lookupdev(char *);
 """
 
-OPTIONAL_FUNCTIONS = (
+OPTIONAL_FUNCTIONS: tuple[str, ...] = (
     "pcap_set_immediate_mode",
     "pcap_set_tstamp_precision",
     "pcap_get_tstamp_precision",
@@ -132,3 +132,51 @@ OPTIONAL_FUNCTIONS = (
 )
 
 PCAP_ERRBUF_SIZE = 256
+
+# -- appended for live capture (pcapy._libpcap._handle) ----------------------------------------
+# pcap_dispatch and its callback type: only the capture-rate benchmark (bench/live_burst.py)
+# uses them, to compare libpcap-driven callbacks with the pcap_next_ex loop _handle runs.
+LIVE += """
+typedef void (*pcap_handler)(unsigned char *, const struct pcap_pkthdr *, const unsigned char *);
+int pcap_dispatch(pcap_t *, int, pcap_handler, unsigned char *);
+"""
+
+# pcap_get_required_select_timeout (libpcap 1.9+, not on Windows): how long a poll() on the
+# selectable descriptor may last before libpcap must be called again. pcap_getevent (Npcap,
+# Windows only): the event a capture signals when packets arrive; WaitForSingleObject is not a
+# libpcap function, nor is SetEvent: they are declared here for the kernel32.dll that _handle
+# opens on Windows (WINAPI is __stdcall on 32-bit Windows and ignored elsewhere).
+OPTIONAL += """
+const struct timeval *pcap_get_required_select_timeout(pcap_t *);
+void *pcap_getevent(pcap_t *);
+unsigned long WINAPI WaitForSingleObject(void *, unsigned long);
+int WINAPI SetEvent(void *);
+"""
+
+OPTIONAL_FUNCTIONS += (
+    "pcap_get_required_select_timeout",
+    "pcap_getevent",
+)
+
+# -- appended for filtered savefile reading (pcapy._libpcap._memdump) --------------------------
+# libpcap reads and filters a savefile in C and pcap_dump() writes the matching records into an
+# in-memory stream (the C library's open_memstream), which pcapy parses. FILE is opaque here.
+SAVEFILE_FILTER = """
+typedef struct pcapy_stdio_file FILE;
+pcap_dumper_t *pcap_dump_fopen(pcap_t *, FILE *);
+void pcap_dump(unsigned char *, const struct pcap_pkthdr *, const unsigned char *);
+int pcap_dump_flush(pcap_dumper_t *);
+void pcap_dump_close(pcap_dumper_t *);
+FILE *pcap_file(pcap_t *);
+FILE *pcap_dump_file(pcap_dumper_t *);
+"""
+
+# From the C library, not libpcap (POSIX 2008; absent on Windows, where filtering stays in
+# Python).
+C_LIBRARY = """
+FILE *open_memstream(char **, size_t *);
+int fseek(FILE *, long, int);
+long ftell(FILE *);
+int fclose(FILE *);
+void free(void *);
+"""
