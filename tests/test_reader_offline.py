@@ -216,3 +216,16 @@ def test_a_callers_file_object_is_left_open(capture: Path):
         reader = pcapy.open_offline(f)
         reader.close()
         assert not f.closed
+
+
+def test_file_format_header_and_interfaces(capture: Path, corpus):
+    reader = pcapy.open_offline(str(capture))
+    assert reader.file_format == "pcap"
+    assert reader.file_header.snaplen == 65535
+    assert reader.interfaces == []
+    ng = pcapy.open_offline(str(corpus / "pcapng" / "pcapng-example.pcapng"))
+    assert ng.file_format == "pcapng"
+    packets = list(ng)
+    assert len(ng.interfaces) == 2
+    assert {h.interface.dlt for h, _ in packets} == {1, 113}
+    assert any(h.comment for h, _ in packets)

@@ -161,6 +161,25 @@ class Reader:
 
     # -- handle facts ------------------------------------------------------------------------
     @property
+    def file_format(self) -> Optional[str]:
+        """``'pcap'`` or ``'pcapng'`` for a savefile; ``None`` for a live capture."""
+        self._check_open()
+        return getattr(self._source, "file_format", None)
+
+    @property
+    def file_header(self) -> Any:
+        """What the savefile says about itself: a ``PcapFileHeader`` (classic pcap) or a
+        ``PcapngFileInfo`` (pcapng: sections, interfaces, statistics, name resolution, secrets,
+        growing as blocks are read); ``None`` for a live capture."""
+        self._check_open()
+        return getattr(self._source, "file_header", None)
+
+    @property
+    def interfaces(self) -> list[Any]:
+        """The pcapng interfaces described so far (each packet's header names its own)."""
+        return list(getattr(self.file_header, "interfaces", ()))
+
+    @property
     def is_live(self) -> bool:
         """Whether this reader captures from an interface (``False`` for a savefile)."""
         return self._live is not None
