@@ -61,7 +61,7 @@ from ._constants import (
     TstampType,
     datalink_name,
 )
-from ._devices import findalldevs, lookupdev
+from ._devices import Device, DeviceAddress, findalldevs, list_devices, lookupdev
 from ._dumper import Dumper
 from ._errors import (
     BPFError,
@@ -93,6 +93,7 @@ __all__ = [
     "lookupdev",
     "open_live",
     "open_offline",
+    "list_devices",
     # classes
     "BPFProgram",
     "Bpf",
@@ -101,6 +102,8 @@ __all__ = [
     "PcapngPkthdr",
     "Pkthdr",
     "Reader",
+    "Device",
+    "DeviceAddress",
     # exceptions and warnings
     "BPFError",
     "CaptureError",

@@ -6,7 +6,9 @@ on first use (``load()``), so importing this package costs nothing and needs no 
 
 from __future__ import annotations
 
+from ._devices import RawAddress, RawDevice, RawSockaddr, find_all_devices, lookup_net
 from ._filters import Instruction, compile_filter, set_handle_filter
+from ._handle import Handle, LivePacket, PacketDrain, PacketReader
 from ._loader import ENV_OVERRIDE, Libpcap, load
 
 __all__ = [
@@ -17,6 +19,16 @@ __all__ = [
     "lib_version",
     "load",
     "set_handle_filter",
+    # live capture and devices
+    "Handle",
+    "LivePacket",
+    "PacketDrain",
+    "PacketReader",
+    "RawAddress",
+    "RawDevice",
+    "RawSockaddr",
+    "find_all_devices",
+    "lookup_net",
 ]
 
 

@@ -1,0 +1,81 @@
+"""Fixtures for the live-capture tests (helpers are in ``lab.py``).
+
+Tests marked ``live`` capture on real interfaces and are skipped, with the reason, unless the
+process runs as root; the others in this folder (device formatting, handle states before
+activation, waiters) run for everyone. ``netns_lab`` builds two network namespaces joined by a
+veth pair and deletes them in its finalizer, whatever the tests did.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from live.lab import LOOPBACK, NetnsLab, build_lab
+
+TIME_LIMIT = 30  # seconds for one live test; the slowest takes about 1.5 s
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("live") and os.geteuid() != 0:
+        pytest.skip(f"live capture needs root (CAP_NET_RAW and CAP_NET_ADMIN); "
+                    f"running as uid {os.geteuid()}")
+
+
+@pytest.fixture(autouse=True)
+def _needs_libpcap(libpcap: None) -> None:
+    """Everything here talks to libpcap (the session fixture skips if it cannot be loaded)."""
+
+
+@pytest.fixture(autouse=True)
+def _time_limit(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a live test that runs past ``TIME_LIMIT`` instead of hanging the whole run.
+
+    SIGALRM's handler raises in the main thread, which pcapy's waits let through (that is
+    what they are built for), so even a capture stuck waiting ends with a clear error.
+    """
+    if request.node.get_closest_marker("live") is None or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def expire(_signum: int, _frame: object) -> None:
+        raise TimeoutError(f"live test ran past {TIME_LIMIT} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(TIME_LIMIT)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def udp_port() -> Iterator[int]:
+    """A free UDP port on 127.0.0.1, bound (never read) so no ICMP unreachable comes back."""
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind((LOOPBACK, 0))
+    yield sink.getsockname()[1]
+    sink.close()
+
+
+@pytest.fixture(scope="session")
+def netns_lab() -> Iterator[NetnsLab]:
+    """Namespaces A and B joined by a veth pair (B's end in a bridge), deleted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    suffix = secrets.token_hex(3)
+    lab = NetnsLab(f"pcapy-test-{suffix}-a", f"pcapy-test-{suffix}-b", f"pva{suffix}",
+                   f"pvb{suffix}", f"pbr{suffix}", f"10.211.{secrets.randbelow(254) + 1}")
+    try:
+        build_lab(lab)
+        yield lab
+    finally:
+        for ns in (lab.ns_a, lab.ns_b):  # deleting a namespace deletes its devices
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
