@@ -16,10 +16,13 @@ capture (libpcap, in ``_live``). ``Reader`` implements pcapy's API once, over th
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
+from itertools import islice
 from typing import TYPE_CHECKING, Optional, Protocol
 
 from ._constants import TstampPrecision
+from ._errors import PcapError
 from ._pkthdr import Pkthdr
 
 if TYPE_CHECKING:
@@ -59,3 +62,25 @@ class PacketSource(Protocol):
     def fileno(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+#: pcapy-ng's batch metadata: (sec, usec, offset, caplen), native-endian uint32 each.
+BATCH_META = struct.Struct("=IIII")
+
+
+def pack_batch(packets: Iterator[tuple[Pkthdr, bytes]], max_packets: int) -> tuple[bytes, bytes]:
+    """Up to ``max_packets`` packets in ``next_batch``'s layout, built one by one."""
+    meta = bytearray()
+    pieces: list[bytes] = []
+    offset = 0
+    for hdr, data in islice(packets, max_packets):
+        sec, usec = hdr.getts()
+        if sec > 0xFFFFFFFF:
+            raise PcapError(
+                f"a time stamp of {sec} s does not fit next_batch()'s 32-bit seconds; "
+                "read this file with next() or iteration"
+            )
+        meta += BATCH_META.pack(sec, usec, offset, len(data))
+        pieces.append(data)
+        offset += len(data)
+    return b"".join(pieces), bytes(meta)

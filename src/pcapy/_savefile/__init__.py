@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Protocol, Union, runtime_c
 from .._constants import TstampPrecision
 from .._errors import TruncatedSavefileError, UnknownFormatError
 from .._pkthdr import Pkthdr
+from .._source import pack_batch
 from . import _pcap
 from ._stream import ByteSource, PathOrFile, open_stream
 
@@ -88,6 +89,17 @@ class SavefileSource:
             return self._records.drive(self._filter, callback, cnt, self)
         finally:
             self.packets = self._records.iterate(self._filter)
+
+    def next_batch(self, max_packets: int) -> tuple[bytes, bytes]:
+        """Up to ``max_packets`` packets in pcapy-ng's batch layout (see ``Reader.next_batch``)."""
+        records = self._records
+        batch = getattr(records, "next_batch", None)
+        if batch is None:
+            return pack_batch(self.packets, max_packets)
+        try:
+            return batch(self._filter, max_packets)  # type: ignore[no-any-return]
+        finally:
+            self.packets = records.iterate(self._filter)  # type: ignore[union-attr]
 
     def dispatch_packets(self, cnt: int) -> Iterator[tuple[Pkthdr, bytes]]:
         """Up to ``cnt`` packets of the rest of the file; all of them for ``cnt <= 0``."""

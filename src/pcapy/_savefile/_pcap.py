@@ -37,6 +37,7 @@ from .._errors import (
     UnsupportedVersionError,
 )
 from .._pkthdr import NanoPkthdr, Pkthdr
+from .._source import BATCH_META
 from ._linktype import (
     LINKTYPE_FCS_PRESENT,
     LINKTYPE_MASK,
@@ -329,6 +330,41 @@ def _per_packet(packet_filter: Optional[PacketFilter], deliver: str) -> tuple[st
     return ("if accept(pkt, base, buflen, fields[3]):", "    " + deliver)
 
 
+# Batches in pcapy-ng's layout (see PcapRecordStream.next_batch): a buffer and, per packet,
+# four native uint32 (sec, usec, offset, caplen) locating the packet in that buffer. The buffer
+# is the read chunk itself, so no packet byte is copied.
+_BATCH_TEMPLATE = """
+def batch(cursor, unpack_from, record_size, fast_limit, accept, _u16, _u32, meta, pack_into,
+          left):
+    pkt, pos = cursor.buffer, cursor.position
+    end = len(pkt)
+    used = 0
+    try:
+        while left and pos + record_size <= end:
+            fields = unpack_from(pkt, pos)
+            base = pos + record_size
+            buflen = fields[2]
+            stop = base + buflen
+            if buflen > fast_limit or stop > end:
+                break
+            pos = stop
+{per_packet}
+    finally:
+        cursor.position = pos
+    return pkt, used
+"""
+_BATCH_DELIVER = "pack_into(meta, used, fields[0], {usec}, base, buflen); used += 16; left -= 1"
+
+
+@functools.lru_cache(maxsize=64)
+def _batch_loop(per_packet: tuple[str, ...]) -> Callable[..., tuple[bytes, int]]:
+    body = "\n".join(" " * 12 + line for line in per_packet)
+    namespace: dict[str, Any] = {}
+    # The source is this module's template plus statements generated from a validated program.
+    exec(compile(_BATCH_TEMPLATE.format(per_packet=body), "<pcapy batch loop>", "exec"), namespace)  # noqa: S102
+    return cast(Callable[..., tuple[bytes, int]], namespace["batch"])
+
+
 class PcapRecordStream:
     """The records of a classic pcap stream, with a filter that can change between packets.
 
@@ -373,6 +409,36 @@ class PcapRecordStream:
         left = cnt if cnt > 0 else -1
         run = _record_loop(_per_packet(packet_filter, _DRIVER_PARTS["deliver"]), True)
         return left - int(run(*self._arguments(packet_filter, callback, left, source)))
+
+    def next_batch(
+        self, packet_filter: Optional[PacketFilter], max_packets: int
+    ) -> tuple[bytes, bytes]:
+        """Up to ``max_packets`` packets as ``(buffer, meta)`` (pcapy-ng's ``next_batch``).
+
+        ``meta`` holds four native-endian uint32 per packet, ``(sec, usec, offset, caplen)``,
+        locating it in ``buffer``; an empty ``meta`` means the end of the file. Packets lying
+        in the current read chunk come out without a copy (``buffer`` is the chunk); one that
+        needs the careful path comes alone, in a buffer of its own. Call ``iterate`` again
+        before using a generator.
+        """
+        self._park()
+        usec = "fields[1] // 1000" if self.header.nanosecond else "fields[1]"
+        deliver = _BATCH_DELIVER.format(usec=usec)
+        run = _batch_loop(_per_packet(packet_filter, deliver))
+        accept = packet_filter.in_place_function if packet_filter is not None else None
+        meta = bytearray(16 * max_packets)
+        record = self.header.record_struct
+        while True:
+            buffer, used = run(self._cursor, record.unpack_from, record.size, self._fast_limit,
+                               accept, _u16, _u32, meta, BATCH_META.pack_into, max_packets)
+            if used:
+                return buffer, bytes(meta[:used])
+            item = self._slow()
+            if item is None:
+                return b"", b""
+            hdr, data = item
+            if accept is None or accept(data, 0, len(data), hdr[3]):
+                return data, BATCH_META.pack(hdr[0], hdr.getts()[1], 0, len(data))
 
     def resume_offset(self) -> int:
         """Stop the running generator; the file offset of the next record it would read."""
