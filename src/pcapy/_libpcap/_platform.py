@@ -9,7 +9,7 @@ this project's tests; the macOS and Windows entries are written from their docum
 - Windows uses Npcap's ``wpcap.dll``, installed in ``%SystemRoot%\\System32\\Npcap`` (which is not
   on the DLL search path: Npcap's guide says to add that directory). ``long`` is 32 bits there,
   and ``struct pcap_stat`` has an extra ``ps_capt`` field. There is no selectable descriptor;
-  waiting uses the event from ``pcap_getevent`` (not yet wired up: see README).
+  live capture waits on the event from ``pcap_getevent`` (see ``_libpcap._handle``).
 - FreeBSD, NetBSD and OpenBSD use the BSD ``sockaddr`` layout and ``libpcap.so``.
 """
 
