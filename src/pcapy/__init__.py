@@ -82,6 +82,17 @@ from ._live import create, open_live
 from ._offline import open_offline
 from ._pkthdr import NanoPkthdr, PcapngPkthdr, Pkthdr
 from ._reader import Reader
+from ._savefile._pcap import PcapFileHeader
+from ._savefile._pcapng_types import (
+    CustomBlock,
+    DecryptionSecrets,
+    Interface,
+    InterfaceStatistics,
+    NameResolution,
+    PacketOptions,
+    PcapngFileInfo,
+    Section,
+)
 
 __version__ = "1.0.0.dev0"
 
@@ -104,6 +115,16 @@ __all__ = [
     "Reader",
     "Device",
     "DeviceAddress",
+    # savefile metadata (Reader.file_header, Pkthdr.interface / .options)
+    "CustomBlock",
+    "DecryptionSecrets",
+    "Interface",
+    "InterfaceStatistics",
+    "NameResolution",
+    "PacketOptions",
+    "PcapFileHeader",
+    "PcapngFileInfo",
+    "Section",
     # exceptions and warnings
     "BPFError",
     "CaptureError",
@@ -170,6 +191,10 @@ __all__ = [
     "__version__",
 ]
 
-for _cls in (BPFProgram, Dumper, Pkthdr, NanoPkthdr, PcapngPkthdr, Reader):
+for _cls in (
+    BPFProgram, Dumper, Pkthdr, NanoPkthdr, PcapngPkthdr, Reader, PcapFileHeader, CustomBlock,
+    DecryptionSecrets, Interface, InterfaceStatistics, NameResolution, PacketOptions,
+    PcapngFileInfo, Section,
+):
     _cls.__module__ = "pcapy"
 del _cls
