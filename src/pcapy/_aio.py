@@ -1,0 +1,119 @@
+"""asyncio support: ``async for hdr, data in reader``.
+
+``Reader.__aiter__`` returns ``aiter_packets(reader)``, an async generator of ``(Pkthdr, bytes)``:
+
+- A savefile is read as by ``for hdr, data in reader``, handing control back to the event loop
+  every ``OFFLINE_BATCH`` packets, so a long file never starves other tasks.
+- A live capture is put in non-blocking mode and waited on with ``loop.add_reader()`` on the
+  handle's descriptor; when it is readable, one ``dispatch()`` drains what libpcap has into a
+  small queue, which is then yielded. The event loop is never blocked, cancellation is
+  immediate, and on exit (end of iteration, ``break``, cancellation or an error) the
+  descriptor is unregistered and the handle's previous blocking mode restored.
+- A live capture without a selectable descriptor (``getfd() == -1``, e.g. on Windows) is read
+  with ``reader.next()`` in the loop's default thread pool: each call returns at the handle's
+  read timeout at the latest (set a short one, e.g. ``set_timeout(100)``, before
+  ``activate()``).
+
+A generator that is abandoned half-way is finalised when the event loop collects it; wrap it in
+``contextlib.aclosing(aiter_packets(reader))`` to release the descriptor at a known point.
+Only one coroutine should iterate a given reader at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import TYPE_CHECKING
+
+from ._errors import PcapError
+
+if TYPE_CHECKING:
+    from ._pkthdr import Pkthdr
+    from ._reader import Reader
+
+Packet = tuple["Pkthdr", bytes]
+
+#: packets read from a savefile between two returns to the event loop
+OFFLINE_BATCH = 256
+
+
+def is_live(reader: Reader) -> bool:
+    """Whether ``reader`` captures from an interface (as opposed to reading a savefile).
+
+    Uses ``reader.is_live`` when the Reader has it; otherwise a live handle is one whose
+    ``stats()`` works (a savefile's raises ``PcapError``).
+    """
+    flag = getattr(reader, "is_live", None)
+    if isinstance(flag, bool):
+        return flag
+    try:
+        reader.stats()
+    except PcapError:
+        return False
+    return True
+
+
+async def aiter_packets(reader: Reader) -> AsyncIterator[Packet]:
+    """Yield ``(hdr, data)`` from ``reader`` without blocking the event loop."""
+    packets: AsyncGenerator[Packet, None]
+    if not is_live(reader):
+        packets = _savefile_packets(reader)
+    elif reader.getfd() >= 0:
+        packets = _selectable_packets(reader)
+    else:
+        packets = _threaded_packets(reader)
+    try:
+        async for packet in packets:
+            yield packet
+    finally:
+        await packets.aclose()
+
+
+async def _savefile_packets(reader: Reader) -> AsyncGenerator[Packet, None]:
+    for count, packet in enumerate(reader, 1):
+        yield packet
+        if count % OFFLINE_BATCH == 0:
+            await asyncio.sleep(0)
+
+
+async def _selectable_packets(reader: Reader) -> AsyncGenerator[Packet, None]:
+    loop = asyncio.get_running_loop()
+    fd = reader.getfd()
+    queue: deque[Packet] = deque()
+    was_nonblocking = reader.getnonblock()
+    reader.setnonblock(1)
+    try:
+        while True:
+            if reader.dispatch(-1, lambda hdr, data: queue.append((hdr, data))) == 0:
+                await _readable(loop, fd)
+                continue
+            while queue:
+                yield queue.popleft()
+            await asyncio.sleep(0)  # a busy interface must not monopolise the loop
+    finally:
+        if not reader.closed:
+            reader.setnonblock(was_nonblocking)
+
+
+async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    """Wait until ``fd`` is readable; the callback is removed however the wait ends."""
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+
+
+async def _threaded_packets(reader: Reader) -> AsyncGenerator[Packet, None]:
+    loop = asyncio.get_running_loop()
+    while True:
+        header, data = await loop.run_in_executor(None, reader.next)
+        if header is not None:
+            yield header, data
