@@ -38,6 +38,7 @@ from .._errors import (
 )
 from .._pkthdr import NanoPkthdr, Pkthdr
 from .._source import BATCH_META
+from ._cursor import Cursor
 from ._linktype import (
     LINKTYPE_FCS_PRESENT,
     LINKTYPE_MASK,
@@ -180,61 +181,6 @@ def build_file_header(
         raise ValueError(f"link type {linktype} has no LINKTYPE_ value to store in a file")
     magic = MAGIC_NSEC if nanosecond else MAGIC_USEC
     return struct.pack(f"{byte_order}IHHiIII", magic, 2, 4, 0, 0, snaplen, stored)
-
-
-class _Cursor:
-    """The stream as the record loop sees it: the current chunk, a position in it, and more.
-
-    The fast path reads records inside ``buffer`` directly. A record that straddles two
-    chunks is assembled by ``read`` from the end of one and the start of the next (only its
-    own bytes are copied), after which the next chunk becomes ``buffer``.
-    """
-
-    __slots__ = ("buffer", "chunks", "offset", "position")
-
-    def __init__(self, chunks: Iterator[bytes], buffer: bytes, offset: int) -> None:
-        self.chunks = chunks
-        self.buffer = buffer
-        self.offset = offset  # file offset of buffer[0]
-        self.position = 0
-
-    def _next_chunk(self) -> bool:
-        """Move on to the next chunk; False at the end of the stream."""
-        for chunk in self.chunks:
-            if chunk:
-                self.offset += len(self.buffer)
-                self.buffer, self.position = chunk, 0
-                return True
-        return False
-
-    def read(self, size: int) -> bytes:
-        """The next ``size`` bytes, or fewer if the stream ends first."""
-        start = self.position
-        if len(self.buffer) - start >= size:
-            self.position = start + size
-            return self.buffer[start : self.position]
-        pieces = [self.buffer[start:]]
-        have = len(pieces[0])
-        self.position = len(self.buffer)
-        while have < size and self._next_chunk():
-            piece = self.buffer[: size - have]
-            self.position = len(piece)
-            pieces.append(piece)
-            have += len(piece)
-        return b"".join(pieces)
-
-    def skip(self, size: int) -> int:
-        """Skip up to ``size`` bytes; return how many the stream had."""
-        skipped = 0
-        while True:
-            step = min(len(self.buffer) - self.position, size - skipped)
-            self.position += step
-            skipped += step
-            if skipped == size or not self._next_chunk():
-                return skipped
-
-    def file_offset(self) -> int:
-        return self.offset + self.position
 
 
 class _Reposition(Exception):  # noqa: N818 - a signal to a generator, not an error
@@ -382,7 +328,7 @@ class PcapRecordStream:
     def __init__(self, header: PcapFileHeader, chunks: Iterator[bytes], buffer: bytes,
                  offset: int) -> None:
         self.header = header
-        self._cursor = _Cursor(chunks, buffer, offset)
+        self._cursor = Cursor(chunks, buffer, offset)
         self._slow = _StickyFailure(_slow_record_reader(header, self._cursor), self._cursor)
         self._running: Optional[Iterator[tuple[Pkthdr, bytes]]] = None
         # Records that need more than slicing never take the fast path.
@@ -472,7 +418,7 @@ class _StickyFailure:
     __slots__ = ("_cursor", "_failure", "_read")
 
     def __init__(
-        self, read: Callable[[], Optional[tuple[Pkthdr, bytes]]], cursor: _Cursor
+        self, read: Callable[[], Optional[tuple[Pkthdr, bytes]]], cursor: Cursor
     ) -> None:
         self._read = read
         self._cursor = cursor
@@ -515,7 +461,7 @@ def iter_records(
 
 
 def _slow_record_reader(
-    header: PcapFileHeader, cursor: _Cursor
+    header: PcapFileHeader, cursor: Cursor
 ) -> Callable[[], Optional[tuple[Pkthdr, bytes]]]:
     """Read one record at the cursor the careful way: refills, clipping, fix-ups, errors."""
     record = header.record_struct

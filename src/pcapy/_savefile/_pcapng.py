@@ -58,6 +58,7 @@ from .._errors import (
     UnsupportedVersionError,
 )
 from .._pkthdr import PcapngPkthdr, Pkthdr
+from ._cursor import Cursor
 from ._linktype import adjust_snapshot, linktype_to_dlt, max_snaplen_for_dlt
 from ._pcapng_types import (
     BlockType,
@@ -176,63 +177,6 @@ _FastPath = tuple[int, int, Optional[Interface], int]
 _SLOW_PATH: _FastPath = (1, -1, None, -1)
 
 
-class _Cursor:
-    """The stream as the block reader sees it: the current chunk, a position in it, and more.
-
-    The fast path reads blocks inside ``buffer`` directly. ``read`` takes a block that
-    straddles two chunks by assembling only its own bytes, after which the later chunk becomes
-    ``buffer``; ``peek`` looks at a block's first bytes, merging the end of one chunk with the
-    next only when those few bytes straddle them.
-    """
-
-    __slots__ = ("buffer", "chunks", "offset", "position")
-
-    def __init__(self, chunks: Iterator[bytes], buffer: bytes) -> None:
-        self.chunks = chunks
-        self.buffer = buffer
-        self.offset = 0  # file offset of buffer[0]
-        self.position = 0
-
-    def _next_chunk(self) -> bool:
-        """Move on to the next non-empty chunk; False at the end of the stream."""
-        for chunk in self.chunks:
-            if chunk:
-                self.offset += len(self.buffer)
-                self.buffer, self.position = chunk, 0
-                return True
-        return False
-
-    def peek(self, size: int) -> bytes:
-        """The next ``size`` bytes (fewer at the end of the stream), left unread."""
-        start = self.position
-        if len(self.buffer) - start < size:
-            rest, offset = self.buffer[start:], self.offset + start
-            while len(rest) < size and self._next_chunk():
-                rest += self.buffer
-            self.buffer, self.position, self.offset = rest, 0, offset
-            start = 0
-        return self.buffer[start : start + size]
-
-    def read(self, size: int) -> bytes:
-        """The next ``size`` bytes, or fewer if the stream ends first."""
-        start = self.position
-        if len(self.buffer) - start >= size:
-            self.position = start + size
-            return self.buffer[start : self.position]
-        pieces = [self.buffer[start:]]
-        have = len(pieces[0])
-        self.position = len(self.buffer)
-        while have < size and self._next_chunk():
-            piece = self.buffer[: size - have]
-            self.position = len(piece)
-            pieces.append(piece)
-            have += len(piece)
-        return b"".join(pieces)
-
-    def file_offset(self) -> int:
-        return self.offset + self.position
-
-
 class _Block(NamedTuple):
     """One framed block: its type, all its bytes (header to trailer), and its file offset."""
 
@@ -326,7 +270,7 @@ class _Reader:
     """The state of one pcapng stream: position, current section, its interfaces, the info."""
 
     def __init__(self, chunks: Iterator[bytes], first: bytes) -> None:
-        self.cursor = _Cursor(chunks, first)
+        self.cursor = Cursor(chunks, first)
         self.info = PcapngFileInfo()
         self.layout = _LAYOUTS["<"]
         self.swapped = False
