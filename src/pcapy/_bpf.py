@@ -9,6 +9,7 @@ instructions (``BPFProgram.from_instructions``) runs without libpcap at all.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Callable, Optional, Union
 
@@ -28,9 +29,20 @@ BytesLike = Union[bytes, bytearray, memoryview]
 FilterFunction = Callable[[BytesLike, int], int]
 
 
+_C_INT_MIN, _C_INT_MAX = -(1 << 31), (1 << 31) - 1
+
+
 def _as_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    return value
+
+
+def _as_c_int(name: str, value: object) -> int:
+    """An int libpcap takes as a C ``int`` (link type, snapshot length)."""
+    value = _as_int(name, value)
+    if not _C_INT_MIN <= value <= _C_INT_MAX:
+        raise ValueError(f"{name} must fit in a C int ({_C_INT_MIN}..{_C_INT_MAX}), got {value}")
     return value
 
 
@@ -39,7 +51,33 @@ def _as_expression(expression: object) -> str:
         raise TypeError(f"filter expression must be a str, not {type(expression).__name__}")
     if "\x00" in expression:
         raise ValueError("filter expression must not contain NUL characters")
+    try:
+        expression.encode("utf-8")  # what libpcap's compiler is handed
+    except UnicodeEncodeError as err:
+        raise ValueError(f"filter expression cannot be encoded as UTF-8: {err.reason}") from None
     return expression
+
+
+def _as_instruction(index: int, insn: object) -> Instruction:
+    fields: tuple[object, ...] = ()
+    if not isinstance(insn, (str, bytes)):
+        with contextlib.suppress(TypeError):  # not iterable
+            fields = tuple(insn)  # type: ignore[arg-type]
+    if len(fields) != 4:
+        raise TypeError(f"instruction {index} must be a (code, jt, jf, k) tuple, not {insn!r}")
+    code, jt, jf, k = (_as_int("instruction field", field) for field in fields)
+    return (code, jt, jf, k)
+
+
+def _as_packet(packet: object) -> BytesLike:
+    if isinstance(packet, (bytes, bytearray)):
+        return packet
+    if not isinstance(packet, memoryview):
+        raise TypeError(f"packet must be bytes-like, not {type(packet).__name__}")
+    # a view of another format or a strided one: index and measure it in bytes
+    if packet.format == "B" and packet.ndim == 1 and packet.c_contiguous:
+        return packet
+    return packet.cast("B") if packet.c_contiguous else packet.tobytes()
 
 
 class BPFProgram:
@@ -54,7 +92,7 @@ class BPFProgram:
 
     def __init__(self, expression: str, linktype: int = DLT_EN10MB) -> None:
         expression = _as_expression(expression)
-        linktype = _as_int("linktype", linktype)
+        linktype = _as_c_int("linktype", linktype)
         instructions = _libpcap.compile_filter(linktype, 65536, expression, False, 0)
         self._setup(instructions, linktype)
 
@@ -73,18 +111,19 @@ class BPFProgram:
         cls, instructions: Iterable[Sequence[int]], linktype: int = DLT_EN10MB
     ) -> BPFProgram:
         """A program from ``(code, jt, jf, k)`` tuples, e.g. ``tcpdump -ddd`` output; no libpcap."""
+        if not isinstance(instructions, Iterable):
+            raise TypeError(
+                "instructions must be an iterable of (code, jt, jf, k) tuples, "
+                f"not {type(instructions).__name__}"
+            )
         program = cls.__new__(cls)
-        checked = []
-        for insn in instructions:
-            code, jt, jf, k = (_as_int("instruction field", field) for field in insn)
-            checked.append((code, jt, jf, k))
+        checked = [_as_instruction(index, insn) for index, insn in enumerate(instructions)]
         program._setup(checked, _as_int("linktype", linktype))
         return program
 
     def filter(self, packet: BytesLike) -> int:
         """Run the program over ``packet`` (its wire length taken as ``len(packet)``)."""
-        if not isinstance(packet, (bytes, bytearray, memoryview)):
-            raise TypeError(f"packet must be bytes-like, not {type(packet).__name__}")
+        packet = _as_packet(packet)
         return self.function(packet, len(packet))
 
     @property
@@ -136,8 +175,8 @@ def compile(
     linktype: int, snaplen: int, expression: str, optimize: int, netmask: int
 ) -> BPFProgram:
     """Compile a filter expression for a link type and snapshot length (libpcap's compiler)."""
-    linktype = _as_int("linktype", linktype)
-    snaplen = _as_int("snaplen", snaplen)
+    linktype = _as_c_int("linktype", linktype)
+    snaplen = _as_c_int("snaplen", snaplen)
     expression = _as_expression(expression)
     netmask = _as_int("netmask", netmask)
     if snaplen <= 0:

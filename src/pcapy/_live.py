@@ -71,9 +71,9 @@ from typing import Optional, Protocol, Union
 
 from ._bpf import BPFProgram
 from ._constants import Status, TstampPrecision, datalink_name
-from ._errors import BPFError, HandleStateError, PcapWarning
+from ._errors import BPFError, CaptureError, HandleStateError, PcapWarning
 from ._libpcap import Handle, LivePacket, PacketDrain, PacketReader, lookup_net
-from ._reader import Reader, _as_int
+from ._reader import Reader, _as_c_int
 from ._source import TIMEOUT, Packet
 
 #: pcapy's words for a call that needs an activated handle (pcap_statustostr's are close).
@@ -371,7 +371,7 @@ class LiveCapture:
                 return
             yield packet
             if cnt != 1 and not (self.break_requested or self._closed):
-                yield from self._drain(cnt - 1 if cnt > 0 else sys.maxsize)
+                yield from self._drain(min(cnt - 1, sys.maxsize) if cnt > 0 else sys.maxsize)
         finally:
             self._end_read()
 
@@ -451,6 +451,9 @@ class LiveCapture:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"a bytes-like object is required, not {type(data).__name__}")
         self._require_activated()
+        if not memoryview(data).nbytes:
+            # libpcap refuses too, but appends a stale errno's text to its message
+            raise CaptureError(f"{self.device}: cannot send an empty packet", Status.ERROR)
         with self._in_use() as handle:
             self._send(handle, data)
 
@@ -507,6 +510,10 @@ def _device_name(device: object) -> Optional[str]:
         raise TypeError(f"device must be a str, not {type(device).__name__}")
     if "\x00" in device:
         raise ValueError("device name must not contain NUL characters")
+    try:
+        device.encode("utf-8")  # what libpcap is handed
+    except UnicodeEncodeError:
+        raise ValueError(f"device name {device!r} cannot be encoded as UTF-8") from None
     return device
 
 
@@ -517,9 +524,9 @@ def open_live(device: str, snaplen: int, promisc: int, to_ms: int) -> Reader:
     with libpcap's message when the device cannot be opened.
     """
     options = {
-        "snaplen": _as_int("snaplen", snaplen),
-        "promisc": _as_int("promisc", promisc),
-        "timeout": _as_int("to_ms", to_ms),
+        "snaplen": _as_c_int("snaplen", snaplen),
+        "promisc": _as_c_int("promisc", promisc),
+        "timeout": _as_c_int("to_ms", to_ms),
     }
     capture = LiveCapture(_device_name(device))
     try:

@@ -45,11 +45,25 @@ class _ClosedSource:
 _CLOSED: Any = _ClosedSource()
 
 
+#: The most packets one ``next_batch()`` call returns (it returns "up to" its argument anyway;
+#: a savefile batch never spans more than one 256 KiB read chunk).
+MAX_BATCH = 1 << 16
+_C_INT_MIN, _C_INT_MAX = -(1 << 31), (1 << 31) - 1
+
+
 def _as_int(name: str, value: object) -> int:
     if isinstance(value, bool):
         return int(value)
     if not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    return value
+
+
+def _as_c_int(name: str, value: object) -> int:
+    """An int argument libpcap takes as a C ``int``: out of range is a ValueError naming it."""
+    value = _as_int(name, value)
+    if not _C_INT_MIN <= value <= _C_INT_MAX:
+        raise ValueError(f"{name} must fit in a C int ({_C_INT_MIN}..{_C_INT_MAX}), got {value}")
     return value
 
 
@@ -72,6 +86,11 @@ class Reader:
     next: Callable[[], Packet]
 
     def __init__(self, source: PacketSource, *, live: Optional[LiveCapture] = None) -> None:
+        if not callable(getattr(source, "loop_packets", None)):
+            raise TypeError(
+                "Reader objects are not created directly: use open_offline(), open_live() "
+                "or create()"
+            )
         self._source: Any = source
         self._live = live
         self._rebind_next()
@@ -143,10 +162,12 @@ class Reader:
         An empty ``meta`` means the end of the file (or, live, a read timeout). On savefiles the
         buffer is pcapy's read chunk itself, so no packet is copied: the fastest way to read.
         Unpack ``meta`` with ``struct.iter_unpack("=IIII", meta)`` or an ``array('I')``.
+        One call returns at most ``MAX_BATCH`` (65536) packets, whatever ``max_packets`` says.
         """
         max_packets = _as_int("max_packets", max_packets)
         if max_packets <= 0:
             raise ValueError(f"max_packets must be positive, got {max_packets}")
+        max_packets = min(max_packets, MAX_BATCH)
         source = self._source
         engine_batch = getattr(source, "next_batch", None)
         if engine_batch is None:
@@ -274,6 +295,8 @@ class Reader:
 
     def sendpacket(self, data: bytes) -> None:
         """Send a raw packet on the capture's interface."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"packet data must be bytes-like, not {type(data).__name__}")
         if self._live is None:
             self._check_open()
             raise PcapError("Sending packets isn't supported on savefiles")
@@ -281,39 +304,40 @@ class Reader:
 
     def setdirection(self, direction: int) -> None:
         """Capture only incoming (PCAP_D_IN), outgoing (PCAP_D_OUT) or both directions."""
-        self._require_live().setdirection(_as_int("direction", direction))
+        self._require_live().setdirection(_as_c_int("direction", direction))
 
     def set_snaplen(self, snaplen: int) -> int:
         """Set the snapshot length before ``activate()``; returns libpcap's status."""
-        return self._require_live().set_option("snaplen", _as_int("snaplen", snaplen))
+        return self._require_live().set_option("snaplen", _as_c_int("snaplen", snaplen))
 
     def set_promisc(self, promisc: int) -> int:
         """Set promiscuous mode before ``activate()``; returns libpcap's status."""
-        return self._require_live().set_option("promisc", _as_int("promisc", promisc))
+        return self._require_live().set_option("promisc", _as_c_int("promisc", promisc))
 
     def set_timeout(self, timeout: int) -> int:
         """Set the read timeout in milliseconds before ``activate()``; returns the status."""
-        return self._require_live().set_option("timeout", _as_int("timeout", timeout))
+        return self._require_live().set_option("timeout", _as_c_int("timeout", timeout))
 
     def set_buffer_size(self, buffer_size: int) -> int:
         """Set the kernel buffer size in bytes before ``activate()``; returns the status."""
-        return self._require_live().set_option("buffer_size", _as_int("buffer_size", buffer_size))
+        return self._require_live().set_option("buffer_size", _as_c_int("buffer_size", buffer_size))
 
     def set_rfmon(self, rfmon: int) -> int:
         """Ask for monitor mode (802.11) before ``activate()``; returns the status."""
-        return self._require_live().set_option("rfmon", _as_int("rfmon", rfmon))
+        return self._require_live().set_option("rfmon", _as_c_int("rfmon", rfmon))
 
     def set_immediate_mode(self, immediate: int) -> int:
         """Deliver packets as soon as they arrive (no buffering); returns the status."""
-        return self._require_live().set_option("immediate_mode", _as_int("immediate", immediate))
+        return self._require_live().set_option("immediate_mode", _as_c_int("immediate", immediate))
 
     def set_tstamp_precision(self, precision: int) -> int:
         """Ask for micro- or nanosecond time stamps before ``activate()``; returns the status."""
-        return self._require_live().set_option("tstamp_precision", _as_int("precision", precision))
+        live = self._require_live()
+        return live.set_option("tstamp_precision", _as_c_int("precision", precision))
 
     def set_tstamp_type(self, tstamp_type: int) -> int:
         """Choose the time-stamp source before ``activate()``; returns the status."""
-        return self._require_live().set_option("tstamp_type", _as_int("tstamp_type", tstamp_type))
+        return self._require_live().set_option("tstamp_type", _as_c_int("tstamp_type", tstamp_type))
 
     def activate(self) -> int:
         """Activate a handle from ``create()``: 0, a warning (> 0) or an error (< 0) status."""
