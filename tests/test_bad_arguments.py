@@ -330,10 +330,8 @@ def module_rows() -> Iterator[Row]:
     yield Row("lookupdev-argument", lambda e: pcapy.lookupdev(1), TypeError, "lookupdev")
     yield Row("list_devices-argument", lambda e: pcapy.list_devices(1), TypeError,
               "list_devices")
-    yield Row("datalink_name-str", lambda e: pcapy.datalink_name("1"), TypeError, "int",
-              xfail="datalink_name() returns 'DLT_1' for a str (fix in _constants.py)")
-    yield Row("datalink_name-None", lambda e: pcapy.datalink_name(None), TypeError, "int",
-              xfail="datalink_name() returns 'DLT_None' (fix in _constants.py)")
+    yield Row("datalink_name-str", lambda e: pcapy.datalink_name("1"), TypeError, "int")
+    yield Row("datalink_name-None", lambda e: pcapy.datalink_name(None), TypeError, "int")
 
 
 def bpf_rows() -> Iterator[Row]:

@@ -216,4 +216,6 @@ del _name, _value
 
 def datalink_name(dlt: int) -> str:
     """The ``DLT_`` name of a link type without its prefix (``"EN10MB"``), or ``"DLT_<n>"``."""
+    if isinstance(dlt, bool) or not isinstance(dlt, int):
+        raise TypeError(f"dlt must be an int, not {type(dlt).__name__}")
     return DLT_NAME.get(dlt, f"DLT_{dlt}")
