@@ -277,12 +277,22 @@ def test_enhanced_packet_block_written_again():
     assert build_enhanced_packet(0, units, hdr.caplen, hdr.len, data, options) == EPB_FULL
 
 
+def split_blocks(data: bytes) -> list[bytes]:
+    """The little-endian blocks in what a writer wrote, whichever call wrote them."""
+    blocks, position = [], 0
+    while position < len(data):
+        length = int.from_bytes(data[position + 4:position + 8], "little")
+        blocks.append(data[position:position + length])
+        position += length
+    return blocks
+
+
 def test_a_whole_file_copied_by_the_writer():
     _, [(hdr, data)] = read(SHB_PCAPY + IDB_FULL + EPB_FULL)
     written: list[bytes] = []
     writer = PcapngWriter(written.append, 1, 65535, nanosecond=False)
     writer.write_packet(hdr, data)
-    shb, default_idb, idb, epb_written = written
+    shb, default_idb, idb, epb_written = split_blocks(b"".join(written))
     assert (shb, idb) == (SHB_PCAPY, IDB_FULL_COPIED)
     # the copy is on interface 1 (0 is the dumper's default); everything else is the original
     assert epb_written == EPB_FULL[:8] + struct.pack("<I", 1) + EPB_FULL[12:]

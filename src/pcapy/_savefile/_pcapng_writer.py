@@ -136,6 +136,11 @@ class _OutputInterface(NamedTuple):
     offset: int
 
 
+_InterfaceKey = tuple[Optional[Interface], int, int]  # source interface, resolution, offset
+# An output interface for a packet: its key, the interface, and its IDB if not yet written.
+_Placement = tuple[_InterfaceKey, _OutputInterface, bytes]
+
+
 class PcapngWriter:
     """Writes pcapng (one little-endian section) for the ``Dumper``."""
 
@@ -154,13 +159,15 @@ class PcapngWriter:
         self._linktype = linktype
         self._default_resolution = _NS if nanosecond else 1_000_000
         # (source Interface or None, resolution, offset) -> the IDB written for it
-        self._interfaces: dict[tuple[Optional[Interface], int, int], _OutputInterface] = {}
-        write(build_section_header())
-        self._interface(None, self._default_resolution, 0)
+        self._interfaces: dict[_InterfaceKey, _OutputInterface] = {}
+        # The default interface is written at once, so that even an empty file can be read.
+        key, interface, block = self._interface(None, self._default_resolution, 0)
+        write(build_section_header() + block)
+        self._interfaces[key] = interface
 
     def write_packet(self, hdr: Pkthdr, data: BytesLike) -> None:
         """Append one packet as an Enhanced Packet Block (writing its IDB first if new)."""
-        interface, units = self._place(hdr)
+        (key, interface, new_interface_block), units = self._place(hdr)
         caplen = hdr[2]
         if len(data) != caplen:
             if len(data) < caplen:
@@ -168,17 +175,28 @@ class PcapngWriter:
             else:
                 data = data[:caplen]
         options = encode_options(packet_options(hdr.options), BYTE_ORDER)
-        self._write(build_enhanced_packet(interface.id, units, caplen, hdr[3], data, options))
+        block = build_enhanced_packet(interface.id, units, caplen, hdr[3], data, options)
+        if not new_interface_block:
+            self._write(block)
+            return
+        # A new interface's block goes out with its first packet, in one write, and counts as
+        # written only if that write completes: an interruption cannot renumber interfaces.
+        self._interfaces[key] = interface
+        try:
+            self._write(new_interface_block + block)
+        except BaseException:
+            del self._interfaces[key]
+            raise
 
-    def _place(self, hdr: Pkthdr) -> tuple[_OutputInterface, int]:
+    def _place(self, hdr: Pkthdr) -> tuple[_Placement, int]:
         """The interface a header is written on, and its time stamp in that interface's units."""
         seconds, fraction = int(hdr[0]), int(hdr[1])
         source = hdr.interface
         if source is None:
             resolution = max(self._default_resolution, hdr.units_per_second)
-            interface = self._interface(None, resolution, 0)
+            placement = self._interface(None, resolution, 0)
             units = seconds * resolution + fraction * resolution // hdr.units_per_second
-            return interface, _checked_units(units, seconds, fraction, resolution)
+            return placement, _checked_units(units, seconds, fraction, resolution)
         resolution, offset = source.tsresol, source.tsoffset
         exact = _source_units(seconds - offset, fraction, resolution)
         if exact is not None and 0 <= exact <= _MAX_U64:
@@ -186,26 +204,21 @@ class PcapngWriter:
         else:  # not exact in the source's units, or out of their range: nanoseconds
             resolution = _NS
             units = (seconds - offset) * _NS + fraction
-        interface = self._interface(source, resolution, offset)
-        return interface, _checked_units(units, seconds, fraction, resolution)
+        placement = self._interface(source, resolution, offset)
+        return placement, _checked_units(units, seconds, fraction, resolution)
 
-    def _interface(
-        self, source: Optional[Interface], resolution: int, offset: int
-    ) -> _OutputInterface:
+    def _interface(self, source: Optional[Interface], resolution: int, offset: int) -> _Placement:
+        """The output interface for a source; a new one comes with its block, still unwritten."""
         key = (source, resolution, offset)
         interface = self._interfaces.get(key)
-        if interface is None:
-            if source is None:
-                block = build_interface(self._linktype, self.snaplen, [], resolution, offset)
-            else:
-                options = copied_interface_options(source)
-                block = build_interface(
-                    source.linktype, source.snaplen, options, resolution, offset
-                )
-            self._write(block)
-            interface = _OutputInterface(len(self._interfaces), resolution, offset)
-            self._interfaces[key] = interface
-        return interface
+        if interface is not None:
+            return key, interface, b""
+        if source is None:
+            block = build_interface(self._linktype, self.snaplen, [], resolution, offset)
+        else:
+            options = copied_interface_options(source)
+            block = build_interface(source.linktype, source.snaplen, options, resolution, offset)
+        return key, _OutputInterface(len(self._interfaces), resolution, offset), block
 
 
 def _source_units(seconds: int, nanoseconds: int, resolution: int) -> Optional[int]:
