@@ -331,8 +331,9 @@ class PcapRecordStream:
         self._cursor = Cursor(chunks, buffer, offset)
         self._slow = _StickyFailure(_slow_record_reader(header, self._cursor), self._cursor)
         self._running: Optional[Iterator[tuple[Pkthdr, bytes]]] = None
-        # Records that need more than slicing never take the fast path.
-        self._fast_limit = header.snapshot
+        # Records that need more than slicing never take the fast path: clipping to the
+        # snapshot, and the link type's maximum (a snapshot length may exceed it).
+        self._fast_limit = min(header.snapshot, max_snaplen_for_dlt(header.dlt))
         if header.lengths_swapped != NOT_SWAPPED or needs_post_processing(
             header.dlt, header.swapped
         ):

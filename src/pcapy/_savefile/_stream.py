@@ -12,10 +12,11 @@ from __future__ import annotations
 import gzip
 import os
 import sys
+import zlib
 from collections.abc import Iterator
 from typing import IO, Any, Callable, Optional, Union
 
-from .._errors import PcapError
+from .._errors import MalformedSavefileError, PcapError, TruncatedSavefileError
 
 CHUNK_SIZE = 256 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
@@ -51,11 +52,13 @@ class ByteSource:
         self._stream = stream  # what close() closes when we opened it
         self._owned = owned
         self._read: Callable[[int], bytes] = getattr(stream, "read1", None) or stream.read
+        self._position = 0  # bytes of the (decompressed) stream read so far
         self.first = self._read_first()
         #: the file's path when it is a plain file we opened (so libpcap may read it too)
         self.path: Optional[str] = name if owned else None
         if self.first[:2] == GZIP_MAGIC:
             self._read = self._gunzip()
+            self._position = 0
             self.first = self._read_first()
             self.path = None
 
@@ -80,7 +83,15 @@ class ByteSource:
     def _read_checked(self, size: int) -> bytes:
         try:
             data = self._read(size)
-        except (OSError, EOFError, gzip.BadGzipFile) as err:
+        except EOFError as err:  # gzip: the compressed stream ends before its end marker
+            raise TruncatedSavefileError(
+                f"{self.name}: truncated gzip stream: {err}", offset=self._position
+            ) from err
+        except (gzip.BadGzipFile, zlib.error) as err:  # a damaged gzip header, data or trailer
+            raise MalformedSavefileError(
+                f"{self.name}: damaged gzip stream: {err}", offset=self._position
+            ) from err
+        except OSError as err:
             raise PcapError(f"{self.name}: error reading dump file: {err}") from err
         if data is None:  # a non-blocking stream with nothing to read yet
             raise PcapError(f"{self.name}: non-blocking streams are not supported")
@@ -89,6 +100,7 @@ class ByteSource:
                 f"{self.name}: the file object must be opened in binary mode "
                 f"(read() returned {type(data).__name__})"
             )
+        self._position += len(data)
         return bytes(data)
 
     def chunks(self) -> Iterator[bytes]:

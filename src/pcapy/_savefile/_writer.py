@@ -42,8 +42,13 @@ class PcapWriter:
         units = hdr.units_per_second
         if units != self._units:
             fraction = fraction * self._units // units
-        if sec > _MAX_U32:
+        if not 0 <= sec <= _MAX_U32:
             raise PcapError(f"time stamp {sec} s does not fit a pcap file (32-bit seconds)")
+        if not 0 <= fraction <= _MAX_U32:
+            # a corrupt fraction (>= 1 s) read from another file, scaled up to nanoseconds
+            raise PcapError(
+                f"time stamp fraction {fraction} does not fit a pcap file (32-bit field)"
+            )
         if len(data) != caplen:
             if len(data) < caplen:
                 caplen = len(data)  # write what there is, and say so in the header

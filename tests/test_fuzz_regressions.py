@@ -1,0 +1,167 @@
+"""Fuzzing in CI: a short bounded pass of ``fuzz/run.py``, and every input that ever failed.
+
+The bounded pass runs the mutation engine (deterministic for its seed, no atheris needed) for
+3,000 inputs per target. Failing inputs found by any run are kept under ``tests/data/fuzz/`` as
+``<target>-<sha1>.bin`` and replayed through every target; the bugs they found also have a
+byte-literal test each below, saying what the right behaviour is.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+import pcapy
+
+REPO = Path(__file__).resolve().parents[1]
+FUZZ = REPO / "fuzz"
+KEPT = REPO / "tests" / "data" / "fuzz"
+TARGETS = ("read", "api", "gzip", "roundtrip", "bpf", "offload")
+CI_SEED = 20240601
+INPUTS_PER_TARGET = 3000
+
+
+@pytest.fixture(scope="module")
+def harness():
+    sys.path.insert(0, str(FUZZ))
+    try:
+        import harness as module
+    finally:
+        sys.path.remove(str(FUZZ))
+    return module
+
+
+def test_bounded_fuzzing_pass(tmp_path: Path):
+    command = [
+        sys.executable, str(FUZZ / "run.py"), "--engine", "mutate", "--target", "all",
+        "--inputs", str(INPUTS_PER_TARGET * len(TARGETS)), "--workers", "2",
+        "--seed", str(CI_SEED), "--crashes", str(tmp_path), "--report-every", "1000",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    report = result.stdout + result.stderr
+    for trace in sorted(tmp_path.glob("*.txt"))[:3]:
+        report += f"\n--- {trace.name}\n{trace.read_text()}"
+    assert result.returncode == 0, report
+    assert f"inputs run: {INPUTS_PER_TARGET * len(TARGETS):,}" in result.stdout, report
+    assert "failures: 0" in result.stdout, report
+
+
+def _kept_inputs() -> list[Path]:
+    return sorted(KEPT.glob("*.bin")) if KEPT.is_dir() else []
+
+
+@pytest.mark.parametrize("path", _kept_inputs(), ids=lambda p: p.name[:24])
+@pytest.mark.parametrize("target", TARGETS)
+def test_kept_failing_inputs_pass_every_target(harness, path: Path, target: str):
+    harness.install_time_bound()
+    harness.run_one(harness.TARGETS[target], path.read_bytes(), 10.0)
+
+
+# -- the bugs, one byte literal each --------------------------------------------------------------
+
+
+def _pcap(records: list[tuple[int, int, bytes]], magic: int = 0xA1B2C3D4) -> bytes:
+    out = [struct.pack("<IHHiIII", magic, 2, 4, 0, 0, 65535, 1)]
+    out += [struct.pack("<IIII", sec, frac, len(data), len(data)) + data
+            for sec, frac, data in records]
+    return b"".join(out)
+
+
+PCAP = _pcap([(1, 2, b"\x00" * 20), (3, 4, b"\x11" * 30)])
+
+
+def _read_all(data: bytes) -> list[bytes]:
+    return [payload for _hdr, payload in pcapy.open_offline(io.BytesIO(data))]
+
+
+def test_truncated_gzip_stream_is_a_truncated_savefile_error():
+    # Was a bare PcapError ("error reading dump file: Compressed file ended ...").
+    cut = gzip.compress(PCAP, mtime=0)[:-12]
+    with pytest.raises(pcapy.TruncatedSavefileError, match="truncated gzip stream"):
+        _read_all(cut)
+
+
+def test_damaged_deflate_data_is_a_malformed_savefile_error():
+    # Was zlib.error ("invalid block type") escaping pcapy altogether.
+    damaged = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 40
+    with pytest.raises(pcapy.MalformedSavefileError, match="damaged gzip stream"):
+        pcapy.open_offline(io.BytesIO(damaged))
+
+
+def test_gzip_stream_with_a_bad_crc_is_a_malformed_savefile_error():
+    compressed = gzip.compress(PCAP, mtime=0)
+    bad_crc = compressed[:-8] + struct.pack("<I", zlib.crc32(PCAP) ^ 1) + compressed[-4:]
+    with pytest.raises(pcapy.MalformedSavefileError, match="CRC check failed"):
+        _read_all(bad_crc)  # was a bare PcapError
+
+
+def test_corrupt_usec_fraction_written_as_nanoseconds_is_refused_cleanly():
+    # A usec fraction >= 2**32 / 1000 read as it is (as libpcap does) cannot be stored in a
+    # nanosecond file; the writer raised struct.error.
+    reader = pcapy.open_offline(io.BytesIO(_pcap([(5, 4_000_000_000, b"\x22" * 8)])))
+    hdr, data = reader.next()
+    dumper = pcapy.Dumper(io.BytesIO(), precision="nano")
+    with pytest.raises(pcapy.PcapError, match="fraction 4000000000000 does not fit"):
+        dumper.dump(hdr, data)
+
+
+def _pcapng_with_negative_time() -> bytes:
+    def block(block_type: int, body: bytes) -> bytes:
+        return struct.pack("<II", block_type, len(body) + 12) + body + struct.pack(
+            "<I", len(body) + 12)
+
+    shb = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    tsoffset = struct.pack("<HHq", 14, 8, -100) + struct.pack("<HH", 0, 0)
+    idb = block(1, struct.pack("<HHI", 1, 0, 0) + tsoffset)
+    epb = block(6, struct.pack("<IIIII", 0, 0, 1_000_000, 4, 4) + b"abcd")
+    return shb + idb + epb
+
+
+def test_negative_pcapng_time_written_to_classic_pcap_is_refused_cleanly():
+    # if_tsoffset -100 puts the packet at -99 s; the classic pcap writer raised struct.error.
+    reader = pcapy.open_offline(io.BytesIO(_pcapng_with_negative_time()))
+    hdr, data = reader.next()
+    assert hdr.getts() == (-99, 0)
+    dumper = pcapy.Dumper(io.BytesIO())
+    with pytest.raises(pcapy.PcapError, match="-99 s does not fit a pcap file"):
+        dumper.dump(hdr, data)
+    copy = io.BytesIO()
+    with pcapy.Dumper(copy, format="pcapng") as pcapng_dumper:
+        pcapng_dumper.dump(hdr, data)
+    again, _ = pcapy.open_offline(io.BytesIO(copy.getvalue())).next()
+    assert again.getts_ns() == (-99, 0)
+
+
+class _Greedy(io.RawIOBase):
+    """A file object whose first read returns everything, whatever size was asked for."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data, self._data = self._data, b""
+        return data
+
+    read1 = read
+
+
+def test_fast_path_enforces_the_link_type_maximum_too():
+    # snaplen 1,000,000 on Ethernet (maximum 262,144) and a 300,000-byte record: the slow path
+    # refused it, but a record lying whole in one read chunk took the fast path, which checked
+    # the snapshot length only, and was returned.
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 1_000_000, 1)
+    data = header + struct.pack("<IIII", 1, 0, 300_000, 300_000) + b"x" * 300_000
+    for source in (io.BytesIO(data), _Greedy(data)):
+        reader = pcapy.open_offline(source)
+        with pytest.raises(pcapy.MalformedSavefileError, match="bigger than maximum of 262144"):
+            reader.next()
