@@ -123,3 +123,16 @@ def test_a_damaged_record_fails_every_later_read_the_same_way():
         reader.loop(-1, lambda h, d: seen.append(h))
     assert str(again.value) == str(first.value)
     assert len(seen) == 2  # nothing after the damage is parsed as a record
+
+
+def test_next_raises_the_failure_again_instead_of_looking_like_eof():
+    reader = pcapy.open_offline(io.BytesIO(pcap_bytes(sample_records(3))[:-5]))
+    assert reader.next()[0] is not None
+    assert reader.next()[0] is not None
+    for _ in range(3):
+        with pytest.raises(pcapy.TruncatedSavefileError, match="only got 40"):
+            reader.next()
+    clean = pcapy.open_offline(io.BytesIO(pcap_bytes(sample_records(1))))
+    assert clean.next()[0] is not None
+    assert clean.next() == (None, b"")
+    assert clean.next() == (None, b"")

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import Any, Callable, Optional
 
 from ._bpf import BPFProgram
-from ._errors import PcapError
+from ._errors import PcapError, SavefileError
 from ._libpcap import _memdump
 from ._pkthdr import Pkthdr
 from ._savefile import SavefileSource, restart_pcap
@@ -156,6 +156,11 @@ class OffloadedRecords:
                 return delivered
         rest = cnt - delivered if cnt > 0 else cnt
         return delivered + self._take_over().drive(self._program, callback, rest, source)
+
+    @property
+    def failure(self) -> Optional[SavefileError]:
+        """The error that ended the stream (found by the Python engine after libpcap's)."""
+        return self._fallback.failure if self._fallback is not None else None
 
     def resume_offset(self) -> int:
         """The file offset right after the last packet examined."""

@@ -12,10 +12,12 @@ so a call runs entirely in C until it reaches the engine's generator.
 
 from __future__ import annotations
 
+import copy
 import functools
 import socket
 import struct
 from collections.abc import AsyncIterator, Iterator
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, Union
 
 from ._bpf import BPFProgram, compile
@@ -77,6 +79,24 @@ def _dotted_quad(address: int) -> str:
     return socket.inet_ntoa(struct.pack("!I", address & 0xFFFFFFFF))
 
 
+class _AfterEnd:
+    """What follows a source's packets: its failure again, or a clean end."""
+
+    __slots__ = ("_source",)
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+
+    def __iter__(self) -> _AfterEnd:
+        return self
+
+    def __next__(self) -> NoReturn:
+        failure = getattr(self._source, "failure", None)
+        if failure is not None:
+            raise copy.copy(failure)  # a fresh traceback each time
+        raise StopIteration
+
+
 class Reader:
     """A capture handle on a savefile or a network interface (pcapy's ``Reader``).
 
@@ -97,7 +117,10 @@ class Reader:
 
     def _rebind_next(self) -> None:
         # An instance attribute shadows the documented method below (same behaviour, C speed).
-        self.next = functools.partial(next, self._source.packets, TIMEOUT)
+        # After the packets, _AfterEnd raises the error that ended them, if one did, on every
+        # later call: a damaged file never looks like a clean end of file.
+        packets = chain(self._source.packets, _AfterEnd(self._source))
+        self.next = functools.partial(next, packets, TIMEOUT)
 
     # -- reading -----------------------------------------------------------------------------
     def next(self) -> Packet:  # type: ignore[no-redef]

@@ -12,7 +12,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Callable, Optional, Protocol, Union, runtime_checkable
 
 from .._constants import TstampPrecision
-from .._errors import TruncatedSavefileError, UnknownFormatError
+from .._errors import SavefileError, TruncatedSavefileError, UnknownFormatError
 from .._pkthdr import Pkthdr
 from .._source import pack_batch
 from . import _pcap
@@ -72,6 +72,11 @@ class SavefileSource:
         #: set by the layer above to hand filtering to libpcap (see pcapy._offload)
         self.offload: Optional[Callable[[SavefileSource, BPFProgram], Optional[RecordStream]]]
         self.offload = None
+
+    @property
+    def failure(self) -> Optional[SavefileError]:
+        """The error that ended reading, if the file is damaged (raised again on every read)."""
+        return getattr(self._records, "failure", None)
 
     def loop_packets(self) -> Iterator[tuple[Pkthdr, bytes]]:
         """The rest of the file (``loop()`` checks ``break_requested`` between packets)."""

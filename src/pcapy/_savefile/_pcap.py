@@ -387,6 +387,11 @@ class PcapRecordStream:
             if accept is None or accept(data, 0, len(data), hdr[3]):
                 return data, BATCH_META.pack(hdr[0], hdr.getts()[1], 0, len(data))
 
+    @property
+    def failure(self) -> Optional[SavefileError]:
+        """The error that ended the stream, if a damaged record did."""
+        return self._slow.failure
+
     def resume_offset(self) -> int:
         """Stop the running generator; the file offset of the next record it would read."""
         self._park()
@@ -424,6 +429,10 @@ class _StickyFailure:
         self._read = read
         self._cursor = cursor
         self._failure: Optional[SavefileError] = None
+
+    @property
+    def failure(self) -> Optional[SavefileError]:
+        return self._failure
 
     def __call__(self) -> Optional[tuple[Pkthdr, bytes]]:
         if self._failure is not None:

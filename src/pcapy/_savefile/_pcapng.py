@@ -222,6 +222,11 @@ class PcapngRecordStream:
         self.reader = reader
         self._running: Optional[Generator[Packet, None, None]] = None
 
+    @property
+    def failure(self) -> Optional[SavefileError]:
+        """The error that ended the stream, if a damaged block did."""
+        return self.reader.failure
+
     def iterate(self, packet_filter: Optional[BPFProgram] = None) -> Iterator[Packet]:
         """A generator over the remaining packets that ``packet_filter`` (if any) accepts."""
         if self._running is not None:
