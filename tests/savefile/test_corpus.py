@@ -59,7 +59,7 @@ def manifest() -> dict[str, dict[str, str]]:
 
 def corpus_params(folder: str) -> list:
     if not (CORPUS / "MANIFEST.tsv").is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"no corpus at {CORPUS}"))]
+        return [pytest.param(None, marks=pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}"))]
     return sorted(path for path in manifest() if path.startswith(folder + "/"))
 
 
@@ -271,7 +271,7 @@ def test_beyond_libpcap_packets_keep_their_own_interface() -> None:
 
 def beyond_libpcap_params() -> list:
     if not (CORPUS / "MANIFEST.tsv").is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"no corpus at {CORPUS}"))]
+        return [pytest.param(None, marks=pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}"))]
     rows = manifest().values()
     return sorted(
         r["path"]
