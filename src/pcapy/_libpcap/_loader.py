@@ -10,14 +10,11 @@ with the same error.
 
 from __future__ import annotations
 
-import ctypes.util
 import os
 import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
-
-from cffi import FFI
 
 from .._errors import LibpcapNotFoundError
 from . import _cdef, _platform
@@ -66,6 +63,8 @@ def load() -> Libpcap:
 
 
 def _make_ffi(spec: _platform.PlatformSpec) -> Any:
+    from cffi import FFI  # noqa: PLC0415 - imported on first use: `import pcapy` stays light
+
     ffi = FFI()
     ffi.cdef(spec.timeval + spec.pcap_stat + spec.sockaddr + _cdef.TYPES)
     for group in (_cdef.CORE, _cdef.FILTERS, _cdef.SAVEFILES, _cdef.LIVE, _cdef.DEVICES,
@@ -80,6 +79,8 @@ def _candidates(spec: _platform.PlatformSpec) -> list[str]:
     if override:
         return [override]
     names = list(spec.library_names)
+    import ctypes.util  # noqa: PLC0415 - only when loading
+
     found = ctypes.util.find_library(spec.find_library_name)
     if found and found not in names:
         names.append(found)
