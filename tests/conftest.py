@@ -6,6 +6,8 @@ import csv
 import functools
 import os
 import shutil
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,29 @@ def tcpdump() -> str:
 
 def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+TIME_LIMIT = 30  # seconds for one live test; the slowest takes a few seconds
+
+
+@pytest.fixture(autouse=True)
+def _time_limit(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a live test that runs past ``TIME_LIMIT`` instead of hanging the whole run.
+
+    SIGALRM's handler raises in the main thread, which pcapy's waits let through (that is
+    what they are built for), so even a capture stuck waiting ends with a clear error.
+    """
+    if request.node.get_closest_marker("live") is None or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def expire(_signum: int, _frame: object) -> None:
+        raise TimeoutError(f"live test ran past {TIME_LIMIT} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(TIME_LIMIT)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -34,7 +34,6 @@ from helpers import pcap_bytes, udp_frame
 
 LOOPBACK = "127.0.0.1"
 BOUND = 0.5  # seconds allowed for a stop; the goal is 0.1
-TIME_LIMIT = 30  # seconds for one live test, enforced with SIGALRM
 
 needs_capture = pytest.mark.skipif(
     not (is_root() and libpcap_available()),
@@ -151,20 +150,6 @@ class Burst:
 
 
 @pytest.fixture
-def time_limit() -> Iterator[None]:
-    def expire(_signum: int, _frame: object) -> None:
-        raise TimeoutError(f"live test ran past {TIME_LIMIT} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(TIME_LIMIT)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@pytest.fixture
 def ports() -> Iterator[list[int]]:
     """Three free UDP ports on 127.0.0.1, bound (never read) so no ICMP comes back."""
     sinks = []
@@ -191,7 +176,6 @@ def udp_payload(frame: bytes) -> bytes:
 # -- live: independent readers -----------------------------------------------------------------
 @pytest.mark.live
 @needs_capture
-@pytest.mark.usefixtures("time_limit")
 def test_live_readers_in_threads_see_only_their_own_packets(ports: list[int]) -> None:
     per_port = 300
     readers = [open_lo(port) for port in ports]
@@ -240,7 +224,6 @@ def count_for(seconds: float) -> tuple[float, float]:
 
 @pytest.mark.live
 @needs_capture
-@pytest.mark.usefixtures("time_limit")
 def test_a_capture_thread_never_stalls_the_main_thread(ports: list[int]) -> None:
     port = ports[0]
     alone, alone_pause = count_for(0.3)
@@ -316,7 +299,6 @@ def run_burst_loop(port: int, stop: Callable[[pcapy.Reader], None]) -> tuple[flo
 
 @pytest.mark.live
 @needs_capture
-@pytest.mark.usefixtures("time_limit")
 def test_breakloop_from_another_thread_stops_loop_under_load(ports: list[int]) -> None:
     latency, before, total = run_burst_loop(ports[0], lambda reader: reader.breakloop())
     print(f"[measured] breakloop() from another thread during a burst -> loop() returns in "
@@ -328,7 +310,6 @@ def test_breakloop_from_another_thread_stops_loop_under_load(ports: list[int]) -
 
 @pytest.mark.live
 @needs_capture
-@pytest.mark.usefixtures("time_limit")
 def test_breakloop_from_the_main_thread_stops_a_capture_thread_under_load(
         ports: list[int]) -> None:
     reader = open_lo(ports[0])
@@ -359,7 +340,6 @@ def test_breakloop_from_the_main_thread_stops_a_capture_thread_under_load(
 
 @pytest.mark.live
 @needs_capture
-@pytest.mark.usefixtures("time_limit")
 def test_sigint_to_the_main_thread_stops_loop_under_load(ports: list[int]) -> None:
     """SIGINT during a burst -> KeyboardInterrupt out of loop(), promptly."""
     main = threading.main_thread().ident or 0

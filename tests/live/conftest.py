@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -18,8 +17,6 @@ from collections.abc import Iterator
 import pytest
 
 from live.lab import LOOPBACK, NetnsLab, build_lab
-
-TIME_LIMIT = 30  # seconds for one live test; the slowest takes about 1.5 s
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -31,29 +28,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(autouse=True)
 def _needs_libpcap(libpcap: None) -> None:
     """Everything here talks to libpcap (the session fixture skips if it cannot be loaded)."""
-
-
-@pytest.fixture(autouse=True)
-def _time_limit(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail a live test that runs past ``TIME_LIMIT`` instead of hanging the whole run.
-
-    SIGALRM's handler raises in the main thread, which pcapy's waits let through (that is
-    what they are built for), so even a capture stuck waiting ends with a clear error.
-    """
-    if request.node.get_closest_marker("live") is None or not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def expire(_signum: int, _frame: object) -> None:
-        raise TimeoutError(f"live test ran past {TIME_LIMIT} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(TIME_LIMIT)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture
