@@ -26,6 +26,7 @@ import copy
 import functools
 import struct
 import sys
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol, cast
@@ -199,6 +200,32 @@ class PacketFilter(Protocol):
     def inline_statements(self, accept: str) -> Optional[list[str]]: ...
 
 
+# The fast path over the records lying wholly in the current chunk, shared by the templates
+# below; {per_packet} runs for each record, read in place as pkt[base:stop].
+_FAST_PATH = """\
+while {more} pos + record_size <= end:
+    fields = unpack_from(pkt, pos)
+    base = pos + record_size
+    buflen = fields[2]
+    stop = base + buflen
+    if buflen > fast_limit or stop > end:
+        break
+    pos = stop
+{per_packet}"""
+
+
+def _build(template: str, function: str, indent: int, per_packet: tuple[str, ...],
+           **parts: str) -> Callable[..., Any]:
+    """Compile ``template`` with the fast path (its statements at ``indent``) filled in."""
+    body = textwrap.indent("\n".join(per_packet), " " * 4)
+    fast_path = _FAST_PATH.format(more=parts.pop("more", ""), per_packet=body)
+    source = template.format(fast_path=textwrap.indent(fast_path, " " * indent), **parts)
+    namespace: dict[str, Any] = {}
+    # The source is this module's template plus statements generated from a validated program.
+    exec(compile(source, f"<pcapy {function}>", "exec"), namespace)  # noqa: S102
+    return cast(Callable[..., Any], namespace[function])
+
+
 # The record loop, as source: one template for every filter and for both ways of delivering
 # packets. The fast path handles a record lying wholly in the current chunk; `pos` always points
 # past the last record delivered, so stopping at a delivery loses nothing. {deliver} is what
@@ -212,15 +239,7 @@ def run(cursor, unpack_from, record_size, make, cls, fast_limit, slow, accept,
     end = len(pkt)
     try:
         while True:
-            while {more} pos + record_size <= end:
-                fields = unpack_from(pkt, pos)
-                base = pos + record_size
-                buflen = fields[2]
-                stop = base + buflen
-                if buflen > fast_limit or stop > end:
-                    break
-                pos = stop
-{per_packet}
+{fast_path}
             {stop_check}
             cursor.position = pos
             item = slow()
@@ -251,7 +270,6 @@ _DRIVER_PARTS = {
     # stays just past the last packet delivered, unless the slow path moved on to a new chunk.
     "leave": "finally:\n        if cursor.buffer is pkt:\n            cursor.position = pos",
 }
-_PER_PACKET_INDENT = " " * 16
 _u16 = struct.Struct(">H").unpack_from
 _u32 = struct.Struct(">I").unpack_from
 
@@ -259,12 +277,8 @@ _u32 = struct.Struct(">I").unpack_from
 @functools.lru_cache(maxsize=64)
 def _record_loop(per_packet: tuple[str, ...], driver: bool) -> Callable[..., Any]:
     parts = dict(_DRIVER_PARTS if driver else _GENERATOR_PARTS)
-    parts["per_packet"] = "\n".join(_PER_PACKET_INDENT + line for line in per_packet)
-    source = _LOOP_TEMPLATE.format(**parts)
-    namespace: dict[str, Any] = {}
-    # The source is this module's template plus statements generated from a validated program.
-    exec(compile(source, "<pcapy record loop>", "exec"), namespace)  # noqa: S102
-    return cast(Callable[..., Any], namespace["run"])
+    del parts["deliver"]  # already in per_packet
+    return _build(_LOOP_TEMPLATE, "run", 12, per_packet, **parts)
 
 
 def _per_packet(packet_filter: Optional[PacketFilter], deliver: str) -> tuple[str, ...]:
@@ -286,15 +300,7 @@ def batch(cursor, unpack_from, record_size, fast_limit, accept, _u16, _u32, meta
     end = len(pkt)
     used = 0
     try:
-        while left and pos + record_size <= end:
-            fields = unpack_from(pkt, pos)
-            base = pos + record_size
-            buflen = fields[2]
-            stop = base + buflen
-            if buflen > fast_limit or stop > end:
-                break
-            pos = stop
-{per_packet}
+{fast_path}
     finally:
         cursor.position = pos
     return pkt, used
@@ -304,11 +310,7 @@ _BATCH_DELIVER = "pack_into(meta, used, fields[0], {usec}, base, buflen); used +
 
 @functools.lru_cache(maxsize=64)
 def _batch_loop(per_packet: tuple[str, ...]) -> Callable[..., tuple[bytes, int]]:
-    body = "\n".join(" " * 12 + line for line in per_packet)
-    namespace: dict[str, Any] = {}
-    # The source is this module's template plus statements generated from a validated program.
-    exec(compile(_BATCH_TEMPLATE.format(per_packet=body), "<pcapy batch loop>", "exec"), namespace)  # noqa: S102
-    return cast(Callable[..., tuple[bytes, int]], namespace["batch"])
+    return _build(_BATCH_TEMPLATE, "batch", 8, per_packet, more="left and")
 
 
 class PcapRecordStream:
