@@ -20,7 +20,7 @@ Time fields are unsigned 32-bit values in a classic pcap file; a fraction outsid
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
 
 if TYPE_CHECKING:
     from ._savefile._pcapng_types import Interface, PacketOptions
@@ -34,10 +34,36 @@ def _check_field(name: str, value: object, limit: int) -> int:
         raise TypeError(f"Pkthdr {name} must be an int, not {type(value).__name__}")
     if not 0 <= value <= limit:
         raise ValueError(f"Pkthdr {name} must be in 0..{limit}, got {value}")
-    return value
+    return int(value)  # a plain int, even from an int subclass
 
 
-class Pkthdr(tuple):  # type: ignore[type-arg]
+class _HeaderType(type):
+    """The metaclass of the headers: ``Pkthdr(...)`` validates its arguments here.
+
+    The classes themselves keep tuple's own constructor, so the readers build a header with one
+    C call, ``header_builder(cls)(fields)``, without this check (their fields are already valid).
+    """
+
+    def __call__(
+        cls,
+        sec: int = 0,
+        usec: int = 0,
+        caplen: int = 0,
+        len: int = 0,
+        *,
+        nsec: Optional[int] = None,
+    ) -> Pkthdr:
+        sec = _check_field("sec", sec, _MAX_SECONDS)
+        caplen = _check_field("caplen", caplen, _MAX_U32)
+        len = _check_field("len", len, _MAX_U32)
+        if nsec is None:
+            return _build_usec((sec, _check_field("usec", usec, 999_999), caplen, len))
+        if usec:
+            raise ValueError("give either usec or nsec, not both")
+        return _build_nsec((sec, _check_field("nsec", nsec, 999_999_999), caplen, len))
+
+
+class Pkthdr(tuple, metaclass=_HeaderType):  # type: ignore[type-arg]
     """A packet header: time stamp, captured length and length on the wire.
 
     ``Pkthdr(sec, usec, caplen, len)`` builds one (pcapy could not); ``Pkthdr(sec, caplen=...,
@@ -49,25 +75,9 @@ class Pkthdr(tuple):  # type: ignore[type-arg]
     #: how many units of the stored fraction make one second
     units_per_second: ClassVar[int] = 1_000_000
 
-    def __new__(
-        cls,
-        sec: int = 0,
-        usec: int = 0,
-        caplen: int = 0,
-        len: int = 0,
-        *,
-        nsec: Optional[int] = None,
-    ) -> Pkthdr:
-        _check_field("sec", sec, _MAX_SECONDS)
-        _check_field("caplen", caplen, _MAX_U32)
-        _check_field("len", len, _MAX_U32)
-        if nsec is None:
-            fields = (sec, _check_field("usec", usec, 999_999), caplen, len)
-            return tuple.__new__(Pkthdr, fields)
-        if usec:
-            raise ValueError("give either usec or nsec, not both")
-        fields = (sec, _check_field("nsec", nsec, 999_999_999), caplen, len)
-        return tuple.__new__(NanoPkthdr, fields)
+    if TYPE_CHECKING:  # the constructor is _HeaderType.__call__; this is its signature
+        def __new__(cls, sec: int = 0, usec: int = 0, caplen: int = 0, len: int = 0, *,
+                    nsec: Optional[int] = None) -> Pkthdr: ...
 
     # pcapy's accessors -------------------------------------------------------------------
     def getts(self) -> tuple[int, int]:
@@ -76,11 +86,11 @@ class Pkthdr(tuple):  # type: ignore[type-arg]
 
     def getcaplen(self) -> int:
         """How many bytes of the packet were captured (the length of the data)."""
-        return int(self[2])
+        return self[2]  # type: ignore[no-any-return]
 
     def getlen(self) -> int:
         """The packet's length on the wire, which may exceed ``getcaplen()``."""
-        return int(self[3])
+        return self[3]  # type: ignore[no-any-return]
 
     # extensions --------------------------------------------------------------------------
     def getts_ns(self) -> tuple[int, int]:
@@ -206,10 +216,23 @@ class PcapngPkthdr(NanoPkthdr):
         return self[5]  # type: ignore[no-any-return]
 
 
-def _rebuild(cls: type[Pkthdr], fields: tuple[Any, ...]) -> Pkthdr:
-    return tuple.__new__(cls, fields)
+def header_builder(cls: type[Pkthdr]) -> Callable[[tuple[Any, ...]], Pkthdr]:
+    """A function building a header of ``cls`` from already-validated fields: one C call.
+
+    It is ``type.__call__`` bound to ``cls``, which runs tuple's constructor and skips the
+    validating ``_HeaderType.__call__`` (``tuple.__new__(cls, fields)`` costs a third more).
+    """
+    return type.__call__.__get__(cls)  # type: ignore[no-any-return]
 
 
 def make_header(cls: type[Pkthdr], fields: tuple[Any, ...]) -> Pkthdr:
-    """Build a header of ``cls`` from already-validated fields (the readers' fast path)."""
-    return tuple.__new__(cls, fields)
+    """Build a header of ``cls`` from already-validated fields."""
+    return header_builder(cls)(fields)
+
+
+def _rebuild(cls: type[Pkthdr], fields: tuple[Any, ...]) -> Pkthdr:
+    return header_builder(cls)(fields)
+
+
+_build_usec = header_builder(Pkthdr)
+_build_nsec = header_builder(NanoPkthdr)

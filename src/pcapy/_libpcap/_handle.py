@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional
 
 from .._constants import Status, TstampPrecision
 from .._errors import CaptureError, HandleStateError, PcapError
-from .._pkthdr import NanoPkthdr, Pkthdr
+from .._pkthdr import NanoPkthdr, Pkthdr, header_builder
 from . import _status
 from ._cdef import PCAP_ERRBUF_SIZE
 from ._filters import Instruction, set_handle_filter
@@ -232,7 +232,8 @@ class Handle:
         header_size = ffi.sizeof("struct pcap_pkthdr")
         unpack_header = pkthdr_struct(ffi).unpack_from
         header_class = NanoPkthdr if precision == TstampPrecision.NANO else Pkthdr
-        new_header, next_ex, buffer = tuple.__new__, lib.pcap_next_ex, ffi.buffer
+        new_header = header_builder(header_class)
+        next_ex, buffer = lib.pcap_next_ex, ffi.buffer
         read_failed = self._read_failed
 
         def read_packet() -> Optional[LivePacket]:
@@ -240,7 +241,7 @@ class Handle:
                 status = next_ex(pcap, header_out, data_out)
                 if status == 1:  # the same two lines as in drain(): a call would cost ~10%
                     fields = unpack_header(buffer(header_out[0], header_size))
-                    return new_header(header_class, fields), buffer(data_out[0], fields[2])[:]
+                    return new_header(fields), buffer(data_out[0], fields[2])[:]
                 if status == 0:
                     return None
                 read_failed(status)  # returns for a stale pcap_breakloop only: read again
@@ -250,7 +251,7 @@ class Handle:
                 status = next_ex(pcap, header_out, data_out)
                 if status == 1:
                     fields = unpack_header(buffer(header_out[0], header_size))
-                    yield new_header(header_class, fields), buffer(data_out[0], fields[2])[:]
+                    yield new_header(fields), buffer(data_out[0], fields[2])[:]
                 elif status == 0:
                     return False
                 else:

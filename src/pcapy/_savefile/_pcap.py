@@ -37,7 +37,7 @@ from .._errors import (
     TruncatedSavefileError,
     UnsupportedVersionError,
 )
-from .._pkthdr import NanoPkthdr, Pkthdr
+from .._pkthdr import NanoPkthdr, Pkthdr, header_builder
 from .._source import BATCH_META
 from ._cursor import Cursor
 from ._linktype import (
@@ -233,7 +233,7 @@ def _build(template: str, function: str, indent: int, per_packet: tuple[str, ...
 # iteration) or a call of the callback (for loop() and dispatch(), which then run without a
 # generator in between). {per_packet} is {deliver}, or a filter with {deliver} inlined.
 _LOOP_TEMPLATE = """
-def run(cursor, unpack_from, record_size, make, cls, fast_limit, slow, accept,
+def run(cursor, unpack_from, record_size, make, fast_limit, slow, accept,
         _u16, _u32, _Reposition, callback, left, source):
     pkt, pos = cursor.buffer, cursor.position
     end = len(pkt)
@@ -252,7 +252,7 @@ def run(cursor, unpack_from, record_size, make, cls, fast_limit, slow, accept,
     {leave}
 """
 _GENERATOR_PARTS = {
-    "deliver": "yield make(cls, fields), pkt[base:stop]",
+    "deliver": "yield make(fields), pkt[base:stop]",
     "deliver_item": "yield item",
     "more": "",
     "stop_check": "",
@@ -261,7 +261,7 @@ _GENERATOR_PARTS = {
     "leave": "except _Reposition:\n        cursor.position = pos",
 }
 _DRIVER_PARTS = {
-    "deliver": "callback(make(cls, fields), pkt[base:stop]); left -= 1",
+    "deliver": "callback(make(fields), pkt[base:stop]); left -= 1",
     "deliver_item": "callback(*item); left -= 1",
     "more": "left and not source.break_requested and",
     "stop_check": "if not left or source.break_requested: return left",
@@ -410,9 +410,9 @@ class PcapRecordStream:
                    source: object) -> tuple[Any, ...]:
         record = self.header.record_struct
         accept = packet_filter.in_place_function if packet_filter is not None else None
-        return (self._cursor, record.unpack_from, record.size, tuple.__new__,
-                self.header.header_class, self._fast_limit, self._slow, accept, _u16, _u32,
-                _Reposition, callback, left, source)
+        make = header_builder(self.header.header_class)
+        return (self._cursor, record.unpack_from, record.size, make, self._fast_limit,
+                self._slow, accept, _u16, _u32, _Reposition, callback, left, source)
 
 
 
@@ -477,7 +477,7 @@ def _slow_record_reader(
 ) -> Callable[[], Optional[tuple[Pkthdr, bytes]]]:
     """Read one record at the cursor the careful way: refills, clipping, fix-ups, errors."""
     record = header.record_struct
-    cls = header.header_class
+    make = header_builder(header.header_class)
     snapshot = header.snapshot
     dlt = header.dlt
     max_caplen = max_snaplen_for_dlt(dlt)
@@ -499,7 +499,7 @@ def _slow_record_reader(
         if lengths_swapped == SWAPPED or (lengths_swapped == MAYBE_SWAPPED and caplen > length):
             caplen, length = length, caplen
         data = _read_data(caplen, length, record_offset)
-        hdr: Pkthdr = tuple.__new__(cls, (sec, frac, len(data), length))
+        hdr = make((sec, frac, len(data), length))
         if post:
             hdr, data = post_process(dlt, header.swapped, hdr, data)
         return hdr, data

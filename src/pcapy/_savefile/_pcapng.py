@@ -57,7 +57,7 @@ from .._errors import (
     UnknownFormatError,
     UnsupportedVersionError,
 )
-from .._pkthdr import PcapngPkthdr, Pkthdr
+from .._pkthdr import PcapngPkthdr, Pkthdr, header_builder
 from ._cursor import Cursor
 from ._linktype import adjust_snapshot, linktype_to_dlt, max_snaplen_for_dlt
 from ._pcapng_types import (
@@ -99,6 +99,7 @@ MAX_BLOCK_SIZE = 16 * 1024 * 1024  # libpcap's INITIAL_MAX_BLOCKSIZE
 _BLOCK_SLACK = 131_104  # libpcap raises the limit to the link type's max snaplen plus this
 _NS = 1_000_000_000
 _HOST_ORDER = "<" if sys.byteorder == "little" else ">"
+_make_pcapng_header = header_builder(PcapngPkthdr)
 
 _PACKET_BLOCK_TYPES = frozenset(
     {BlockType.ENHANCED_PACKET, BlockType.SIMPLE_PACKET, BlockType.PACKET}
@@ -440,8 +441,7 @@ class _Reader:
         does that to change filters).
         """
         cursor = self.cursor
-        make = tuple.__new__
-        header_class = PcapngPkthdr
+        make = header_builder(PcapngPkthdr)
         from_block = PacketOptions.from_block
         accept, filter_dlt = _filter_parts(packet_filter)
         pos = cursor.position
@@ -488,7 +488,7 @@ class _Reader:
                                 cursor.offset + options_start,
                             )
                         fields = (seconds, nanoseconds, caplen, wire_length, interface, options)
-                        packet = make(header_class, fields), buf[start : start + caplen]
+                        packet = make(fields), buf[start : start + caplen]
                     expected = length
                     trailer, block_type, length, if_id, high, low, caplen, wire_length = (
                         unpack_next(buf, stop - 4)
@@ -634,7 +634,7 @@ class _Reader:
         options = self._packet_options(block, data_start + ((caplen + 3) & ~3), drops)
         seconds, nanoseconds = self.clocks[if_id].convert(units)
         fields = (seconds, nanoseconds, caplen, wire_length, interface, options)
-        header: Pkthdr = tuple.__new__(PcapngPkthdr, fields)
+        header = _make_pcapng_header(fields)
         packet_data = data[data_start:data_end]
         if needs_post_processing(interface.dlt, self.swapped):
             header, packet_data = post_process(interface.dlt, self.swapped, header, packet_data)

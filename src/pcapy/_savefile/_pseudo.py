@@ -24,7 +24,7 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from .._pkthdr import Pkthdr
+from .._pkthdr import Pkthdr, make_header
 
 DLT_PFLOG = 117
 DLT_LINUX_SLL = 113
@@ -205,5 +205,5 @@ def post_process(dlt: int, swapped: bool, hdr: Pkthdr, data: bytes) -> tuple[Pkt
     if dlt == DLT_USB_LINUX_MMAPPED:
         new_length = _fixed_usb_length(buffer, caplen, length)
         if new_length != length:
-            hdr = tuple.__new__(type(hdr), (*hdr[:3], new_length, *hdr[4:]))
+            hdr = make_header(type(hdr), (*hdr[:3], new_length, *hdr[4:]))
     return hdr, bytes(buffer)
