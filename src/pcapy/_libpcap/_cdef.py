@@ -5,9 +5,16 @@ not declared here, nor are ``struct pcap_stat`` and ``struct sockaddr``: their l
 between systems, so ``_platform`` supplies them.
 Entry points marked OPTIONAL appeared in later libpcap releases or not on every system; the
 loader probes them once (``Libpcap.has``) and callers branch on that.
+
+This text is not parsed at run time: ``_generate_ffi`` turns ``declarations(spec)`` into one
+pre-parsed module per platform spec (``_ffi_<platform>.py``), which the loader imports. After
+changing anything here, run ``python -m pcapy._libpcap._generate_ffi`` and commit its output;
+tests/test_ffi_generated.py fails until then.
 """
 
 from __future__ import annotations
+
+from ._platform import PlatformSpec
 
 TYPES = """
 typedef struct pcap pcap_t;
@@ -180,3 +187,16 @@ long ftell(FILE *);
 int fclose(FILE *);
 void free(void *);
 """
+
+
+def declarations(spec: PlatformSpec) -> str:
+    """All of the above with ``spec``'s structs first, as one text for ``cffi.FFI.cdef``.
+
+    The single source of both the generated modules and the loader's in-line fallback, so the
+    two cannot declare different things.
+    """
+    groups = (
+        spec.timeval, spec.pcap_stat, spec.sockaddr, TYPES, CORE, FILTERS, SAVEFILES, LIVE,
+        DEVICES, SAVEFILE_FILTER, C_LIBRARY, OPTIONAL,
+    )
+    return "\n".join(groups)

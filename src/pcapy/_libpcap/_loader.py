@@ -3,18 +3,26 @@
 ``load()`` is called by every function that needs libpcap, never at import, so ``import pcapy``
 and all savefile work succeed on a machine without libpcap. The first call tries, in order:
 the path in ``$PCAPY_LIBPCAP`` (if set, it is the only candidate), the platform's library names,
-and ``ctypes.util.find_library``. If nothing loads, one ``LibpcapNotFoundError`` lists every
-attempt and says how to install libpcap; the failure is remembered, so later calls fail fast
-with the same error.
+and, only if none of those loads, ``ctypes.util.find_library``. If nothing loads, one
+``LibpcapNotFoundError`` lists every attempt and says how to install libpcap; the failure is
+remembered, so later calls fail fast with the same error.
+
+The C declarations come pre-parsed (cffi's out-of-line ABI mode): the platform's generated
+``_ffi_<platform>`` module, which needs only ``_cffi_backend``. Parsing ``_cdef``'s text at run
+time instead would import pycparser and cost about 25 ms on the first libpcap call of every
+process; it remains only as a fallback (see ``_parsed_ffi``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import threading
-import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from types import TracebackType
+from typing import Any, Optional
 
 from .._errors import LibpcapNotFoundError
 from . import _cdef, _platform
@@ -63,28 +71,51 @@ def load() -> Libpcap:
 
 
 def _make_ffi(spec: _platform.PlatformSpec) -> Any:
+    """cffi's ``ffi`` declaring ``_cdef.declarations(spec)``: pre-parsed if possible."""
+    prebuilt = _prebuilt_ffi(spec)
+    return prebuilt if prebuilt is not None else _parsed_ffi(spec)
+
+
+def _prebuilt_ffi(spec: _platform.PlatformSpec) -> Any:
+    """The ``ffi`` of ``spec``'s generated module, or None if that module cannot be imported.
+
+    It can be missing (a packager kept only some files, a spec was added without running
+    ``_generate_ffi``) or refused: ``_cffi_backend`` raises ImportError for a module format it
+    does not know. Neither is a reason to fail, since the same declarations can still be parsed
+    at run time, only slower; anything else wrong with the module is a bug the tests catch.
+    """
+    try:
+        module = importlib.import_module(f".{spec.ffi_module}", __package__)
+    except ImportError:
+        return None
+    return module.ffi
+
+
+def _parsed_ffi(spec: _platform.PlatformSpec) -> Any:
+    """The fallback: a new ``ffi`` parsing the declarations now (imports cffi and pycparser)."""
     from cffi import FFI  # noqa: PLC0415 - imported on first use: `import pcapy` stays light
 
     ffi = FFI()
-    ffi.cdef(spec.timeval + spec.pcap_stat + spec.sockaddr + _cdef.TYPES)
-    for group in (_cdef.CORE, _cdef.FILTERS, _cdef.SAVEFILES, _cdef.LIVE, _cdef.DEVICES,
-                  _cdef.SAVEFILE_FILTER, _cdef.C_LIBRARY):
-        ffi.cdef(group)
-    ffi.cdef(_cdef.OPTIONAL)
+    ffi.cdef(_cdef.declarations(spec))
     return ffi
 
 
-def _candidates(spec: _platform.PlatformSpec) -> list[str]:
+def _candidates(spec: _platform.PlatformSpec) -> Iterator[str]:
+    """Library names to dlopen, lazily: ``find_library`` runs only after the others failed.
+
+    ``ctypes.util.find_library`` is slow (it imports ctypes and, on Linux, runs ldconfig or a
+    compiler in a subprocess), and the platform's names almost always load first.
+    """
     override = os.environ.get(ENV_OVERRIDE)
     if override:
-        return [override]
-    names = list(spec.library_names)
-    import ctypes.util  # noqa: PLC0415 - only when loading
+        yield override
+        return
+    yield from spec.library_names
+    import ctypes.util  # noqa: PLC0415 - only when every usual name failed
 
     found = ctypes.util.find_library(spec.find_library_name)
-    if found and found not in names:
-        names.append(found)
-    return names
+    if found and found not in spec.library_names:
+        yield found
 
 
 def _load(spec: _platform.PlatformSpec) -> Libpcap:
@@ -92,12 +123,13 @@ def _load(spec: _platform.PlatformSpec) -> Libpcap:
         if os.path.isdir(directory) and hasattr(os, "add_dll_directory"):
             os.add_dll_directory(directory)
     ffi = _make_ffi(spec)
+    not_libpcap: tuple[type[Exception], ...] = (OSError, *_missing_symbol_errors(ffi))
     tried: list[str] = []
     for name in _candidates(spec):
         try:
             lib = ffi.dlopen(name)
             lib.pcap_lib_version  # noqa: B018 - a library without it is not libpcap
-        except (OSError, AttributeError) as err:
+        except not_libpcap as err:
             tried.append(f"{name}: {_reason(err)}")
             _drop_frames(err)
             continue
@@ -119,20 +151,43 @@ def _drop_frames(err: BaseException) -> None:
     """
     seen: Optional[BaseException] = err
     while seen is not None:
-        traceback.clear_frames(seen.__traceback__)
+        _clear_frames(seen.__traceback__)
         seen = seen.__context__
 
 
-def _reason(err: Union[OSError, AttributeError]) -> str:
+def _clear_frames(tb: Optional[TracebackType]) -> None:
+    """``traceback.clear_frames``, without importing traceback (and textwrap) for it.
+
+    A failed name is routine (Debian has no libpcap.so.1), so that import would add about 1 ms to
+    the first libpcap call of most processes.
+    """
+    while tb is not None:
+        with contextlib.suppress(RuntimeError):  # a frame still executing (ours) cannot be cleared
+            tb.tb_frame.clear()
+        tb = tb.tb_next
+
+
+def _reason(err: Exception) -> str:
     return str(err).split("\n", 1)[0] or type(err).__name__
 
 
+def _missing_symbol_errors(ffi: Any) -> tuple[type[Exception], ...]:
+    """What reading a declared function the library lacks raises, for probing entry points.
+
+    An in-line ``cffi.FFI`` raises AttributeError; a pre-built ffi raises its own ``ffi.error``
+    (not an AttributeError subclass), and AttributeError for names it does not declare.
+    """
+    error = getattr(ffi, "error", None)
+    return (AttributeError,) if error is None else (AttributeError, error)
+
+
 def _describe(ffi: Any, lib: Any, path: str, spec: _platform.PlatformSpec) -> Libpcap:
+    missing = _missing_symbol_errors(ffi)
     optional = set()
     for function in _cdef.OPTIONAL_FUNCTIONS:
         try:
             getattr(lib, function)
-        except AttributeError:
+        except missing:
             continue
         optional.add(function)
     version = ffi.string(lib.pcap_lib_version()).decode("utf-8", "replace")
@@ -141,10 +196,12 @@ def _describe(ffi: Any, lib: Any, path: str, spec: _platform.PlatformSpec) -> Li
 
 def _c_library(ffi: Any) -> Any:
     """The process's C library through the same ffi, if it has open_memstream; else None."""
+    # dlopen(None) raises OSError or TypeError on Windows, which has no open_memstream either
+    unusable: tuple[type[Exception], ...] = (OSError, TypeError, *_missing_symbol_errors(ffi))
     try:
         libc = ffi.dlopen(None)
         libc.open_memstream  # noqa: B018 - probe: POSIX 2008, not on Windows
-    except (OSError, AttributeError, TypeError):
+    except unusable:
         return None
     return libc
 

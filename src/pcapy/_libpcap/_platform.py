@@ -1,7 +1,10 @@
 """Per-OS facts about libpcap, as data: where the library lives and how its structs are laid out.
 
-One ``PlatformSpec`` is chosen at import for the running system. Only Linux is exercised by
-this project's tests; the macOS and Windows entries are written from their documentation:
+One ``PlatformSpec`` is chosen at import for the running system. Each spec's C declarations are
+also pre-parsed into a module of their own (``ffi_module``, written by ``_generate_ffi``), so a
+change to a spec's structs needs ``python -m pcapy._libpcap._generate_ffi`` afterwards. Only Linux
+is exercised by this project's tests; the macOS and Windows entries are written from their
+documentation:
 
 - macOS ships libpcap as ``/usr/lib/libpcap.A.dylib`` (Homebrew's in ``/opt/homebrew/opt/libpcap``
   or ``/usr/local/opt/libpcap``). Its ``struct timeval`` has a 32-bit ``tv_usec``
@@ -32,6 +35,7 @@ class PlatformSpec:
     sockaddr: str  # C declaration of struct sockaddr
     install_hint: str  # how to get libpcap, for the not-found error
     has_selectable_fd: bool
+    ffi_module: str  # these declarations pre-parsed by _generate_ffi, imported by _loader
 
 
 _POSIX_TIMEVAL = "struct timeval { long tv_sec; long tv_usec; };"
@@ -53,6 +57,7 @@ LINUX = PlatformSpec(
         "'dnf install libpcap' (Fedora, RHEL), 'apk add libpcap' (Alpine)"
     ),
     has_selectable_fd=True,
+    ffi_module="_ffi_linux",
 )
 
 MACOS = PlatformSpec(
@@ -69,6 +74,7 @@ MACOS = PlatformSpec(
     sockaddr=_BSD_SOCKADDR,
     install_hint="macOS ships libpcap in /usr/lib; 'brew install libpcap' gives a newer one",
     has_selectable_fd=True,
+    ffi_module="_ffi_macos",
 )
 
 BSD = PlatformSpec(
@@ -82,6 +88,7 @@ BSD = PlatformSpec(
         "libpcap is part of the base system; install the 'libpcap' package for a newer one"
     ),
     has_selectable_fd=True,
+    ffi_module="_ffi_bsd",
 )
 
 _SYSTEM_ROOT = os.environ.get("SYSTEMROOT", r"C:\Windows")
@@ -98,8 +105,12 @@ WINDOWS = PlatformSpec(
     sockaddr=_LINUX_SOCKADDR,
     install_hint="install Npcap from https://npcap.com (the WinPcap-compatible mode is not needed)",
     has_selectable_fd=False,
+    ffi_module="_ffi_windows",
 )
 
+
+#: every spec, in the order ``_generate_ffi`` writes their modules
+ALL_SPECS: tuple[PlatformSpec, ...] = (LINUX, MACOS, BSD, WINDOWS)
 
 _BY_PLATFORM = {"linux": LINUX, "darwin": MACOS, "win32": WINDOWS}
 
