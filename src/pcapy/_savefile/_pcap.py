@@ -214,11 +214,16 @@ while {more} pos + record_size <= end:
 {per_packet}"""
 
 
-def _build(template: str, function: str, indent: int, per_packet: tuple[str, ...],
-           **parts: str) -> Callable[..., Any]:
-    """Compile ``template`` with the fast path (its statements at ``indent``) filled in."""
+def build_loop(template: str, function: str, indent: int, per_packet: tuple[str, ...],
+               fast_path: str = _FAST_PATH, **parts: str) -> Callable[..., Any]:
+    """Compile ``template`` with ``fast_path`` (its statements at ``indent``) filled in.
+
+    ``fast_path`` has two fields: ``{more}`` (part of its loop condition) and
+    ``{per_packet}`` (the statements run for each record). The pcapng engine builds its loops
+    here too, with its own fast path.
+    """
     body = textwrap.indent("\n".join(per_packet), " " * 4)
-    fast_path = _FAST_PATH.format(more=parts.pop("more", ""), per_packet=body)
+    fast_path = fast_path.format(more=parts.pop("more", ""), per_packet=body)
     source = template.format(fast_path=textwrap.indent(fast_path, " " * indent), **parts)
     namespace: dict[str, Any] = {}
     # The source is this module's template plus statements generated from a validated program.
@@ -278,7 +283,7 @@ _u32 = struct.Struct(">I").unpack_from
 def _record_loop(per_packet: tuple[str, ...], driver: bool) -> Callable[..., Any]:
     parts = dict(_DRIVER_PARTS if driver else _GENERATOR_PARTS)
     del parts["deliver"]  # already in per_packet
-    return _build(_LOOP_TEMPLATE, "run", 12, per_packet, **parts)
+    return build_loop(_LOOP_TEMPLATE, "run", 12, per_packet, **parts)
 
 
 def _per_packet(packet_filter: Optional[PacketFilter], deliver: str) -> tuple[str, ...]:
@@ -310,7 +315,7 @@ _BATCH_DELIVER = "pack_into(meta, used, fields[0], {usec}, base, buflen); used +
 
 @functools.lru_cache(maxsize=64)
 def _batch_loop(per_packet: tuple[str, ...]) -> Callable[..., tuple[bytes, int]]:
-    return _build(_BATCH_TEMPLATE, "batch", 8, per_packet, more="left and")
+    return build_loop(_BATCH_TEMPLATE, "batch", 8, per_packet, more="left and")
 
 
 class PcapRecordStream:

@@ -2,7 +2,7 @@
 
 Nothing here does I/O. ``open_source`` is given a ``ByteSource`` (its first bytes and an iterator
 of chunks), reads up to the first Interface Description Block, and hands ``SavefileSource`` a
-generator of ``(PcapngPkthdr, bytes)``. Blocks are parsed from ``bytes`` already in hand, with
+record stream of ``(PcapngPkthdr, bytes)``. Blocks are parsed from ``bytes`` already in hand, with
 precompiled ``struct.Struct``s for the section's byte order (a parameter, ``_LAYOUTS``), and are
 dispatched through a table (``_BLOCK_HANDLERS``).
 
@@ -34,20 +34,24 @@ caplen is min(len, that snapshot length) and its time stamp 0 units (the ``if_ts
 file with no Interface Description Block at all has no link type to report and is refused.
 Seconds can be negative (a negative ``if_tsoffset``); the headers carry them as they are.
 
-Speed: a run of Enhanced Packet Blocks lying wholly in the current chunk, on interfaces with a
-plain clock (units dividing a second into whole nanoseconds, no ``if_tsoffset``) and no
-pseudo-header fix-ups, is read inline by ``_Reader.packets``: per packet one ``unpack_from``
-(which reads the block's trailer and the next block's header together), one ``divmod`` and
-one slice. Everything else goes through ``_Reader.next_slow``, one block at a time.
+Speed: a run of Enhanced Packet Blocks lying wholly in the current chunk, on interfaces whose
+time-stamp units divide a second into whole nanoseconds and that need no pseudo-header fix-ups,
+is read by a record loop generated from source (``_record_loop``, on the model of ``_pcap``'s):
+per packet one ``unpack_from`` (which reads the block's trailer and the next block's header
+together), a few comparisons and one slice; the time stamp is divided only when a packet falls
+in another second than the previous one. The loop either yields (``next()``, iteration) or
+calls the callback itself (``loop()``, ``dispatch()``), and a filter is inlined into it when it
+can be. Everything else goes through ``_Reader.next_slow``, one block at a time.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import struct
 import sys
 from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING, Callable, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
 from .._constants import TstampPrecision
 from .._errors import (
@@ -60,6 +64,7 @@ from .._errors import (
 from .._pkthdr import PcapngPkthdr, Pkthdr, header_builder
 from ._cursor import Cursor
 from ._linktype import adjust_snapshot, linktype_to_dlt, max_snaplen_for_dlt
+from ._pcap import build_loop
 from ._pcapng_types import (
     BlockType,
     CustomBlock,
@@ -161,7 +166,10 @@ class _Clock(NamedTuple):
         return seconds + self.offset, fraction * self.multiplier // self.divisor
 
 
+@functools.lru_cache(maxsize=64)
 def _clock(resolution: int, offset: int) -> _Clock:
+    """The clock of an interface (one object per resolution and offset: the record loop
+    keeps its time-stamp arithmetic while consecutive packets' interfaces share a clock)."""
     if resolution <= _NS and _NS % resolution == 0:
         return _Clock(resolution, offset, _NS // resolution, 1)
     if resolution % _NS == 0:
@@ -169,13 +177,14 @@ def _clock(resolution: int, offset: int) -> _Clock:
     return _Clock(resolution, offset, _NS, resolution)
 
 
-# What the inline EPB path needs about an interface: (nanoseconds per time-stamp unit,
-# snapshot, interface, DLT), a plain tuple because CPython unpacks exact tuples fastest. It serves
-# interfaces whose units divide a second into whole nanoseconds (10^0 .. 10^-9) with no
-# if_tsoffset and no fix-ups; any other interface gets a snapshot of -1, which sends its
-# packets to next_slow.
-_FastPath = tuple[int, int, Optional[Interface], int]
-_SLOW_PATH: _FastPath = (1, -1, None, -1)
+# What the record loop's fast path needs about an interface: (the longest packet it reads,
+# interface, DLT, clock), a plain tuple because CPython unpacks exact tuples fastest. It serves
+# interfaces whose time-stamp units divide a second into whole nanoseconds (10^0 .. 10^-9) and
+# that need no pseudo-header fix-ups; any other interface gets a length of -1, which sends its
+# packets to next_slow. The length is capped so that a block without options is never longer
+# than the block size limit.
+_FastPath = tuple[int, Optional[Interface], int, Optional[_Clock]]
+_SLOW_PATH: _FastPath = (-1, None, -1, None)
 
 
 class _Block(NamedTuple):
@@ -214,9 +223,12 @@ class PcapngRecordStream:
     """The packets of a pcapng stream, with a filter that can change between packets.
 
     ``iterate(packet_filter)`` returns a generator of ``(PcapngPkthdr, data)`` from the current
-    position; a new call stops the running generator at the packet it last returned and
-    starts the next one there. A BPF program is compiled for one link type: packets from
-    interfaces with another link type (which libpcap would never reach) do not match it.
+    position; ``drive(packet_filter, callback, cnt, source)`` calls ``callback(hdr, data)`` for
+    up to ``cnt`` packets without a generator in between (pcapy's ``loop``/``dispatch``). Both
+    run the record loop generated by ``_record_loop``, with the filter inlined when it can be;
+    starting either stops the running generator at the packet it last returned. A BPF program
+    is compiled for one link type: packets from interfaces with another link type (which
+    libpcap would never reach) do not match it.
     """
 
     def __init__(self, reader: _Reader) -> None:
@@ -230,9 +242,9 @@ class PcapngRecordStream:
 
     def iterate(self, packet_filter: Optional[BPFProgram] = None) -> Iterator[Packet]:
         """A generator over the remaining packets that ``packet_filter`` (if any) accepts."""
-        if self._running is not None:
-            self._running.close()  # it saves its position
-        self._running = self.reader.packets(packet_filter)
+        self._park()
+        run = _record_loop(_per_packet(packet_filter, _GENERATOR_PARTS["deliver"]), False)
+        self._running = run(*self._arguments(packet_filter, None, 0, None))
         return self._running
 
     def drive(
@@ -248,13 +260,28 @@ class PcapngRecordStream:
         An exception from the callback propagates; the packet after the one it was given is
         the next one read.
         """
-        count = 0
-        for hdr, data in self.iterate(packet_filter):
-            callback(hdr, data)
-            count += 1
-            if count == cnt or getattr(source, "break_requested", False):
-                break
-        return count
+        self._park()
+        left = cnt if cnt > 0 else -1
+        run = _record_loop(_per_packet(packet_filter, _DRIVER_PARTS["deliver"]), True)
+        return left - int(run(*self._arguments(packet_filter, callback, left, source)))
+
+    def _park(self) -> None:
+        running, self._running = self._running, None
+        if running is not None:
+            running.close()  # it saves its position
+
+    def _arguments(
+        self,
+        packet_filter: Optional[BPFProgram],
+        callback: Optional[Callable[[Pkthdr, bytes], object]],
+        left: int,
+        source: object,
+    ) -> tuple[object, ...]:
+        reader = self.reader
+        accept, filter_dlt = _filter_parts(packet_filter)
+        slow = functools.partial(reader.next_accepted_slow, accept, filter_dlt)
+        return (reader, reader.cursor, _make_pcapng_header, PacketOptions.from_block, slow,
+                accept, filter_dlt, _u16, _u32, callback, left, source)
 
 
 def _filter_parts(packet_filter: Optional[BPFProgram]) -> tuple[Optional[InPlaceFilter], int]:
@@ -270,6 +297,147 @@ def _accepts(accept: InPlaceFilter, dlt: int, packet: Packet) -> bool:
     if interface is None or interface.dlt != dlt:
         return False
     return bool(accept(data, 0, len(data), header[3]))
+
+
+# The record loop, as source, on the model of _pcap's: one template for every filter and for
+# both ways of delivering packets, compiled once per (filter, mode).
+#
+# The fast path reads the run of Enhanced Packet Blocks lying wholly in the current chunk, on
+# interfaces with a fast entry (see _Reader.on_interface), and stops at anything else with `pos`
+# on that block, for `slow` (_Reader.next_slow) to read it with every check and error libpcap
+# has. `fields` holds the block at `pos`: its header, after the previous block's trailer, read
+# by the one `unpack_next` that checked that trailer. `pos` always points past the last packet
+# delivered, so stopping at a delivery loses nothing. {per_packet} is {deliver}, or a filter
+# with {deliver} inlined, run for each block with its packet at pkt[base:base + buflen].
+_FAST_PATH = """\
+while {more}:
+    _, block_type, length, if_id, high, low, buflen, wirelen = fields
+    stop = pos + length
+    if block_type != 6 or stop > last:
+        break
+    if if_id != current:
+        if if_id >= len(fast):
+            break
+        snapshot, interface, dlt, clock = fast[if_id]
+        if snapshot < 0:
+            break
+        current, matches = if_id, dlt == filter_dlt
+        if clock is not units_clock:
+            units_clock, stamp_high, stamp_low = clock, -1, 0
+            resolution, tsoffset, multiplier, _ = clock
+    if buflen > snapshot:
+        break
+    if length == (buflen + 35) & -4:  # the padded data and nothing else: no options
+        options = None
+    else:
+        if buflen + 36 > length or length & 3 or length > max_block:
+            break
+        options_start = pos + 28 + ((buflen + 3) & -4)
+        options = from_block(pkt[options_start : stop - 4], order, chunk_offset + options_start)
+    fields = unpack_next(pkt, stop - 4)
+    if fields[0] != length:
+        break
+    base = pos + 28
+    pos = stop
+{per_packet}"""
+
+# What happens to an accepted packet, {emit} being a `yield` or a call of the callback. The time
+# stamp's division is done once per second of capture: a packet whose time stamp has the high
+# word `stamp_high` and a low word in `stamp_low .. stamp_low + resolution - 1` falls in second
+# `stamp_seconds`, `fraction` units into it (compared as a difference: small ints are faster).
+_DELIVER = """\
+fraction = low - stamp_low
+if high != stamp_high or fraction >= resolution or fraction < 0:
+    stamp_seconds, fraction = divmod((high << 32) | low, resolution)
+    stamp_seconds += tsoffset
+    stamp_high, stamp_low = high, low - fraction
+{emit}"""
+_HEADER = "make((stamp_seconds, fraction * multiplier, buflen, wirelen, interface, options))"
+
+_LOOP_TEMPLATE = """
+def run(reader, cursor, make, from_block, slow, accept, filter_dlt, _u16, _u32,
+        callback, left, source):
+    pkt, pos = cursor.buffer, cursor.position
+    units_clock = None
+    try:
+        while True:
+            if reader.failure is not None:
+                raise reader.failure
+            layout = reader.layout
+            unpack_next = layout.trailer_and_epb_head.unpack_from
+            order = layout.order
+            fast = reader.fast
+            max_block = reader.max_block
+            chunk_offset = cursor.offset
+            last = len(pkt) - 28  # past it, a block and the next one's header do not fit
+            current = -1
+            fields = (0,) * 8  # not a block: next_slow decides what comes
+            if pos <= last:
+                fields = (0, *layout.epb_head.unpack_from(pkt, pos))
+{fast_path}
+            {stop_check}
+            cursor.position = pos
+            item = slow()
+            pkt, pos = cursor.buffer, cursor.position
+            if item is None:
+                return {result}
+            {deliver_item}
+    {leave}
+"""
+_GENERATOR_PARTS = {
+    "deliver": _DELIVER.format(emit=f"yield {_HEADER}, pkt[base : base + buflen]"),
+    "deliver_item": "yield item",
+    "more": "True",
+    "stop_check": "",
+    "result": "",
+    # Closing the generator (at a yield) keeps its position for the next one.
+    "leave": "except GeneratorExit:\n        cursor.position = pos\n        raise",
+}
+_DRIVER_PARTS = {
+    "deliver": _DELIVER.format(
+        emit=f"callback({_HEADER}, pkt[base : base + buflen])\nleft -= 1"
+    ),
+    "deliver_item": "callback(*item)\n            left -= 1",
+    "more": "left and not source.break_requested",
+    "stop_check": "if not left or source.break_requested:\n                return left",
+    "result": "left",
+    # However the driver ends (count reached, break, a callback's exception), the position
+    # stays just past the last packet delivered, unless the slow path moved on to a new chunk.
+    "leave": "finally:\n        if cursor.buffer is pkt:\n            cursor.position = pos",
+}
+_DELIVER_MARK = "__deliver__"
+_u16 = struct.Struct(">H").unpack_from
+_u32 = struct.Struct(">I").unpack_from
+
+
+@functools.lru_cache(maxsize=64)
+def _record_loop(per_packet: tuple[str, ...], driver: bool) -> Callable[..., Any]:
+    """The record loop for these per-packet statements, as a generator or as a driver."""
+    parts = dict(_DRIVER_PARTS if driver else _GENERATOR_PARTS)
+    del parts["deliver"]  # already in per_packet
+    return build_loop(_LOOP_TEMPLATE, "run", 12, per_packet, fast_path=_FAST_PATH, **parts)
+
+
+def _per_packet(packet_filter: Optional[BPFProgram], deliver: str) -> tuple[str, ...]:
+    """The statements run for each block of the fast path: {deliver}, behind the filter.
+
+    A filter's inlined statements take one statement for an accepted packet; {deliver} is
+    several, so a mark stands in for it and is replaced by them at the mark's indentation.
+    Packets from interfaces of another link type than the filter's are rejected first.
+    """
+    if packet_filter is None:
+        return tuple(deliver.splitlines())
+    inlined = packet_filter.inline_statements(_DELIVER_MARK)
+    if inlined is None:
+        inlined = ["if accept(pkt, base, buflen, wirelen):", f"    {_DELIVER_MARK}"]
+    lines = ["if not matches:", "    continue"]
+    for line in inlined:
+        if line.strip() == _DELIVER_MARK:
+            indent = line[: len(line) - len(line.lstrip())]
+            lines += [indent + statement for statement in deliver.splitlines()]
+        else:
+            lines.append(line)
+    return tuple(lines)
 
 
 class _Reader:
@@ -426,89 +594,7 @@ class _Reader:
             self.failure = copy.copy(err)
             raise
 
-    def packets(  # noqa: PLR0912, PLR0915 - the per-packet path is inlined: calls cost most
-        self, packet_filter: Optional[BPFProgram] = None
-    ) -> Generator[Packet, None, None]:
-        """Every packet of the rest of the file that ``packet_filter`` (if any) accepts.
-
-        The fast path takes the run of Enhanced Packet Blocks that lie wholly in the current
-        chunk, on interfaces that need no slow-path work; at any other block it stops with
-        ``cursor.position`` on that block, and ``next_slow`` reads it with every check and
-        error libpcap has. One ``unpack_from`` at a block's last 4 bytes reads its trailer and
-        the next block's header together. The filter runs on the packet where it lies in the
-        chunk, before any header or copy is made. ``cursor.position`` is brought up to date
-        when the fast path stops, and when the generator is closed (``PcapngRecordStream``
-        does that to change filters).
-        """
-        cursor = self.cursor
-        make = header_builder(PcapngPkthdr)
-        from_block = PacketOptions.from_block
-        accept, filter_dlt = _filter_parts(packet_filter)
-        pos = cursor.position
-        try:
-            while True:
-                if self.failure is not None:
-                    raise self.failure
-                layout = self.layout
-                unpack_next = layout.trailer_and_epb_head.unpack_from
-                fast = self.fast
-                max_block = self.max_block
-                buf = cursor.buffer
-                pos = cursor.position
-                end = len(buf) - 28  # the last place a block header plus a trailer can start
-                if pos <= end:
-                    head = layout.epb_head.unpack_from(buf, pos)
-                    block_type, length, if_id, high, low, caplen, wire_length = head
-                else:
-                    block_type = length = 0  # not enough for a header: go the slow way
-                while block_type == 6:
-                    stop = pos + length
-                    if stop > end or length & 3 or length > max_block:
-                        break  # the last block of the chunk, too: its trailer is read slowly
-                    try:
-                        nanoseconds_per_unit, snapshot, interface, dlt = fast[if_id]
-                    except IndexError:
-                        break
-                    if caplen > snapshot or caplen + 32 > length:
-                        break
-                    start = pos + 28
-                    packet = None
-                    if accept is None or (
-                        dlt == filter_dlt and accept(buf, start, caplen, wire_length)
-                    ):
-                        seconds, nanoseconds = divmod(
-                            ((high << 32) | low) * nanoseconds_per_unit, _NS
-                        )
-                        options = None
-                        if caplen + 36 <= length:  # something follows the padded data: options
-                            options_start = start + ((caplen + 3) & ~3)
-                            options = from_block(
-                                buf[options_start : stop - 4],
-                                layout.order,
-                                cursor.offset + options_start,
-                            )
-                        fields = (seconds, nanoseconds, caplen, wire_length, interface, options)
-                        packet = make(fields), buf[start : start + caplen]
-                    expected = length
-                    trailer, block_type, length, if_id, high, low, caplen, wire_length = (
-                        unpack_next(buf, stop - 4)
-                    )
-                    if trailer != expected:
-                        break
-                    pos = stop
-                    if packet is not None:
-                        yield packet
-                cursor.position = pos
-                slow_packet = self._next_accepted_slow(accept, filter_dlt)
-                pos = cursor.position
-                if slow_packet is None:
-                    return
-                yield slow_packet
-        except GeneratorExit:
-            cursor.position = pos
-            raise
-
-    def _next_accepted_slow(
+    def next_accepted_slow(
         self, accept: Optional[InPlaceFilter], filter_dlt: int
     ) -> Optional[Packet]:
         """The next packet the filter accepts, read the careful way; ``None`` at the end."""
@@ -570,9 +656,8 @@ class _Reader:
         self.info.interfaces.append(interface)
         self.max_block = max(self.max_block, max_snaplen_for_dlt(interface.dlt) + _BLOCK_SLACK)
         fast = _SLOW_PATH
-        simple_clock = clock.divisor == 1 and clock.offset == 0
-        if simple_clock and not needs_post_processing(interface.dlt, self.swapped):
-            fast = (clock.multiplier, interface.snapshot, interface, interface.dlt)
+        if clock.divisor == 1 and not needs_post_processing(interface.dlt, self.swapped):
+            fast = (min(interface.snapshot, MAX_BLOCK_SIZE - 36), interface, interface.dlt, clock)
         self.fast.append(fast)
 
     def interface_for(self, interface_id: int, offset: int) -> int:
