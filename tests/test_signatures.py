@@ -65,6 +65,8 @@ SIGNATURES: dict[str, str] = {
     "Reader.set_immediate_mode": "(immediate)",
     "Reader.set_tstamp_precision": "(precision)",
     "Reader.set_tstamp_type": "(tstamp_type)",
+    "Reader.list_datalinks": "()",
+    "Reader.set_datalink": "(dlt)",
     "Reader.__iter__": "()",
     "Reader.__aiter__": "()",
     # Dumper

@@ -73,6 +73,7 @@ from ._bpf import BPFProgram
 from ._constants import Status, TstampPrecision, datalink_name
 from ._errors import BPFError, CaptureError, HandleStateError, PcapWarning
 from ._libpcap import Handle, LivePacket, PacketDrain, PacketReader, lookup_net
+from ._live_batch import batch_readers
 from ._reader import Reader, _as_c_int
 from ._source import TIMEOUT, Packet
 
@@ -88,6 +89,9 @@ NO_TIMEOUT_BUFFER_MS = 10
 #: How many ready packets a loop takes between two looks at ``break_requested`` (a Reader's
 #: ``loop()`` also looks after every packet; this bounds a plain iteration under a flood).
 DRAIN_BATCH = 256
+#: Take live packets a batch per ``pcap_dispatch`` (``pcapy._live_batch``) rather than one
+#: ``pcap_next_ex`` per packet; the tests run both ways.
+BATCHED_READS = True
 #: How long ``sendpacket`` keeps retrying while the kernel's send buffer is full.
 SEND_PATIENCE = 2.0
 
@@ -199,6 +203,16 @@ _UNACTIVATED = _Unactivated()
 _NEVER = object()  # iter()'s sentinel: next_packet() never returns it
 
 
+def _packet_readers(
+    handle: Handle, precision: TstampPrecision, dlt: int
+) -> tuple[PacketReader, PacketDrain]:
+    """Batched readers (``pcapy._live_batch``) where they work, else one packet per call."""
+    batched = batch_readers(handle, dlt, DRAIN_BATCH) if BATCHED_READS else None
+    if batched is None:
+        return handle.packet_readers(precision)
+    return batched.read_packet, batched.drain
+
+
 def _unactivated_reader() -> Optional[LivePacket]:
     raise HandleStateError(NOT_ACTIVATED)
 
@@ -224,6 +238,7 @@ class LiveCapture:
         self._dlt = self._snapshot = 0
         self._precision = TstampPrecision.MICRO
         self._failed_activation: Optional[int] = None
+        self._filter_linktype: Optional[int] = None  # the link type of the filter in force
         self._readers = 0  # threads inside a read (a loop counts until it returns)
         self._closed = False
         self._set_timeout(0)
@@ -278,7 +293,7 @@ class LiveCapture:
         self._dlt = handle.datalink()
         self._snapshot = handle.snapshot()
         self._waiter = _make_waiter(handle)
-        self._read_packet, self._drain = handle.packet_readers(self._precision)
+        self._read_packet, self._drain = _packet_readers(handle, self._precision, self._dlt)
         self.activated = True
         if status > 0:
             # stacklevel: user -> Reader.activate or open_live -> activate* -> _start
@@ -418,6 +433,7 @@ class LiveCapture:
             )
         with self._in_use() as handle:
             handle.set_filter(list(program.instructions))
+        self._filter_linktype = program.linktype
 
     def breakloop(self) -> None:
         """Stop a ``loop()``, ``dispatch()`` or ``next()`` running in any thread, at once."""
@@ -445,6 +461,34 @@ class LiveCapture:
         self._require_activated()
         with self._in_use() as handle:
             handle.setdirection(direction)
+
+    def list_datalinks(self) -> list[int]:
+        """The link types the device can capture with (``pcap_list_datalinks``)."""
+        self._require_activated()
+        with self._in_use() as handle:
+            return handle.list_datalinks()
+
+    def set_datalink(self, dlt: int) -> None:
+        """Capture with link type ``dlt`` from now on (``pcap_set_datalink``).
+
+        Activation is checked here: before it libpcap has no list of types to check against
+        and answers with a misleading "not one of the DLTs supported". The cached type is read
+        back from libpcap, so ``datalink()``, ``dump_open()`` and filters compiled from now on
+        use the new one. A filter installed before was compiled for the old link-layer header
+        and no longer matches what it should (on "any", LINUX_SLL to LINUX_SLL2: nothing at
+        all), and libpcap leaves it in force: a PcapWarning says to install it again.
+        """
+        self._require_activated()
+        with self._in_use() as handle:
+            handle.set_datalink(dlt)
+            self._dlt = handle.datalink()
+        stale = self._filter_linktype
+        if stale is not None and stale != self._dlt:
+            warnings.warn(
+                f"the filter in force on {self.device} was compiled for link type "
+                f"{datalink_name(stale)}, not {datalink_name(self._dlt)}: call setfilter() again",
+                PcapWarning, stacklevel=3,
+            )
 
     def sendpacket(self, data: BytesLike) -> None:
         """Send a raw frame; wait (bounded) while the send buffer is full, unless non-blocking."""

@@ -21,7 +21,7 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, Union
 
 from ._bpf import BPFProgram, compile
-from ._constants import TstampPrecision
+from ._constants import DLT_NAME, TstampPrecision
 from ._dumper import Dumper, PathOrFile
 from ._errors import PcapError
 from ._pkthdr import Pkthdr
@@ -73,6 +73,13 @@ def _check_callback(callback: object) -> Callback:
     if not callable(callback):
         raise TypeError(f"callback must be callable, not {type(callback).__name__}")
     return callback
+
+
+def unsupported_datalink(dlt: int) -> str:
+    """libpcap's message for a link type a handle does not offer (``pcap_set_datalink``)."""
+    name = DLT_NAME.get(dlt)
+    what = name if name is not None else f"DLT {dlt}"
+    return f"{what} is not one of the DLTs supported by this device"
 
 
 def _dotted_quad(address: int) -> str:
@@ -251,6 +258,30 @@ class Reader:
     def datalink(self) -> int:
         """The link-layer type (a ``DLT_*`` value)."""
         return int(self._source.dlt)
+
+    def list_datalinks(self) -> list[int]:
+        """The link types (``DLT_*``) this handle can capture with, for ``set_datalink()``.
+
+        A savefile has exactly one, its own (libpcap answers the same for savefiles).
+        """
+        if self._live is not None:
+            return self._require_live().list_datalinks()
+        self._check_open()
+        return [self.datalink()]
+
+    def set_datalink(self, dlt: int) -> None:
+        """Capture with link type ``dlt`` (one of ``list_datalinks()``) from now on.
+
+        A savefile's link type cannot change: asking for its own is accepted and does nothing,
+        any other raises PcapError with libpcap's words for it.
+        """
+        if self._live is not None:
+            self._require_live().set_datalink(_as_c_int("dlt", dlt))
+            return
+        self._check_open()
+        dlt = _as_c_int("dlt", dlt)
+        if dlt != self.datalink():
+            raise PcapError(unsupported_datalink(dlt))
 
     def snapshot(self) -> int:
         """The snapshot length: the most bytes of a packet that are kept."""

@@ -17,6 +17,27 @@ from collections.abc import Iterator
 import pytest
 
 from live.lab import LOOPBACK, NetnsLab, build_lab
+from pcapy import _live
+
+#: The two ways a live handle takes packets from libpcap (pcapy._live.BATCHED_READS): a batch
+#: per pcap_dispatch (the default where open_memstream exists), or one pcap_next_ex per packet
+#: (Windows, Linux USB). Every live test runs both ways.
+READ_PATHS = ("batched", "per-packet")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if getattr(metafunc.module, "CHOOSES_READ_PATH", False):
+        return
+    if metafunc.definition.get_closest_marker("live") and "read_path" in metafunc.fixturenames:
+        metafunc.parametrize("read_path", READ_PATHS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def read_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The read path handles opened by this test use (see READ_PATHS)."""
+    path = getattr(request, "param", READ_PATHS[0])
+    monkeypatch.setattr(_live, "BATCHED_READS", path == "batched")
+    return str(path)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -10,6 +10,7 @@ from ._devices import RawAddress, RawDevice, RawSockaddr, find_all_devices, look
 from ._filters import Instruction, compile_filter, set_handle_filter
 from ._handle import Handle, LivePacket, PacketDrain, PacketReader
 from ._loader import ENV_OVERRIDE, Libpcap, load
+from ._memdump import MemoryDump
 
 __all__ = [
     "ENV_OVERRIDE",
@@ -22,6 +23,7 @@ __all__ = [
     # live capture and devices
     "Handle",
     "LivePacket",
+    "MemoryDump",
     "PacketDrain",
     "PacketReader",
     "RawAddress",

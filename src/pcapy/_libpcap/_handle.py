@@ -36,6 +36,7 @@ from . import _status
 from ._cdef import PCAP_ERRBUF_SIZE
 from ._filters import Instruction, set_handle_filter
 from ._loader import Libpcap, load
+from ._memdump import MemoryDump
 
 #: One packet as the readers below return it.
 LivePacket = tuple[Pkthdr, bytes]
@@ -78,6 +79,7 @@ class Handle:
         self._pcap: Any = ffi.gc(pcap, lib.pcap_close)
         self._close_lock = threading.Lock()
         self.closed = False
+        self._memory_dump: Optional[MemoryDump] = None
 
     # -- configuration (before activation) -------------------------------------------------
     def set_option(self, name: str, value: int) -> int:
@@ -202,6 +204,26 @@ class Handle:
         """Install a compiled program (``pcap_setfilter``; a BPFError names libpcap's reason)."""
         set_handle_filter(self._pcap, instructions)
 
+    def list_datalinks(self) -> list[int]:
+        """``pcap_list_datalinks``, checked: the link types the device offers.
+
+        libpcap allocates the array; it is copied out and handed back to
+        ``pcap_free_datalinks`` (not the C library's ``free``: on Windows libpcap's C runtime
+        may not be ours). Devices that cannot switch offer just their current type.
+        """
+        ffi, lib = self._libpcap.ffi, self._libpcap.lib
+        array_out = ffi.new("int **")
+        count = self._check(lib.pcap_list_datalinks(self._pcap, array_out), "list_datalinks")
+        try:
+            return [int(array_out[0][index]) for index in range(count)]
+        finally:
+            lib.pcap_free_datalinks(array_out[0])
+
+    def set_datalink(self, dlt: int) -> None:
+        """``pcap_set_datalink``, checked; a type the device does not offer raises with
+        libpcap's message ("EN10MB is not one of the DLTs supported by this device")."""
+        self._check(self._libpcap.lib.pcap_set_datalink(self._pcap, dlt))
+
     def breakloop(self) -> None:
         """``pcap_breakloop``; safe from any thread, and a no-op after ``close()``."""
         with self._close_lock:
@@ -214,6 +236,8 @@ class Handle:
             if self.closed:
                 return
             self.closed = True
+            if self._memory_dump is not None:
+                self._memory_dump.close()
             self._libpcap.ffi.release(self._pcap)
 
     # -- reading ---------------------------------------------------------------------------
@@ -259,6 +283,27 @@ class Handle:
             return True
 
         return read_packet, drain
+
+    def memory_dump(self) -> Optional[MemoryDump]:
+        """A new ``MemoryDump`` on this activated handle (the previous one, if any, is closed),
+        or None where the C library has no ``open_memstream`` (Windows).
+
+        The dump records the link type and snapshot length in force now: get a new one after
+        ``set_datalink``. ``close()`` releases it with the handle.
+        """
+        if self._memory_dump is not None:
+            self._memory_dump.close()
+            self._memory_dump = None
+        if self._libpcap.libc is None:
+            return None
+        self._memory_dump = MemoryDump(self._libpcap, self._pcap)
+        return self._memory_dump
+
+    def dispatch_failed(self, status: int) -> None:
+        """Raise for a negative ``pcap_dispatch`` status; return for PCAP_ERROR_BREAK."""
+        if status != Status.ERROR_BREAK:
+            self._check(status)
+            raise CaptureError(f"pcap_dispatch returned {status}", status)
 
     def _read_failed(self, status: int) -> None:
         """Raise for a ``pcap_next_ex`` error; return for PCAP_ERROR_BREAK.

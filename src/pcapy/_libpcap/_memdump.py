@@ -17,11 +17,11 @@ resume in Python at an exact packet when the filter changes or libpcap reports a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Optional
 
 from .._errors import PcapError
 from ._filters import Instruction, set_handle_filter
-from ._loader import load
+from ._loader import Libpcap, load
 from ._status import errbuf_message, handle_error
 
 _SEEK_SET = 0
@@ -37,6 +37,68 @@ def available() -> bool:
     return libpcap.libc is not None and libpcap.has("pcap_open_offline_with_tstamp_precision")
 
 
+class MemoryDump:
+    """``pcap_dispatch`` into memory: libpcap's ``pcap_dump`` appends each packet it hands
+    over to an ``open_memstream`` stream, and ``dispatch()`` returns them as one bytes object
+    of classic pcap records (this machine's byte order, the handle's time-stamp precision).
+
+    Used for a savefile libpcap filters (``MemoryDumpReader``) and for live capture, where it
+    replaces a ``pcap_next_ex`` round trip per packet by one call per batch.
+    """
+
+    def __init__(self, libpcap: Libpcap, pcap: Any) -> None:
+        if libpcap.libc is None:
+            raise PcapError("this C library has no open_memstream")
+        self._ffi, self._lib, self._libc = libpcap.ffi, libpcap.lib, libpcap.libc
+        self._pcap = pcap
+        self._dumper: Any = None
+        self._buffer = self._ffi.new("char **")
+        self._size = self._ffi.new("size_t *")
+        memory = self._libc.open_memstream(self._buffer, self._size)
+        if memory == self._ffi.NULL:
+            raise PcapError("open_memstream failed")
+        dumper = self._lib.pcap_dump_fopen(pcap, memory)
+        if dumper == self._ffi.NULL:
+            message = handle_error(self._ffi, self._lib, pcap)
+            self._libc.fclose(memory)
+            self._free_buffer()
+            raise PcapError(message or "pcap_dump_fopen failed")
+        self._dumper = dumper
+        self._callback = self._ffi.cast("pcap_handler", self._ffi.addressof(self._lib, "pcap_dump"))
+        self._user = self._ffi.cast("unsigned char *", dumper)
+        #: the 24-byte file header pcap_dump_fopen wrote (link type, snapshot, precision)
+        self.file_header = self.take()
+
+    def dispatch(self, cnt: int) -> tuple[int, bytes]:
+        """``pcap_dispatch(cnt)``: its status, and the records of the packets it handed over.
+
+        The records are returned whatever the status: libpcap may report a break or an error
+        after dumping some packets, and those must not be lost.
+        """
+        status = self._lib.pcap_dispatch(self._pcap, cnt, self._callback, self._user)
+        return int(status), self.take()
+
+    def take(self) -> bytes:
+        """The bytes dumped since the last call; the memory stream is rewound for reuse."""
+        self._lib.pcap_dump_flush(self._dumper)
+        size = self._size[0]
+        data = bytes(self._ffi.buffer(self._buffer[0], size)) if size else b""
+        self._libc.fseek(self._lib.pcap_dump_file(self._dumper), 0, _SEEK_SET)
+        return data
+
+    def close(self) -> None:
+        """Release the dumper and its memory (not the pcap handle); safe to call twice."""
+        if self._dumper is not None:
+            self._lib.pcap_dump_close(self._dumper)  # fclose()s the memory stream
+            self._dumper = None
+            self._free_buffer()
+
+    def _free_buffer(self) -> None:
+        if self._buffer[0] != self._ffi.NULL:
+            self._libc.free(self._buffer[0])
+            self._buffer[0] = self._ffi.NULL
+
+
 class MemoryDumpReader:
     """libpcap reading ``path`` from ``offset`` with a filter, matches dumped to memory."""
 
@@ -46,14 +108,12 @@ class MemoryDumpReader:
         libpcap = load()
         self._ffi, self._lib, self._libc = libpcap.ffi, libpcap.lib, libpcap.libc
         self._handle: Any = None
-        self._dumper: Any = None
-        self._buffer = self._ffi.new("char **")
-        self._size = self._ffi.new("size_t *")
+        self._dump: Optional[MemoryDump] = None
         try:
             self._open(path, nanosecond)
             self._start_at(offset)
             set_handle_filter(self._handle, instructions)
-            self._open_memory_dump()
+            self._dump = MemoryDump(libpcap, self._handle)
         except BaseException:
             self.close()
             raise
@@ -76,56 +136,25 @@ class MemoryDumpReader:
             raise PcapError(f"cannot position libpcap's reader at byte {offset}")
         self._stream = stream
 
-    def _open_memory_dump(self) -> None:
-        ffi, lib, libc = self._ffi, self._lib, self._libc
-        memory = libc.open_memstream(self._buffer, self._size)
-        if memory == ffi.NULL:
-            raise PcapError("open_memstream failed")
-        dumper = lib.pcap_dump_fopen(self._handle, memory)
-        if dumper == ffi.NULL:
-            message = handle_error(ffi, lib, self._handle)
-            self._close_memory(memory)
-            raise PcapError(message or "pcap_dump_fopen failed")
-        self._dumper = dumper
-        self._callback = ffi.cast("pcap_handler", ffi.addressof(lib, "pcap_dump"))
-        self._user = ffi.cast("unsigned char *", dumper)
-        self._take()  # drop the file header pcap_dump_fopen wrote
-
     def read_batch(self, max_packets: int) -> tuple[int, bytes]:
         """Up to ``max_packets`` matching records as bytes, and how many there are (0 at EOF).
 
         Raises PcapError with libpcap's message if the file is damaged; ``next_offset`` then
         still holds where the failed batch began.
         """
-        count = self._lib.pcap_dispatch(self._handle, max_packets, self._callback, self._user)
+        if self._dump is None:
+            raise PcapError("the filtered reader is closed")
+        count, records = self._dump.dispatch(max_packets)
         if count < 0:
             raise PcapError(handle_error(self._ffi, self._lib, self._handle))
-        records = self._take()
         self.next_offset = int(self._libc.ftell(self._stream))
         return count, records
 
-    def _take(self) -> bytes:
-        """The bytes dumped since the last call; the memory stream is rewound for reuse."""
-        self._lib.pcap_dump_flush(self._dumper)
-        size = self._size[0]
-        data = bytes(self._ffi.buffer(self._buffer[0], size)) if size else b""
-        self._libc.fseek(self._lib.pcap_dump_file(self._dumper), 0, _SEEK_SET)
-        return data
-
-    def _close_memory(self, memory: Any) -> None:
-        self._libc.fclose(memory)
-        if self._buffer[0] != self._ffi.NULL:
-            self._libc.free(self._buffer[0])
-            self._buffer[0] = self._ffi.NULL
-
     def close(self) -> None:
         """Release the dumper, its memory and the pcap handle; safe to call twice."""
-        if self._dumper is not None:
-            self._lib.pcap_dump_close(self._dumper)  # fclose()s the memory stream
-            self._dumper = None
-            if self._buffer[0] != self._ffi.NULL:
-                self._libc.free(self._buffer[0])
-                self._buffer[0] = self._ffi.NULL
+        if self._dump is not None:
+            self._dump.close()
+            self._dump = None
         if self._handle is not None:
             self._lib.pcap_close(self._handle)
             self._handle = None
