@@ -3,9 +3,11 @@
 ``pcapy [-r FILE | -i IFACE] [options] [expression]`` reads a savefile or captures live, filters
 with a BPF expression and prints one tcpdump-style line per packet (``pcapy._decode``), or
 writes the packets with ``-w``. The flags mean what they mean to tcpdump; the output equals
-``tcpdump -nn``'s for the protocols the decoder knows. Names are never looked up: ``-n`` is
-accepted for compatibility and changes nothing. ``-d`` prints the compiled filter program as
-``tcpdump -d`` does (``-dd`` as C, ``-ddd`` as decimal).
+``tcpdump -nn``'s (``-v``: ``tcpdump -v -nn``'s) for the protocols the decoder knows. Names are
+never looked up: ``-n`` is accepted for compatibility and changes nothing. ``-d`` prints the
+compiled filter program as ``tcpdump -d`` does (``-dd`` as C, ``-ddd`` as decimal). ``-L``
+lists a device's link types and ``-y`` chooses one, in tcpdump 4.99's words (LINUX_SLL2 is
+the default on ``any``, as there).
 
 ``pcapy stats FILE...`` summarises capture files instead: packets, bytes, time span, rates,
 link types, protocols and the busiest address pairs.
@@ -36,7 +38,8 @@ from typing import IO, Any, Callable, Optional, TextIO
 
 import pcapy
 
-from ._decode import TcpSequences, hex_and_ascii_lines, hex_lines, summarize
+from ._constants import DLT_BY_NAME, DLT_NAME
+from ._decode import TcpSequences, can_print, hex_and_ascii_lines, hex_lines, summarize
 
 PROG = "pcapy"
 DEFAULT_SNAPLEN = 262144
@@ -45,19 +48,39 @@ READ_TIMEOUT_MS = 100
 MAXIMUM_SNAPLEN = 262144
 _POLL_SECONDS = 0.1
 
-#: pcap_datalink_val_to_description for the link types one meets most
+#: Link types libpcap knows by name that pcapy's ``DLT_*`` constants leave out; capture
+#: devices offer them (DOCSIS: every Linux Ethernet device, for ``-y DOCSIS``).
+EXTRA_LINKTYPES = {"DOCSIS": 143, "LINUX_LAPD": 177, "FC_2_WITH_FRAME_DELIMS": 225}
+LINKTYPES_BY_NAME = {**DLT_BY_NAME, **EXTRA_LINKTYPES}
+LINKTYPE_NAMES = {**DLT_NAME, **{dlt: name for name, dlt in EXTRA_LINKTYPES.items()}}
+
+#: pcap_datalink_val_to_description, by name, for the link types capture devices offer on
+#: Linux, the BSDs, macOS and Windows, and the ones savefiles commonly carry (``-L``, banner)
 LINKTYPE_DESCRIPTIONS = {
-    pcapy.DLT_NULL: "BSD loopback",
-    pcapy.DLT_EN10MB: "Ethernet",
-    pcapy.DLT_RAW: "Raw IP",
-    pcapy.DLT_IPV4: "Raw IPv4",
-    pcapy.DLT_IPV6: "Raw IPv6",
-    pcapy.DLT_LINUX_SLL: "Linux cooked v1",
-    pcapy.DLT_LINUX_SLL2: "Linux cooked v2",
-    pcapy.DLT_LOOP: "OpenBSD loopback",
-    pcapy.DLT_PPP: "PPP",
-    pcapy.DLT_IEEE802_11: "802.11",
-    pcapy.DLT_IEEE802_11_RADIO: "802.11 plus radiotap header",
+    "NULL": "BSD loopback", "EN10MB": "Ethernet", "IEEE802": "Token ring",
+    "ARCNET": "BSD ARCNET", "SLIP": "SLIP", "PPP": "PPP", "FDDI": "FDDI",
+    "ATM_RFC1483": "RFC 1483 LLC-encapsulated ATM", "RAW": "Raw IP",
+    "SLIP_BSDOS": "BSD/OS SLIP", "PPP_BSDOS": "BSD/OS PPP", "PPP_SERIAL": "PPP over serial",
+    "C_HDLC": "Cisco HDLC", "IEEE802_11": "802.11", "FRELAY": "Frame Relay",
+    "LOOP": "OpenBSD loopback", "ENC": "OpenBSD encapsulated IP",
+    "LINUX_SLL": "Linux cooked v1", "LTALK": "Localtalk", "PFLOG": "OpenBSD pflog file",
+    "PRISM_HEADER": "802.11 plus Prism header", "IP_OVER_FC": "RFC 2625 IP-over-Fibre Channel",
+    "IEEE802_11_RADIO": "802.11 plus radiotap header", "ARCNET_LINUX": "Linux ARCNET",
+    "LINUX_IRDA": "Linux IrDA",
+    "IEEE802_11_RADIO_AVS": "802.11 plus AVS radio information header",
+    "DOCSIS": "DOCSIS", "LINUX_LAPD": "Linux vISDN LAPD",
+    "BLUETOOTH_HCI_H4_WITH_PHDR": "Bluetooth HCI UART transport layer plus pseudo-header",
+    "USB_LINUX": "USB with Linux header", "PPI": "Per-Packet Information",
+    "USB_LINUX_MMAPPED": "USB with padded Linux header", "FC_2": "Fibre Channel FC-2",
+    "FC_2_WITH_FRAME_DELIMS": "Fibre Channel FC-2 with frame delimiters",
+    "IPNET": "Solaris ipnet", "CAN_SOCKETCAN": "CAN-bus with SocketCAN headers",
+    "IPV4": "Raw IPv4", "IPV6": "Raw IPv6", "IEEE802_15_4_NOFCS": "IEEE 802.15.4 without FCS",
+    "DBUS": "D-Bus", "NFLOG": "Linux netfilter log messages", "INFINIBAND": "InfiniBand",
+    "NETLINK": "Linux netlink", "BLUETOOTH_LINUX_MONITOR": "Bluetooth Linux Monitor",
+    "PKTAP": "Apple DLT_PKTAP", "VSOCK": "Linux vsock", "LINUX_SLL2": "Linux cooked v2",
+    "AX25_KISS": "AX.25 with KISS header", "DSA_TAG_BRCM": "Broadcom tag",
+    "DSA_TAG_BRCM_PREPEND": "Broadcom tag (prepended)", "DSA_TAG_DSA": "Marvell DSA",
+    "DSA_TAG_EDSA": "Marvell EDSA",
 }
 
 
@@ -115,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-D", "--list-interfaces", action="store_true",
                         help="list the capture devices, with addresses and flags")
     parser.add_argument("-i", "--interface", metavar="IFACE", help="capture on IFACE")
+    parser.add_argument("-L", "--list-data-link-types", dest="list_linktypes",
+                        action="store_true",
+                        help="list the link types IFACE can capture with (for -y), and exit")
     parser.add_argument("-r", dest="read", metavar="FILE",
                         help="read packets from FILE ('-': stdin)")
     parser.add_argument("-w", dest="write", metavar="FILE",
@@ -148,10 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-S", "--absolute-tcp-sequence-numbers", dest="absolute",
                         action="store_true", help="print absolute TCP sequence numbers")
     parser.add_argument("-q", action="store_true", dest="quiet", help="print less protocol detail")
+    parser.add_argument("-v", action="count", default=0, dest="verbose",
+                        help="print IP header details and verified checksums, as tcpdump -v "
+                             "(-vv and -vvv print the same)")
     parser.add_argument("-l", action="store_true", dest="line_buffered",
                         help="flush standard output after every packet")
     parser.add_argument("-y", "--linktype", metavar="LINKTYPE",
-                        help="link type for -d when no file or device is given (name or number)")
+                        help="capture with this link type (one -L lists; default LINUX_SLL2 "
+                             "on 'any'), or compile -d for it without a file or device; "
+                             "a name (case-insensitive) or a number")
     parser.add_argument("--version", action="version", version=f"pcapy {pcapy.__version__}")
     parser.add_argument("expression", nargs="*", help="a BPF filter expression")
     return parser
@@ -168,25 +199,45 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         raise CommandError(f"invalid snaplen {args.snaplen}")
     args.snaplen = args.snaplen or DEFAULT_SNAPLEN
     args.filter = " ".join(args.expression)
+    # checked now, whatever the source, as tcpdump does
+    args.dlt = parse_linktype(args.linktype) if args.linktype is not None else None
     return args
 
 
 def parse_linktype(text: str) -> int:
-    """A DLT number from ``EN10MB``, ``DLT_EN10MB`` or ``1``."""
+    """A DLT number from a name as tcpdump's ``-y`` takes it (``en10mb``, ``LINUX_SLL2``:
+    any case), or, beyond tcpdump, ``DLT_EN10MB`` or ``1``."""
     if text.isdigit():
         return int(text)
     name = text.upper()
-    value = getattr(pcapy, name if name.startswith("DLT_") else "DLT_" + name, None)
-    if not isinstance(value, int):
+    value = LINKTYPES_BY_NAME.get(name, LINKTYPES_BY_NAME.get(name.removeprefix("DLT_")))
+    if value is None:
         raise CommandError(f"invalid data link type {text}")
     return value
 
 
+def linktype_name(dlt: int) -> Optional[str]:
+    """pcap_datalink_val_to_name: ``EN10MB``, or None for a link type without a name."""
+    return LINKTYPE_NAMES.get(dlt)
+
+
 def linktype_text(dlt: int) -> str:
     """``EN10MB (Ethernet)`` as tcpdump prints it in its banner."""
-    description = LINKTYPE_DESCRIPTIONS.get(dlt)
-    name = pcapy.datalink_name(dlt)
+    name = linktype_name(dlt)
+    if name is None:
+        return pcapy.datalink_name(dlt)
+    description = LINKTYPE_DESCRIPTIONS.get(name)
     return f"{name} ({description})" if description else name
+
+
+def datalink_line(dlt: int) -> str:
+    """One line of ``-L``: ``  EN10MB (Ethernet)``, marked when pcapy's decoder cannot print
+    that link type (as tcpdump marks the ones it cannot)."""
+    name = linktype_name(dlt)
+    if name is None:
+        return f"  DLT {dlt} (printing not supported)"
+    line = f"  {linktype_text(dlt)}"
+    return line if can_print(dlt) else line + " (printing not supported)"
 
 
 # -- capture and read ------------------------------------------------------------------------
@@ -196,6 +247,8 @@ def run_capture(argv: Sequence[str]) -> int:
     if args.list_interfaces:
         print_devices(sys.stdout)
         return 0
+    if args.list_linktypes and not args.read and (args.interface or not args.dump_program):
+        return list_linktypes(args)  # tcpdump: -L needs a device; a file ignores it
     if args.dump_program:
         return _print_program(args)
     reader = open_reader(args)
@@ -210,10 +263,11 @@ def run_capture(argv: Sequence[str]) -> int:
 def open_reader(args: argparse.Namespace) -> pcapy.Reader:
     """The Reader the options ask for: a savefile, or an activated live capture."""
     if args.read:
-        reader = pcapy.open_offline(args.read)
+        reader = pcapy.open_offline(args.read)  # -y is for captures: tcpdump ignores it here
     else:
         args.interface = args.interface or pcapy.lookupdev()
         reader = open_live(args.interface, args)
+        _close_on_error(reader, choose_linktype, reader, args)
     if args.filter:
         try:
             reader.setfilter(args.filter)
@@ -260,6 +314,47 @@ def open_live(device: str, args: argparse.Namespace) -> pcapy.Reader:
         reader.close()
         raise
     return reader
+
+
+def _close_on_error(reader: pcapy.Reader, function: Callable[..., object],
+                    *args: Any) -> None:
+    """Run ``function(*args)``; close ``reader`` if it raises (then re-raise)."""
+    try:
+        function(*args)
+    except BaseException:
+        reader.close()
+        raise
+
+
+def choose_linktype(reader: pcapy.Reader, args: argparse.Namespace) -> None:
+    """Switch a new capture to ``-y``'s link type, or ``any`` to LINUX_SLL2 by default, as
+    tcpdump 4.99 does (it carries the interface's index and name); say so on stderr.
+
+    An unsupported ``-y`` fails with libpcap's "... is not one of the DLTs supported by this
+    device"; the default is only applied where the device offers it (libpcap 1.10 and later).
+    """
+    dlt = args.dlt
+    if dlt is None and args.interface == "any":
+        dlt = pcapy.DLT_LINUX_SLL2 if pcapy.DLT_LINUX_SLL2 in reader.list_datalinks() else None
+    if dlt is None:
+        return
+    reader.set_datalink(dlt)
+    _error(f"data link type {linktype_name(dlt) or dlt}")
+
+
+def list_linktypes(args: argparse.Namespace) -> int:
+    """``-L``: the device's link types, in tcpdump's words (on stdout, as tcpdump 4.99.4 and
+    later print them; 4.99.3 wrote them to stderr)."""
+    device = args.interface or pcapy.lookupdev()
+    reader = open_live(device, args)
+    try:
+        dlts = reader.list_datalinks()
+    finally:
+        reader.close()
+    lines = [f"Data link types for {device} (use option -y to set):"]
+    lines += [datalink_line(dlt) for dlt in dlts]
+    sys.stdout.write("".join(line + "\n" for line in lines))
+    return 0
 
 
 #: pcap_statustostr's words for the statuses ``activate()`` can return
@@ -419,6 +514,7 @@ class PacketPrinter:
         self.with_ascii = bool(args.hex_ascii)
         self.flush = args.line_buffered
         self.tcp = None if args.absolute else TcpSequences()
+        self.verbose = bool(args.verbose)
 
     def print_packet(self, header: pcapy.Pkthdr, data: bytes) -> None:
         """Write one packet's line(s)."""
@@ -434,7 +530,8 @@ class PacketPrinter:
         summary = summarize(data, packet_linktype(header, self.linktype),
                             wire_length=header.getlen(),
                             link_header=self.link_header, quiet=self.quiet, tcp=self.tcp,
-                            default_hex=not (self.hex_level or self.quiet))
+                            default_hex=not (self.hex_level or self.quiet),
+                            verbose=self.verbose)
         text = summary.text
         if self.show_time:
             text = format_time(header, self.nano) + " " + text
@@ -549,11 +646,11 @@ def _compile_target(args: argparse.Namespace) -> tuple[int, int]:
     if args.interface:
         reader = open_live(args.interface, args)
         try:
+            choose_linktype(reader, args)
             return reader.datalink(), reader.snapshot()
         finally:
             reader.close()
-    dlt = parse_linktype(args.linktype) if args.linktype else pcapy.DLT_EN10MB
-    return dlt, args.snaplen
+    return (pcapy.DLT_EN10MB if args.dlt is None else args.dlt), args.snaplen
 
 
 # -- -D: devices -------------------------------------------------------------------------------

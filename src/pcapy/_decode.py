@@ -20,18 +20,22 @@ their ports), ``_ICMP`` and ``_ICMP6`` (type -> details). Printers get the decod
 
 Coverage: Ethernet II, 802.3 (LLC, SNAP), 802.1Q/802.1ad, Linux cooked v1/v2, raw IP, BSD
 loopback; ARP, IPv4, IPv6 and its extension headers, TCP, UDP, ICMP, ICMPv6, DNS and mDNS,
-the first line of HTTP. Other protocols end at the layer that carries them.
+the first line of HTTP (every line under -v). Other protocols end at the layer that carries
+them. ``verbose=True`` gives ``tcpdump -v``'s forms (see the "-v" section): IP header details,
+verified checksums (RFC 1071), and the verbose details of the protocols above.
 """
 
 from __future__ import annotations
 
 import functools
 import socket
+import struct
 from typing import Callable, NamedTuple, Optional
 
 from . import _constants as dlt
 
-__all__ = ["Summary", "TcpSequences", "hex_and_ascii_lines", "hex_lines", "summarize"]
+__all__ = ["Summary", "TcpSequences", "can_print", "hex_and_ascii_lines", "hex_lines",
+           "summarize"]
 
 _LINKTYPE_RAW = 101  # the savefile value of raw IP, should a reader pass it through
 _MASK32 = 0xFFFFFFFF
@@ -132,12 +136,27 @@ class _View:
     def rest(self) -> bytes:
         return self.data[self.start:self.end]
 
+    def captured(self, offset: int, size: int) -> bytes:
+        """What there is of the ``size`` bytes at ``offset``: possibly fewer, or none."""
+        start = self.start + offset
+        return self.data[start:min(self.end, start + size)]
+
+
+class _IpContext(NamedTuple):
+    """What a transport layer needs from the IP layer below it to verify its checksum."""
+
+    #: the pseudo-header's source and (final) destination addresses, 4 or 16 bytes each
+    src: bytes
+    dst: bytes
+    #: a fragment: the transport header or data is incomplete, so nothing is verified
+    fragmented: bool
+
 
 class _Decoder:
     """One packet's decoding: output pieces, protocols, addresses and options."""
 
     def __init__(self, link_header: bool, quiet: bool, tcp: Optional[TcpSequences],
-                 default_hex: bool) -> None:
+                 default_hex: bool, verbose: bool = False) -> None:
         self.parts: list[str] = []
         self.layer = "ether"
         self.protocols: list[str] = []
@@ -148,6 +167,9 @@ class _Decoder:
         self.quiet = quiet
         self.tcp = tcp
         self.default_hex = default_hex
+        self.verbose = verbose
+        #: the innermost IP header's addresses, for checksums (set by the IP layers)
+        self.ip: Optional[_IpContext] = None
 
     def out(self, text: str) -> None:
         self.parts.append(text)
@@ -209,15 +231,19 @@ def _printable(data: bytes) -> str:
 # -- entry point --------------------------------------------------------------------------
 def summarize(data: bytes, linktype: int = dlt.DLT_EN10MB, *, wire_length: Optional[int] = None,
               link_header: bool = False, quiet: bool = False,
-              tcp: Optional[TcpSequences] = None, default_hex: bool = True) -> Summary:
+              tcp: Optional[TcpSequences] = None, default_hex: bool = True,
+              verbose: bool = False) -> Summary:
     """Decode one packet of link type ``linktype`` into a tcpdump-style summary.
 
     ``wire_length`` is the packet's length on the wire (default ``len(data)``);
     ``link_header`` is ``-e`` and ``quiet`` is ``-q``; ``tcp`` keeps relative sequence
     numbers across calls (None: absolute, ``-S``); ``default_hex`` appends tcpdump's hex dump
     of payloads it cannot decode (tcpdump leaves it out under ``-x``, ``-X`` and ``-q``).
+    ``verbose`` is ``-v``: IP header details (an IPv4 packet then takes two lines, the second
+    indented by four spaces), checksums verified, and the verbose forms of ICMP, ICMPv6, IPv6
+    extension headers and HTTP (see the "-v" section below).
     """
-    decoder = _Decoder(link_header, quiet, tcp, default_hex)
+    decoder = _Decoder(link_header, quiet, tcp, default_hex, verbose)
     parser = _LINKTYPES.get(linktype)
     try:
         if parser is None:
@@ -230,6 +256,11 @@ def summarize(data: bytes, linktype: int = dlt.DLT_EN10MB, *, wire_length: Optio
         decoder.out(f" [|{decoder.layer}]" if marker is None else str(marker))
     return Summary("".join(decoder.parts), decoder.link_length, tuple(decoder.protocols),
                    decoder.src, decoder.dst)
+
+
+def can_print(linktype: int) -> bool:
+    """Whether ``summarize`` decodes link type ``linktype`` (else it prints ``UNSUPPORTED``)."""
+    return linktype in _LINKTYPES
 
 
 # -- link layers --------------------------------------------------------------------------
@@ -411,12 +442,13 @@ def _arp(decoder: _Decoder, view: _View, length: int) -> None:
     view.need(0, 8 + 2 * (hlen + plen))
     decoder.name("ARP, ")
     hardware, protocol, op = view.u16(0), view.u16(2), view.u16(6)
+    kind = "Ethernet" if hardware == 1 else f"Unknown Hardware ({hardware})"
+    proto = {0x0800: "IPv4", 0x86DD: "IPv6"}.get(protocol, f"Unknown Protocol (0x{protocol:04x})")
     if protocol != 0x0800 or plen != 4 or hlen == 0:
-        kind = "Ethernet" if hardware == 1 else f"Unknown Hardware ({hardware})"
-        proto = {0x0800: "IPv4", 0x86DD: "IPv6"}.get(protocol,
-                                                     f"Unknown Protocol (0x{protocol:04x})")
         decoder.out(f"{kind} (len {hlen}), {proto} (len {plen}), length {length}")
         return
+    if decoder.verbose:  # -v names the hardware and protocol address types
+        decoder.out(f"{kind} (len {hlen}), {proto} (len {plen}), ")
     sha, spa, tpa = view.mac(8, hlen), view.ip4(8 + hlen), view.ip4(12 + 2 * hlen)
     tha, target_known = view.mac(12 + hlen, hlen), any(view.raw(12 + hlen, hlen))
     text = {1: f"Request who-has {tpa}{f' ({tha})' if target_known else ''} tell {spa}",
@@ -444,11 +476,14 @@ def _ipv4(decoder: _Decoder, view: _View, length: int) -> None:
     if hlen < 20 or total < hlen:
         decoder.out(f"bad-hlen {hlen}" if hlen < 20 else f"bad-len {total}")
         return
-    if not view.has(0, hlen):
+    if decoder.verbose:
+        _ipv4_verbose(decoder, view, hlen, total, length)
+    elif not view.has(0, hlen):
         raise _TruncatedError(f" [remaining caplen({view.end - view.start}) < header "
                               f"length({hlen})] [|ip]")
-    if total > length:
+    elif total > length:
         decoder.out(f"truncated-ip - {total - length} bytes missing! ")
+    decoder.ip = _IpContext(view.raw(12, 4), view.raw(16, 4), bool(view.u16(6) & 0x3FFF))
     src, dst, protocol = view.ip4(12), view.ip4(16), view.u8(9)
     if decoder.src is None:
         decoder.src, decoder.dst = src, dst
@@ -485,6 +520,9 @@ def _ipv6(decoder: _Decoder, view: _View, length: int) -> None:
     payload, next_header = view.u16(4), view.u8(6)
     if payload + 40 > length:
         decoder.out(f"truncated-ip6 - {payload + 40 - length} bytes missing!")
+    if decoder.verbose:
+        decoder.out(_ipv6_details(view) + " ")
+    decoder.ip = _IpContext(view.raw(8, 16), view.raw(24, 16), False)
     src, dst = view.ip6(8), view.ip6(24)
     if decoder.src is None:
         decoder.src, decoder.dst = src, dst
@@ -515,6 +553,8 @@ def _ipv6_chain(decoder: _Decoder, next_header: int, view: _View, length: int,
             size = (view.u8(offset + 1) + 1) * 8
             view.need(offset, size)
             decoder.out("HBH " if next_header == 0 else "DSTOPT ")
+            if decoder.verbose:
+                _ipv6_options(decoder, view.sub(offset + 2, size - 2))
         next_header, offset = view.u8(offset), offset + size
     _ip_payload(decoder, next_header, view.sub(offset), length - offset, addresses, True)
 
@@ -523,7 +563,10 @@ def _fragment6(decoder: _Decoder, view: _View, offset: int, length: int) -> bool
     """Print a fragment header; True when nothing follows that we can decode."""
     decoder.layer = "frag6"
     fragment_offset = view.u16(offset + 2) & 0xFFF8
-    decoder.out(f"frag ({fragment_offset}|{length - offset - 8})")
+    ident = f"0x{view.u32(offset + 4):08x}:" if decoder.verbose else ""
+    decoder.out(f"frag ({ident}{fragment_offset}|{length - offset - 8})")
+    if decoder.ip is not None:
+        decoder.ip = decoder.ip._replace(fragmented=True)
     if fragment_offset:
         return True
     decoder.out(" ")
@@ -541,6 +584,8 @@ def _routing6(decoder: _Decoder, view: _View, offset: int) -> int:
     kind = view.u8(offset + 2)
     decoder.out(f", type={kind}" + (" [Deprecated]" if kind == 0 else ""))
     decoder.out(f", segleft={view.u8(offset + 3)}")
+    if decoder.verbose and kind == 0:
+        decoder.out(f", rsv=0x{view.u32(offset + 4):x}")
     if kind not in (0, 2, 4):
         raise _TruncatedError(" (unknown type) (invalid)")
     if kind == 4:
@@ -552,6 +597,9 @@ def _routing6(decoder: _Decoder, view: _View, offset: int) -> int:
     for index in range(size // 2):
         decoder.out(f", [{index}]{view.ip6(offset + 8 + 16 * index)}")
     decoder.out(") ")
+    if size >= 2 and decoder.ip is not None:  # the checksums' final destination (RFC 8200 8.1)
+        final = offset + 8 + (0 if kind == 4 else 16 * (size // 2 - 1))
+        decoder.ip = decoder.ip._replace(dst=view.raw(final, 16))
     return (size + 1) * 8
 
 
@@ -581,6 +629,8 @@ def _tcp(decoder: _Decoder, view: _View, length: int, addresses: tuple[str, str]
                      f"Flags [{_tcp_flags(flags)}]") + too_long)
         return
     decoder.out(f"Flags [{_tcp_flags(flags)}]")
+    if decoder.verbose:
+        decoder.out(_tcp_checksum(decoder, view, length))
     ack_base = _tcp_numbers(decoder, view, flags, payload, (addresses[0], sport),
                             (addresses[1], dport))
     if hlen > 20:
@@ -700,6 +750,10 @@ def _http(decoder: _Decoder, view: _View, length: int) -> None:
     token = line.split(b" ")[0].split(b"\t")[0]
     if (ended or whole or len(token) < len(line)) and _http_start(
             token, line[len(token):], ended or whole):
+        if decoder.verbose:
+            decoder.out(f", length: {length}")
+            _http_lines(decoder, data, whole)
+            return
         if ended or whole:
             decoder.out(": " + line.decode("ascii"))
         if not ended:
@@ -743,12 +797,18 @@ def _udp(decoder: _Decoder, view: _View, length: int, addresses: tuple[str, str]
         return
     view.need(0, 8)
     ports, payload = (sport, dport), size - 8
-    if size > length:
+    # The first fragment of a datagram carries its full UDP length, but only part of it.
+    fragment = decoder.ip is not None and decoder.ip.fragmented
+    if size > length and not fragment:
         decoder.out(f"UDP, bad length {payload} > {length - 8}")
-    elif decoder.quiet or not (53 in ports or 5353 in ports):
+        return
+    if decoder.verbose:
+        decoder.out(_udp_checksum(decoder, view, size))
+    if decoder.quiet or not (53 in ports or 5353 in ports):
         decoder.out(f"UDP, length {payload}")
     else:
         decoder.enter("DNS" if 53 in ports else "mDNS", "domain")
+        payload = min(size, length) - 8  # what this fragment holds of the message
         if payload < 12:
             decoder.out(f"domain [length {payload} < 12] (invalid)")
         else:
@@ -803,8 +863,8 @@ def _dns_query(decoder: _Decoder, view: _View, flags: int, counts: list[int],
     if flags & 0x06CF:  # AA, TC, RA, Z or RCODE set in a query
         decoder.out(f" [b2&3=0x{flags:x}]")
     inverse = (flags >> 11) & 0x0F == 1
-    decoder.out((f" [{questions}q]" if questions != 1 or inverse else "")
-                + (f" [{answers}a]" if answers or inverse else "")
+    decoder.out((f" [{answers}a]" if answers or inverse else "")
+                + (f" [{questions}q]" if questions != 1 or inverse else "")
                 + (f" [{authority}n]" if authority else "")
                 + (f" [{additional}au]" if additional else ""))
     offset = 12
@@ -837,7 +897,11 @@ def _dns_response(decoder: _Decoder, view: _View, flags: int, counts: list[int],
 
 
 def _dns_record(decoder: _Decoder, view: _View, offset: int, mdns: bool) -> Optional[int]:
-    """Print one resource record's type and data; its end, or None if its header is cut."""
+    """Print one resource record's type and data; its end, or None if its header is cut.
+
+    -v prints the record's owner name first (see ``_dns_owner``)."""
+    if decoder.verbose and not _dns_owner(decoder, view, offset):
+        return None
     try:
         end = _dns_skip_name(view, offset)
         view.need(end, 10)
@@ -919,6 +983,39 @@ def _dns_name(decoder: _Decoder, view: _View, offset: int, lead: str = "") -> No
         raise _TruncatedError()
 
 
+def _dns_owner(decoder: _Decoder, view: _View, offset: int) -> bool:
+    """-v: a record's owner name, printed label by label as far as it was captured.
+
+    As tcpdump -v prints it: a label cut after some of its characters, or a name whose next
+    length byte is missing, ends the line (``[|domain]``) after what was printed; a label of
+    which not one character was captured gives up the record quietly (False), like a record
+    whose fixed fields are cut. Pointers are followed as in ``_dns_name``.
+    """
+    decoder.out(" ")
+    total, limit, jumps = 0, offset, 0
+    while True:
+        size = view.u8(offset)
+        if size & 0xC0 == 0xC0:
+            target, jumps = view.u16(offset) & 0x3FFF, jumps + 1
+            if target >= limit or jumps > _MAX_POINTER_JUMPS:
+                decoder.out("<BAD PTR>")
+                raise _TruncatedError()
+            offset = limit = target
+        elif size & 0xC0:
+            raise _TruncatedError()
+        elif size == 0 or total + size > 255:
+            decoder.out("<DOMAIN NAME TOO LONG>" if size else "." if total == 0 else "")
+            return True
+        else:
+            label = view.captured(offset + 1, size)
+            if not label:
+                return False
+            decoder.out(_printable(label) + ("." if len(label) == size else ""))
+            if len(label) < size:
+                raise _TruncatedError()
+            total, offset = total + size + 1, offset + size + 1
+
+
 # -- ICMP ---------------------------------------------------------------------------------
 _ICMP_NAMES = {4: "source quench", 9: "router advertisement", 10: "router solicitation",
                15: "information request", 16: "information reply",
@@ -943,6 +1040,8 @@ def _icmp(decoder: _Decoder, view: _View, length: int) -> None:
     detail = _ICMP.get(kind)
     text = detail(view, code) if detail else _ICMP_NAMES.get(kind, f"type-#{kind}")
     decoder.out(f"ICMP {text}, length {length}")
+    if decoder.verbose:
+        _icmp_verbose(decoder, view, length, kind)
 
 
 def _quoted(view: _View, header: int) -> _View:
@@ -1017,13 +1116,22 @@ def _icmp6(decoder: _Decoder, view: _View, length: int) -> None:
         decoder.out("ICMP6, length 0 (invalid)")
         return
     kind = view.u8(0)
+    if decoder.verbose:
+        decoder.out(_icmp6_checksum(decoder, view, length))
     decoder.out("ICMP6, " + _ICMP6_NAMES.get(kind, f"unknown icmp6 type ({kind})")
                 + (" in-transit" if kind == 3 else ""))
+    if decoder.verbose and kind in _NDP:
+        _ndp(decoder, view, length, kind)
+        return
     code = view.u8(1)
     if kind == 1:
         _icmp6_unreachable(decoder, view, code)
     detail = _ICMP6.get(kind)
-    decoder.out(f"{detail(view, code) if detail else ''}, length {length}")
+    decoder.out(detail(view, code) if detail else "")
+    if decoder.verbose and kind in _ICMP6_VERBOSE:
+        _icmp6_verbose(decoder, view, kind)
+        return
+    decoder.out(f", length {length}")
     if kind not in _ICMP6_NAMES:
         decoder.hexdump(view.rest(), ascii_too=False, force=True)
 
@@ -1077,6 +1185,355 @@ _ICMP6: dict[int, Callable[[_View, int], str]] = {
     137: lambda view, code: f", {view.ip6(24)} to {view.ip6(8)}",
     143: lambda view, code: f", {view.u16(6)} group record(s)",
 }
+
+
+# -- -v: verbose details ------------------------------------------------------------------
+# What tcpdump 4.99 adds under -v, derived from its output on captures and crafted packets
+# and from the specifications (RFC 791 and 3168 for the IPv4 header, 8200 for IPv6, 1071 for
+# the checksums, 4443 and 4861 for ICMPv6): IP header details, checksums verified where the
+# whole message was captured and is not a fragment (TCP always; UDP and ICMPv6 over IPv6;
+# ICMP only when wrong), the datagram an ICMP error quotes, IPv6 extension-header options,
+# NDP details and options, every line of an HTTP message. Not reproduced: IPv4 timestamp
+# options (only their name is printed), the IPv6 jumbo payload option, NDP options other than
+# link-layer address, prefix, MTU and RDNSS (printed as unknown), MLDv2 queries.
+
+#: protocol names of IPv4 -v and IPv6 -v headers (others are "unknown")
+_IP_PROTOCOL_NAMES = {
+    0: "Options", 1: "ICMP", 2: "IGMP", 4: "IPIP", 6: "TCP", 8: "EGP", 9: "IGRP", 17: "UDP",
+    33: "DCCP", 41: "IPv6", 43: "Routing", 44: "Fragment", 46: "RSVP", 47: "GRE", 50: "ESP",
+    51: "AH", 55: "Mobile IP", 58: "ICMPv6", 62: "Mobile IP (old)", 88: "EIGRP", 89: "OSPF",
+    103: "PIM", 108: "Compressed IP", 112: "VRRP", 113: "PGM", 132: "SCTP", 135: "Mobility",
+    143: "Ethernet",
+}
+_ECN = {1: ",ECT(1)", 2: ",ECT(0)", 3: ",CE"}  # RFC 3168, the low bits of the TOS byte
+_IPV4_FRAGMENT_FLAGS = ((0x2000, "+"), (0x4000, "DF"), (0x8000, "rsvd"))
+_IPV4_OPTION_NAMES = {0: "EOL", 1: "NOP", 7: "RR", 68: "timestamp", 130: "security",
+                      131: "LSRR", 137: "SSRR", 148: "RA"}
+_ROUTE_OPTIONS = frozenset((7, 131, 137))  # record route, loose and strict source route
+
+
+def _checksum(data: bytes) -> int:
+    """The Internet checksum of ``data`` (RFC 1071): 0 when a checksum inside it is right."""
+    if len(data) % 2:
+        data += b"\x00"
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _should_be(data: bytes, at: int) -> int:
+    """The checksum ``data`` should carry at offset ``at`` (computed with that field zero)."""
+    return _checksum(data[:at] + b"\x00\x00" + data[at + 2:])
+
+
+def _pseudo_header(ip: _IpContext, protocol: int, length: int) -> bytes:
+    """The pseudo-header TCP, UDP and ICMPv6 checksums cover (RFC 9293, 768, 8200 8.1)."""
+    if len(ip.src) == 4:
+        return ip.src + ip.dst + bytes((0, protocol)) + length.to_bytes(2, "big")
+    return ip.src + ip.dst + length.to_bytes(4, "big") + bytes((0, 0, 0, protocol))
+
+
+def _transport_checksum(decoder: _Decoder, view: _View, length: int, protocol: int,
+                        at: int) -> Optional[tuple[int, Optional[int]]]:
+    """``(stored, None)`` if right, ``(stored, should_be)`` if wrong, or None when it cannot
+    be verified: no IP layer, a fragment, or a message not captured whole."""
+    ip = decoder.ip
+    if ip is None or ip.fragmented or not view.has(0, length) or length < at + 2:
+        return None
+    data = _pseudo_header(ip, protocol, length) + view.raw(0, length)
+    stored, header = view.u16(at), len(data) - length
+    if _checksum(data) == 0:
+        return stored, None
+    return stored, _should_be(data, header + at)
+
+
+def _ipv4_verbose(decoder: _Decoder, view: _View, hlen: int, total: int, length: int) -> None:
+    """-v's ``(tos 0x0, ttl 64, id 1, offset 0, flags [DF], proto TCP (6), length 60)`` and
+    the line break. A header cut short ends the line: after the addresses if an option was
+    cut (``[|ip]``), else with the ``[remaining caplen(...) < header length(...)]`` message."""
+    if total > length:
+        decoder.out(f"truncated-ip - {total - length} bytes missing! ")
+    tos, fragment, protocol = view.u8(1), view.u16(6), view.u8(9)
+    flags = ", ".join(name for bit, name in _IPV4_FRAGMENT_FLAGS if fragment & bit) or "none"
+    decoder.out(f"(tos 0x{tos:x}{_ECN.get(tos & 3, '')}, ttl {view.u8(8)}, id {view.u16(4)}, "
+                f"offset {(fragment & 0x1FFF) * 8}, flags [{flags}], "
+                f"proto {_IP_PROTOCOL_NAMES.get(protocol, 'unknown')} ({protocol}), "
+                f"length {total}")
+    option_cut = False
+    if hlen > 20:
+        decoder.out(", options (")
+        option_cut = _ipv4_options(decoder, view, hlen)
+        decoder.out(")")
+    if view.has(0, hlen):
+        header = view.raw(0, hlen)
+        if _checksum(header):
+            decoder.out(f", bad cksum {view.u16(10):x} (->{_should_be(header, 10):x})!")
+    decoder.out(")\n    ")
+    if not view.has(0, hlen):
+        if option_cut:  # tcpdump goes on to the addresses, and stops there
+            decoder.out(f"{view.ip4(12)} > {view.ip4(16)}: ")
+            raise _TruncatedError()
+        raise _TruncatedError(f" [remaining caplen({view.end - view.start}) < header "
+                              f"length({hlen})] [|ip]")
+
+
+def _ipv4_options(decoder: _Decoder, view: _View, hlen: int) -> bool:
+    """IPv4 options (RFC 791), comma-separated. A length that cannot be right ends them; so
+    does the end of the capture: the line's ``[|ip]``, or, within an option whose length was
+    captured, ``[truncated-option]`` (then True is returned)."""
+    offset = 20
+    while offset < hlen:
+        kind = view.u8(offset)
+        decoder.out(_IPV4_OPTION_NAMES.get(kind, f"unknown {kind}"))
+        if kind == 0:
+            return False
+        if kind == 1:
+            offset += 1
+        else:
+            size = view.u8(offset + 1) if offset + 1 < hlen else 0
+            if size < 2 or offset + size > hlen:
+                decoder.out(f" [bad length {size}]")
+                return False
+            if not view.has(offset, size):
+                decoder.out(" [truncated-option]")
+                return True
+            decoder.out(_ipv4_option_value(view, kind, offset, size))
+            offset += size
+        if offset < hlen:
+            decoder.out(",")  # before the next option is read, as tcpdump prints it
+    return False
+
+
+def _ipv4_option_value(view: _View, kind: int, offset: int, size: int) -> str:
+    if kind == 148:  # router alert (RFC 2113): a 16-bit value, shown unless zero
+        if size != 4:
+            return f" [bad length {size}]"
+        value = view.u16(offset + 2)
+        return f" value {value}" if value else ""
+    if kind in _ROUTE_OPTIONS:  # a pointer, then the addresses
+        if size < 3:
+            return f" [bad length {size}]"
+        bad = f" [bad length {size}]" if (size - 3) % 4 else ""
+        count = size // 4  # the addresses after the 3-byte head, a partial one counted
+        addresses = ", ".join(view.ip4(offset + 3 + 4 * index) for index in range(count))
+        return bad + (" " + addresses if addresses else "")
+    return ""
+
+
+def _ipv6_details(view: _View) -> str:
+    """``(class 0x10, flowlabel 0x12345, hlim 64, next-header TCP (6) payload length: 40)``."""
+    first, next_header = view.u32(0), view.u8(6)
+    traffic_class, flow = (first >> 20) & 0xFF, first & 0xFFFFF
+    parts = [f"class 0x{traffic_class:02x}"] if traffic_class else []
+    parts += [f"flowlabel 0x{flow:05x}"] if flow else []
+    parts.append(f"hlim {view.u8(7)}")
+    parts.append(f"next-header {_IP_PROTOCOL_NAMES.get(next_header, 'unknown')} "
+                 f"({next_header}) payload length: {view.u16(4)}")
+    return "(" + ", ".join(parts) + ")"
+
+
+def _ipv6_options(decoder: _Decoder, view: _View) -> None:
+    """The options of a hop-by-hop or destination options header (RFC 8200 4.2), then a
+    space; one that overruns its header ends the line with the header's marker."""
+    offset = 0
+    while view.has(offset):
+        kind = view.u8(offset)
+        if kind == 0:
+            decoder.out("(pad1)")
+            offset += 1
+            continue
+        size = view.u8(offset + 1)
+        view.need(offset + 2, size)
+        _ipv6_option(decoder, view, kind, offset + 2, size)
+        offset += 2 + size
+    decoder.out(" ")
+
+
+def _ipv6_option(decoder: _Decoder, view: _View, kind: int, at: int, size: int) -> None:
+    """One option; a router alert or home address of the wrong size ends the line."""
+    if kind == 1:
+        decoder.out("(padn)")
+    elif kind == 5:  # router alert (RFC 2711)
+        if size != 2:
+            decoder.out(f"(rtalert: invalid len {size})")
+            raise _TruncatedError()
+        decoder.out(f"(rtalert: 0x{view.u16(at):04x}) ")
+    elif kind == 0xC9:  # home address (RFC 6275)
+        if size < 16:
+            decoder.out("(homeaddr: trunc)")
+            raise _TruncatedError()
+        decoder.out(f"(homeaddr: {view.ip6(at)})")
+    else:
+        decoder.out(f"(opt_type 0x{kind:02x}: len={size})")
+
+
+def _tcp_checksum(decoder: _Decoder, view: _View, length: int) -> str:
+    """``, cksum 0x1234 (correct)`` or ``(incorrect -> 0x5678)``; nothing if unverifiable."""
+    verified = _transport_checksum(decoder, view, length, 6, 16)
+    if verified is None:
+        return ""
+    stored, should = verified
+    return f", cksum 0x{stored:04x} " + (
+        "(correct)" if should is None else f"(incorrect -> 0x{should:04x})")
+
+
+def _udp_checksum(decoder: _Decoder, view: _View, size: int) -> str:
+    """``[udp sum ok] `` or ``[bad udp cksum 0x0000 -> 0x1cdc!] ``, over IPv6 only (over
+    IPv4, where a UDP checksum is optional, tcpdump -v says nothing)."""
+    if decoder.ip is None or len(decoder.ip.src) != 16:
+        return ""
+    verified = _transport_checksum(decoder, view, size, 17, 6)
+    if verified is None:
+        return ""
+    stored, should = verified
+    return "[udp sum ok] " if should is None else (
+        f"[bad udp cksum 0x{stored:04x} -> 0x{should:04x}!] ")
+
+
+def _icmp6_checksum(decoder: _Decoder, view: _View, length: int) -> str:
+    """``[icmp6 sum ok] `` or ``[bad icmp6 cksum 0x0000 -> 0xbc6b!] ``."""
+    verified = _transport_checksum(decoder, view, length, 58, 2)
+    if verified is None:
+        return ""
+    stored, should = verified
+    return "[icmp6 sum ok] " if should is None else (
+        f"[bad icmp6 cksum 0x{stored:04x} -> 0x{should:04x}!] ")
+
+
+#: ICMP errors, which quote the start of the datagram they are about (RFC 792)
+_ICMP_QUOTING = frozenset((3, 4, 5, 11, 12))
+
+
+def _icmp_verbose(decoder: _Decoder, view: _View, length: int, kind: int) -> None:
+    """A wrong checksum, then the quoted datagram decoded on the next line (tab-indented)."""
+    ip = decoder.ip
+    if ip is not None and not ip.fragmented and view.has(0, length) and length >= 4:
+        message = view.raw(0, length)
+        if _checksum(message):
+            decoder.out(f" (wrong icmp cksum {view.u16(2):x} (->{_should_be(message, 2):x})!)")
+    if kind in _ICMP_QUOTING:
+        decoder.out("\n\t")
+        quoted = view.sub(8)
+        _ipv4(decoder, quoted, quoted.u16(2))
+
+
+#: ICMPv6 types whose -v form drops the trailing ", length N"
+_ICMP6_VERBOSE = frozenset((1, 2, 3, 4, 128, 129, 130, 131, 132, 143))
+_MLD2_RECORD_TYPES = {1: "is_in", 2: "is_ex", 3: "to_in", 4: "to_ex", 5: "allow", 6: "block"}
+
+
+def _icmp6_verbose(decoder: _Decoder, view: _View, kind: int) -> None:
+    """MLDv2 reports (RFC 3810) list their records: group, mode, number of sources."""
+    if kind != 143:
+        return
+    offset = 8
+    for _ in range(view.u16(6)):
+        sources = view.u16(offset + 2)
+        decoder.out(f" [gaddr {view.ip6(offset + 4)} "
+                    f"{_MLD2_RECORD_TYPES.get(view.u8(offset), f'type-#{view.u8(offset)}')}, "
+                    f"{sources} source(s)]")
+        offset += 20 + 16 * sources + 4 * view.u8(offset + 1)
+
+
+# -- -v: neighbor discovery (RFC 4861) ------------------------------------------------------
+_NDP = {133: 8, 134: 16, 135: 24, 136: 24, 137: 40}  # type -> where its options start
+_NA_FLAGS = ((0x80, "router"), (0x40, "solicited"), (0x20, "override"))
+_RA_FLAGS = ((0x80, "managed"), (0x40, "other stateful"), (0x20, "home agent"),
+             (0x02, "ipv6 only"))
+_RA_PREFERENCES = ("medium", "high", "rsv", "low")  # RFC 4191
+_PREFIX_FLAGS = ((0x80, "onlink"), (0x40, "auto"), (0x20, "router"))
+
+
+def _bit_names(value: int, names: tuple[tuple[int, str], ...]) -> str:
+    return ", ".join(name for bit, name in names if value & bit) or "none"
+
+
+def _ndp(decoder: _Decoder, view: _View, length: int, kind: int) -> None:
+    """A neighbor discovery message: its length, its fields, then one line per option."""
+    decoder.out(f", length {length}")
+    if kind == 134:
+        flags = view.u8(5)
+        decoder.out(f"\n\thop limit {view.u8(4)}, Flags [{_bit_names(flags, _RA_FLAGS)}], "
+                    f"pref {_RA_PREFERENCES[(flags >> 3) & 3]}, router lifetime "
+                    f"{view.u16(6)}s, reachable time {view.u32(8)}ms, retrans timer "
+                    f"{view.u32(12)}ms")
+    elif kind == 135:
+        decoder.out(f", who has {view.ip6(8)}")
+    elif kind == 136:
+        decoder.out(f", tgt is {view.ip6(8)}, Flags [{_bit_names(view.u8(4), _NA_FLAGS)}]")
+    elif kind == 137:
+        decoder.out(_ICMP6[137](view, 0))
+    offset = _NDP[kind]
+    view.need(0, 2)  # the code (tcpdump gives up without it; the rest may be missing)
+    while view.has(offset):
+        kind = view.u8(offset)
+        offset += _ndp_option(decoder, view, offset)
+        if kind not in _NDP_OPTIONS:
+            return  # tcpdump stops after an option it does not know
+
+
+def _ndp_option(decoder: _Decoder, view: _View, offset: int) -> int:
+    """Print one option (``\\n\\t  source link-address option (1), length 8 (1): ...``);
+    returns its size. A zero length or an overrun ends the line with ``[|icmp6]``."""
+    kind, units = view.u8(offset), view.u8(offset + 1)
+    size = units * 8
+    if size == 0:
+        raise _TruncatedError()
+    view.need(offset, size)
+    body = view.sub(offset + 2, size - 2)
+    name, value = _NDP_OPTIONS.get(kind, ("unknown", _ndp_unknown))
+    decoder.out(f"\n\t  {name} option ({kind}), length {size} ({units}): {value(body)}")
+    return size
+
+
+def _lifetime(seconds: int) -> str:
+    return "infinity" if seconds == _MASK32 else f"{seconds}s"
+
+
+def _ndp_prefix(body: _View) -> str:
+    return (f"{body.ip6(14)}/{body.u8(0)}, Flags [{_bit_names(body.u8(1), _PREFIX_FLAGS)}], "
+            f"valid time {_lifetime(body.u32(2))}, pref. time {_lifetime(body.u32(6))}")
+
+
+def _ndp_rdnss(body: _View) -> str:
+    addresses = "".join(f", addr: {body.ip6(at)}" for at in range(6, body.end - body.start, 16))
+    return f" lifetime {_lifetime(body.u32(2))}{addresses}"
+
+
+def _ndp_unknown(body: _View) -> str:
+    return "".join("\n\t  " + line for line in hex_lines(body.rest()))
+
+
+_NDP_OPTIONS: dict[int, tuple[str, Callable[[_View], str]]] = {
+    1: ("source link-address", lambda body: body.mac(0, body.end - body.start)),
+    2: ("destination link-address", lambda body: body.mac(0, body.end - body.start)),
+    3: ("prefix info", _ndp_prefix),
+    5: ("mtu", lambda body: f" {body.u32(2)}"),
+    25: ("rdnss", _ndp_rdnss),
+}
+
+
+# -- -v: HTTP -------------------------------------------------------------------------------
+def _http_lines(decoder: _Decoder, data: bytes, whole: bool) -> None:
+    """Every line of the message, each on a tab-indented line of its own.
+
+    A line that is not text ends the listing silently. The segment's last line, unended,
+    is printed with the ``[|http]`` marker; a line cut by the capture is not printed, the
+    marker alone says the rest is missing.
+    """
+    while data:
+        line, ended = _first_line(data, whole)
+        if line is None:
+            return
+        if not ended:
+            if whole:
+                decoder.out("\n\t" + line.decode("ascii"))
+            raise _TruncatedError()
+        decoder.out("\n\t" + line.decode("ascii"))
+        data = data[len(line) + (2 if data[len(line)] == 0x0D else 1):]
+    if not whole:
+        raise _TruncatedError()  # the segment goes on beyond the capture
 
 
 # -- dispatch tables ------------------------------------------------------------------------
