@@ -82,6 +82,30 @@ def test_one_write_per_packet():
     assert len(write.calls) == 2
 
 
+@pytest.mark.parametrize("nanosecond", [False, True], ids=["usec", "nsec"])
+def test_the_fast_path_writes_what_the_careful_path_writes(nanosecond):
+    fast, careful = Recorder(), Recorder()
+    fast_writer = PcapngWriter(fast, 1, 65535, nanosecond=nanosecond)
+    careful_writer = PcapngWriter(careful, 1, 65535, nanosecond=nanosecond)
+    kind = {"nsec": 999_999_999} if nanosecond else {"usec": 999_999}
+    headers = [pcapy.Pkthdr(sec, caplen=caplen, len=caplen + extra, **kind)
+               for sec in (0, 1, 1_700_000_000, 2**32 + 5) for caplen in range(9)
+               for extra in (0, 1000)]
+    for hdr in headers:
+        data = bytes(range(hdr.caplen))
+        fast_writer.write_packet(hdr, data)
+        careful_writer._write_packet(hdr, data)  # the general path, as other headers take
+    assert fast.calls == careful.calls
+    _, packets = read_back(fast.data)
+    assert [hdr for hdr, _ in packets] == headers
+
+
+def test_a_time_too_large_for_the_fast_path_is_still_refused():
+    writer = PcapngWriter(Recorder(), 1, 65535, nanosecond=True)
+    with pytest.raises(pcapy.PcapError, match="does not fit a pcapng block"):
+        writer.write_packet(pcapy.Pkthdr(2**64 - 1, caplen=1, len=1, nsec=0), b"x")
+
+
 def test_microsecond_headers_are_written_exactly():
     write = Recorder()
     writer = PcapngWriter(write, 1, 65535, nanosecond=False)

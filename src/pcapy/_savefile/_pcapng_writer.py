@@ -31,7 +31,7 @@ import struct
 from typing import Callable, NamedTuple, Optional, Union
 
 from .._errors import PcapError
-from .._pkthdr import Pkthdr
+from .._pkthdr import NanoPkthdr, Pkthdr
 from ._linktype import dlt_to_linktype
 from ._pcapng_types import (
     NO_COPY_CODES,
@@ -58,6 +58,8 @@ _SHB_FIXED = struct.Struct("<IHHq")
 _IDB_FIXED = struct.Struct("<HHI")
 _EPB_FIXED = struct.Struct("<IIIII")
 _TRAILER = struct.Struct("<I")
+_EPB_HEAD = struct.Struct("<7I")  # block type, total length, then the EPB's fixed fields
+_PADDING = (b"", b"\0", b"\0\0", b"\0\0\0")
 
 
 def build_block(block_type: int, body: bytes) -> bytes:
@@ -158,6 +160,8 @@ class PcapngWriter:
         self.nanosecond = nanosecond
         self._linktype = linktype
         self._default_resolution = _NS if nanosecond else 1_000_000
+        #: the header class whose packets go on the default interface (id 0) as they are
+        self._plain_header = NanoPkthdr if nanosecond else Pkthdr
         # (source Interface or None, resolution, offset) -> the IDB written for it
         self._interfaces: dict[_InterfaceKey, _OutputInterface] = {}
         # The default interface is written at once, so that even an empty file can be read.
@@ -167,6 +171,24 @@ class PcapngWriter:
 
     def write_packet(self, hdr: Pkthdr, data: BytesLike) -> None:
         """Append one packet as an Enhanced Packet Block (writing its IDB first if new)."""
+        # Fast path: a header with no pcapng interface or options, at the file's resolution,
+        # and bytes of exactly caplen (copying from a classic pcap reader): one pack, one join.
+        if (type(hdr) is self._plain_header and type(data) is bytes
+                and len(data) == hdr[2]):
+            units = hdr[0] * self._default_resolution + hdr[1]
+            if units <= _MAX_U64:
+                caplen = hdr[2]
+                padding = -caplen % 4
+                total = 32 + caplen + padding
+                self._write(b"".join((
+                    _EPB_HEAD.pack(BlockType.ENHANCED_PACKET, total, 0, units >> 32,
+                                   units & 0xFFFFFFFF, caplen, hdr[3]),
+                    data, _PADDING[padding], _TRAILER.pack(total),
+                )))
+                return
+        self._write_packet(hdr, data)
+
+    def _write_packet(self, hdr: Pkthdr, data: BytesLike) -> None:
         (key, interface, new_interface_block), units = self._place(hdr)
         caplen = hdr[2]
         if len(data) != caplen:
