@@ -186,6 +186,7 @@ int fseek(FILE *, long, int);
 long ftell(FILE *);
 int fclose(FILE *);
 void free(void *);
+int setvbuf(FILE *, char *, int, size_t);
 """
 
 
