@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import pcapy
-from helpers import NSEC_MAGIC, pcap_bytes, sample_records
+from helpers import NSEC_MAGIC, pcap_bytes, sample_records, udp_frame
 
 
 @pytest.fixture
@@ -229,3 +229,37 @@ def test_file_format_header_and_interfaces(capture: Path, corpus):
     assert len(ng.interfaces) == 2
     assert {h.interface.dlt for h, _ in packets} == {1, 113}
     assert any(h.comment for h, _ in packets)
+
+
+@pytest.mark.parametrize("filtered", [False, True], ids=["all", "filtered"])
+def test_loop_to_the_end_stops_and_resumes_exactly_across_chunks(tmp_path: Path, filtered):
+    # loop(-1) runs a driver that keeps no count: a break and a callback's exception must
+    # still leave the reader right after the packet delivered, chunk boundaries included.
+    frames = [udp_frame(bytes([i % 251]) * (300 + i % 700), dport=80 + i % 3) for i in range(3000)]
+    path = tmp_path / "many.pcap"
+    path.write_bytes(pcap_bytes((1700000000 + i, i, frame, len(frame))
+                                for i, frame in enumerate(frames)))
+    expected = [frame for frame in frames if not filtered or frame[37] == 80]
+    reader = pcapy.open_offline(str(path))
+    if filtered:
+        reader.setfilter("udp dst port 80")
+    seen: list[bytes] = []
+    first_stop, second_stop = len(expected) // 4, len(expected) // 2
+
+    def break_at_first_stop(_hdr, data):
+        seen.append(data)
+        if len(seen) == first_stop:
+            reader.breakloop()
+
+    def fail_at_second_stop(_hdr, data):
+        seen.append(data)
+        if len(seen) == second_stop:
+            raise KeyError("stop")
+
+    reader.loop(-1, break_at_first_stop)
+    assert len(seen) == first_stop
+    with pytest.raises(KeyError):
+        reader.loop(0, fail_at_second_stop)
+    reader.loop(-1, lambda _hdr, data: seen.append(data))
+    assert seen == expected
+    assert reader.next() == (None, b"")

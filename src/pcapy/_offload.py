@@ -144,18 +144,23 @@ class OffloadedRecords:
         callback: Callable[..., object],
         cnt: int,
         source: object,
+        *,
+        counted: bool = True,
     ) -> int:
-        """Call ``callback`` for up to ``cnt`` matching packets; return how many."""
+        """Call ``callback`` for up to ``cnt`` matching packets; return how many (0 when not
+        ``counted`` and ``cnt <= 0``)."""
         self._park()
         delivered = 0
         if self._fallback is None:
-            delivered = self._dump.drive(None, callback, cnt, source)
+            delivered = self._dump.drive(None, callback, cnt, source, counted=counted)
             if self._feed.failed_at is None or (0 < cnt <= delivered):
                 return delivered
             if getattr(source, "break_requested", False):
                 return delivered
         rest = cnt - delivered if cnt > 0 else cnt
-        return delivered + self._take_over().drive(self._program, callback, rest, source)
+        return delivered + self._take_over().drive(
+            self._program, callback, rest, source, counted=counted
+        )
 
     @property
     def failure(self) -> Optional[SavefileError]:

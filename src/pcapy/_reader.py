@@ -148,7 +148,7 @@ class Reader:
         callback = _check_callback(callback)
         source = self._source
         source.break_requested = False
-        if self._drive(cnt, callback) is not None:
+        if self._drive(cnt, callback, counted=False) is not None:
             return
         remaining = cnt
         for hdr, data in source.loop_packets():
@@ -163,7 +163,7 @@ class Reader:
         callback = _check_callback(callback)
         source = self._source
         source.break_requested = False
-        driven = self._drive(cnt, callback)
+        driven = self._drive(cnt, callback, counted=True)
         if driven is not None:
             return driven
         count = 0
@@ -174,13 +174,13 @@ class Reader:
                 break
         return count
 
-    def _drive(self, cnt: int, callback: Callback) -> Optional[int]:
+    def _drive(self, cnt: int, callback: Callback, *, counted: bool) -> Optional[int]:
         """Let the engine run the callback loop itself, when it can (savefiles)."""
         drive = getattr(self._source, "drive", None)
         if drive is None:
             return None
         try:
-            return drive(cnt, callback)  # type: ignore[no-any-return]
+            return drive(cnt, callback, counted=counted)  # type: ignore[no-any-return]
         finally:
             self._rebind_next()
 

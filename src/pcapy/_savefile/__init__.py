@@ -38,6 +38,8 @@ class RecordStream(Protocol):
         callback: Callable[[Pkthdr, bytes], object],
         cnt: int,
         source: object,
+        *,
+        counted: bool = True,
     ) -> int: ...
 
 
@@ -82,16 +84,18 @@ class SavefileSource:
         """The rest of the file (``loop()`` checks ``break_requested`` between packets)."""
         return self.packets
 
-    def drive(self, cnt: int, callback: Callable[[Pkthdr, bytes], object]) -> Optional[int]:
+    def drive(self, cnt: int, callback: Callable[[Pkthdr, bytes], object], *,
+              counted: bool = True) -> Optional[int]:
         """Run ``callback`` over up to ``cnt`` packets in the engine's own loop, if it has one.
 
-        Returns the number of packets delivered, or None when the engine has no driver (the
-        Reader then iterates). ``packets`` is a new iterator afterwards.
+        Returns the number of packets delivered (0 if ``counted`` is False and ``cnt <= 0``:
+        ``loop()`` needs no count), or None when the engine has no driver (the Reader then
+        iterates). ``packets`` is a new iterator afterwards.
         """
         if self._records is None:
             return None
         try:
-            return self._records.drive(self._filter, callback, cnt, self)
+            return self._records.drive(self._filter, callback, cnt, self, counted=counted)
         finally:
             self.packets = self._records.iterate(self._filter)
 

@@ -253,6 +253,8 @@ class PcapngRecordStream:
         callback: Callable[[Pkthdr, bytes], object],
         cnt: int,
         source: object,
+        *,
+        counted: bool = True,  # pcapng always counts (a small share of its cost per packet)
     ) -> int:
         """Call ``callback`` for up to ``cnt`` packets (all for ``cnt <= 0``), stopping early
         when ``source.break_requested``; return how many. Call ``iterate`` again afterwards.
