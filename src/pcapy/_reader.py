@@ -189,8 +189,9 @@ class Reader:
 
         ``meta`` holds 16 bytes per packet, four native-endian unsigned 32-bit integers
         ``(sec, usec, offset, caplen)``; the packet is ``buffer[offset:offset + caplen]``.
-        An empty ``meta`` means the end of the file (or, live, a read timeout). On savefiles the
-        buffer is pcapy's read chunk itself, so no packet is copied: the fastest way to read.
+        An empty ``meta`` means the end of the file (or, live, a read timeout). On classic pcap
+        files the buffer is pcapy's read chunk itself: no packet is copied, no object is made
+        per packet.
         Unpack ``meta`` with ``struct.iter_unpack("=IIII", meta)`` or an ``array('I')``.
         One call returns at most ``MAX_BATCH`` (65536) packets, whatever ``max_packets`` says.
         """
