@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Iterable
+from typing import Any
 
 USEC_MAGIC = 0xA1B2C3D4
 NSEC_MAGIC = 0xA1B23C4D
@@ -36,3 +38,29 @@ def udp_frame(payload: bytes, sport: int = 1234, dport: int = 80) -> bytes:
 def sample_records(n: int = 5) -> list[tuple[int, int, bytes, int]]:
     return [(1700000000 + i, i * 1000, udp_frame(bytes([i]) * (i + 1), dport=80 + i), 42 + i + 1)
             for i in range(n)]
+
+
+class Trickle(io.RawIOBase):
+    """A stream that returns at most ``step`` bytes per read: blocks and records straddle chunks."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data = io.BytesIO(data)
+        self._step = step
+
+    def readable(self) -> bool:
+        return True
+
+    def read1(self, size: int = -1) -> bytes:
+        return self._data.read(min(self._step, size if size >= 0 else self._step))
+
+    read = read1
+
+
+def read_all(reader: Any) -> list[tuple[Any, bytes]]:
+    """Every packet a Reader has left, read with ``next()`` until it returns ``(None, b'')``."""
+    out = []
+    while True:
+        hdr, data = reader.next()
+        if hdr is None:
+            return out
+        out.append((hdr, data))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import pcapy
-from helpers import NSEC_MAGIC, pcap_bytes, sample_records, udp_frame
+from helpers import NSEC_MAGIC, pcap_bytes, read_all, sample_records, udp_frame
 
 
 @pytest.fixture
@@ -18,15 +18,6 @@ def capture(tmp_path: Path) -> Path:
     path = tmp_path / "five.pcap"
     path.write_bytes(pcap_bytes(sample_records(5)))
     return path
-
-
-def read_all(reader: pcapy.Reader) -> list[tuple[pcapy.Pkthdr, bytes]]:
-    out = []
-    while True:
-        hdr, data = reader.next()
-        if hdr is None:
-            return out
-        out.append((hdr, data))
 
 
 def test_next_returns_headers_and_bytes_then_none(capture: Path):

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pcapy
+from helpers import Trickle
 from pcapy._pkthdr import PcapngPkthdr
 from pcapy._savefile import open_savefile
 from pcapy._savefile._pcapng_types import (
@@ -488,20 +489,6 @@ def test_interfaces_with_other_link_types_and_snaplens_are_read_to_the_end():
     assert (source.dlt, source.snapshot) == (1, 96)
 
 
-class Trickle(io.RawIOBase):
-    """A stream that returns at most ``step`` bytes per read: every block straddles chunks."""
-
-    def __init__(self, data: bytes, step: int) -> None:
-        self._data = io.BytesIO(data)
-        self._step = step
-
-    def readable(self) -> bool:
-        return True
-
-    def read1(self, size: int = -1) -> bytes:
-        return self._data.read(min(self._step, size if size >= 0 else self._step))
-
-    read = read1
 
 
 @pytest.mark.parametrize("step", [1, 3, 7, 64, 100])

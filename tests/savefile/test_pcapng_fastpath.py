@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional
 import pytest
 
 import pcapy
+from helpers import Trickle, read_all
 from pcapy._pkthdr import PcapngPkthdr
 from pcapy._savefile import _pcapng, open_savefile
 
@@ -159,20 +160,6 @@ def mixed_file(order_of_sections: str = "<><", per_interface: int = 25, seed: in
     return out
 
 
-class Trickle(io.RawIOBase):
-    """A stream that returns at most ``step`` bytes per read (so chunks are that small)."""
-
-    def __init__(self, data: bytes, step: int) -> None:
-        self._data = io.BytesIO(data)
-        self._step = step
-
-    def readable(self) -> bool:
-        return True
-
-    def read1(self, size: int = -1) -> bytes:
-        return self._data.read(min(self._step, size if size >= 0 else self._step))
-
-    read = read1
 
 
 # -- ways of reading -------------------------------------------------------------------------
@@ -180,13 +167,7 @@ def by_iteration(reader: pcapy.Reader) -> list[Packet]:
     return list(reader)
 
 
-def by_next(reader: pcapy.Reader) -> list[Packet]:
-    out = []
-    while True:
-        hdr, data = reader.next()
-        if hdr is None:
-            return out
-        out.append((hdr, data))
+by_next = read_all
 
 
 def by_loop(reader: pcapy.Reader) -> list[Packet]:
