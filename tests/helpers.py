@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import socket
 import struct
+import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -64,3 +67,19 @@ def read_all(reader: Any) -> list[tuple[Any, bytes]]:
         if hdr is None:
             return out
         out.append((hdr, data))
+
+
+def udp_burst(port: int, count: int = 10, delay: float = 0.3, gap: float = 0.02,
+              payload: bytes = b"pcapy-test") -> threading.Thread:
+    """Send ``count`` datagrams to 127.0.0.1:port (loopback only) from a thread, starting after
+    ``delay`` seconds (while the capture under test starts) and ``gap`` seconds apart."""
+    def send() -> None:
+        time.sleep(delay)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for _ in range(count):
+                sock.sendto(payload, ("127.0.0.1", port))
+                time.sleep(gap)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread

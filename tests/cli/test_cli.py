@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 import pty
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 import pcapy
+from helpers import udp_burst
 from pcapy._cli import bpf_image, format_flags, format_program
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -63,18 +62,6 @@ def live_capture_available() -> None:
         pytest.skip(f"live capture is not available here: {err}")
 
 
-def udp_burst(port: int, count: int = 10, delay: float = 0.3) -> threading.Thread:
-    """Send ``count`` datagrams to 127.0.0.1:port after ``delay`` (loopback only)."""
-    def send() -> None:
-        time.sleep(delay)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            for _ in range(count):
-                sock.sendto(b"pcapy-test", ("127.0.0.1", port))
-                time.sleep(0.02)
-
-    thread = threading.Thread(target=send, daemon=True)
-    thread.start()
-    return thread
 
 
 # -- reading files ---------------------------------------------------------------------------

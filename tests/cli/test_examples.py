@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 import pcapy
+from helpers import udp_burst
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -41,18 +40,9 @@ def needs_live_capture() -> None:
         pytest.skip(f"live capture is not available here: {err}")
 
 
-def udp_burst(port: int, delay: float = 1.0) -> threading.Thread:
+def example_burst(port: int) -> threading.Thread:
     """Datagrams to 127.0.0.1:port only, after the example has had time to start."""
-    def send() -> None:
-        time.sleep(delay)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            for _ in range(20):
-                sock.sendto(b"example", ("127.0.0.1", port))
-                time.sleep(0.05)
-
-    thread = threading.Thread(target=send, daemon=True)
-    thread.start()
-    return thread
+    return udp_burst(port, count=20, delay=1.0, gap=0.05, payload=b"example")
 
 
 def test_every_example_has_a_docstring_and_a_main_guard() -> None:
@@ -135,7 +125,7 @@ def test_sniffer_reports_errors_in_one_line() -> None:
 def test_sniffer_on_loopback() -> None:
     needs_live_capture()
     port = 47_021
-    sender = udp_burst(port)
+    sender = example_burst(port)
     result = run_example("sniffer.py", "-i", "lo", "-c", "3", f"udp port {port}", timeout=30)
     sender.join()
     assert result.returncode == 0, result.stderr
@@ -148,7 +138,7 @@ def test_sniffer_on_loopback() -> None:
 def test_async_capture_on_loopback() -> None:
     needs_live_capture()
     port = 47_022
-    sender = udp_burst(port)
+    sender = example_burst(port)
     result = run_example("async_capture.py", "-i", "lo", "-c", "3", "--timeout", "20",
                          f"udp port {port}", timeout=30)
     sender.join()

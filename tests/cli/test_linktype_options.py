@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import pytest
 
 import pcapy
 import pcapy._libpcap as libpcap_module
+from helpers import udp_burst
 from pcapy._cli import (
     EXTRA_LINKTYPES,
     LINKTYPE_DESCRIPTIONS,
@@ -232,18 +232,9 @@ def udp_port() -> Iterator[int]:
     sink.close()
 
 
-def send_later(port: int, count: int = 5, delay: float = 0.5) -> threading.Thread:
-    """Send ``count`` datagrams to 127.0.0.1:port after ``delay`` (the capture is starting)."""
-    def send() -> None:
-        time.sleep(delay)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            for _ in range(count):
-                sock.sendto(b"linktype", ("127.0.0.1", port))
-                time.sleep(0.02)
-
-    thread = threading.Thread(target=send, daemon=True)
-    thread.start()
-    return thread
+def send_later(port: int) -> threading.Thread:
+    """Five datagrams to 127.0.0.1:port, half a second from now (the capture is starting)."""
+    return udp_burst(port, count=5, delay=0.5, payload=b"linktype")
 
 
 @pytest.mark.live
