@@ -10,6 +10,8 @@ first use.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._bpf import Bpf, BPFProgram, compile
 from ._constants import (
     DLT_ARCNET,
@@ -83,16 +85,35 @@ from ._offline import open_offline
 from ._pkthdr import NanoPkthdr, PcapngPkthdr, Pkthdr
 from ._reader import Reader
 from ._savefile._pcap import PcapFileHeader
-from ._savefile._pcapng_types import (
-    CustomBlock,
-    DecryptionSecrets,
-    Interface,
-    InterfaceStatistics,
-    NameResolution,
-    PacketOptions,
-    PcapngFileInfo,
-    Section,
-)
+
+if TYPE_CHECKING:
+    from ._savefile._pcapng_types import (
+        CustomBlock,
+        DecryptionSecrets,
+        Interface,
+        InterfaceStatistics,
+        NameResolution,
+        PacketOptions,
+        PcapngFileInfo,
+        Section,
+    )
+
+# The pcapng block types are imported when first asked for (PEP 562): building their classes is
+# a sixth of `import pcapy`, and only pcapng work needs them.
+_PCAPNG_TYPES = frozenset({
+    "CustomBlock", "DecryptionSecrets", "Interface", "InterfaceStatistics", "NameResolution",
+    "PacketOptions", "PcapngFileInfo", "Section",
+})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PCAPNG_TYPES:
+        from ._savefile import _pcapng_types  # noqa: PLC0415
+
+        value = getattr(_pcapng_types, name)
+        globals()[name] = value  # found directly from now on
+        return value
+    raise AttributeError(f"module 'pcapy' has no attribute {name!r}")
 
 __version__ = "1.0.0.dev0"
 
@@ -191,10 +212,6 @@ __all__ = [
     "__version__",
 ]
 
-for _cls in (
-    BPFProgram, Dumper, Pkthdr, NanoPkthdr, PcapngPkthdr, Reader, PcapFileHeader, CustomBlock,
-    DecryptionSecrets, Interface, InterfaceStatistics, NameResolution, PacketOptions,
-    PcapngFileInfo, Section,
-):
-    _cls.__module__ = "pcapy"
+for _cls in (BPFProgram, Dumper, Pkthdr, NanoPkthdr, PcapngPkthdr, Reader, PcapFileHeader):
+    _cls.__module__ = "pcapy"  # (the pcapng types do the same in their module)
 del _cls

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Sequence
-from typing import Callable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from . import _libpcap
-from ._bpf_vm import (
-    InPlaceFilterFunction,
-    InvalidProgramError,
-    compile_program,
-    compile_program_in_place,
-    inline_statements,
-)
 from ._constants import DLT_EN10MB
 from ._errors import BPFError
+
+if TYPE_CHECKING:
+    from ._bpf_vm import InPlaceFilterFunction
+
+# The translator (_bpf_vm) is imported by the first program made, not by `import pcapy`.
 
 Instruction = tuple[int, int, int, int]
 BytesLike = Union[bytes, bytearray, memoryview]
@@ -101,6 +99,8 @@ class BPFProgram:
         self.linktype = linktype
         self._function: Optional[FilterFunction] = None
         self._in_place: Optional[InPlaceFilterFunction] = None
+        from ._bpf_vm import InvalidProgramError, compile_program  # noqa: PLC0415 - see above
+
         try:
             self._function = compile_program(self._instructions)
         except InvalidProgramError as err:
@@ -136,11 +136,15 @@ class BPFProgram:
     def in_place_function(self) -> InPlaceFilterFunction:
         """The form savefile readers use: ``f(buffer, start, caplen, wire_length)``."""
         if self._in_place is None:
+            from ._bpf_vm import compile_program_in_place  # noqa: PLC0415
+
             self._in_place = compile_program_in_place(self._instructions)
         return self._in_place
 
     def inline_statements(self, accept: str) -> Optional[list[str]]:
         """The program as statements for a savefile reader's loop (see ``_bpf_vm``)."""
+        from ._bpf_vm import inline_statements  # noqa: PLC0415
+
         return inline_statements(self._instructions, accept)
 
     def get_bpf(self) -> list[Instruction]:

@@ -843,3 +843,10 @@ def format_address(record_type: int, address: bytes) -> str:
     if record_type == NameRecordType.IPV6:
         return str(ipaddress.IPv6Address(address))
     return ":".join(f"{byte:02x}" for byte in address)
+
+
+# Public as pcapy.<name> (pcapy/__init__.py imports this module on first use of one of them).
+for _cls in (CustomBlock, DecryptionSecrets, Interface, InterfaceStatistics, NameResolution,
+             PacketOptions, PcapngFileInfo, Section):
+    _cls.__module__ = "pcapy"
+del _cls
