@@ -83,3 +83,15 @@ def udp_burst(port: int, count: int = 10, delay: float = 0.3, gap: float = 0.02,
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
     return thread
+
+
+def pcapng_block(block_type: int, body: bytes, order: str = "<") -> bytes:
+    """A pcapng block: type, total length, the body padded to 4 bytes, total length again."""
+    body += bytes(-len(body) % 4)
+    length = len(body) + 12
+    return struct.pack(order + "II", block_type, length) + body + struct.pack(order + "I", length)
+
+
+def pcapng_option(code: int, value: bytes, order: str = "<") -> bytes:
+    """One pcapng option: code, length, the value padded to 4 bytes."""
+    return struct.pack(order + "HH", code, len(value)) + value + bytes(-len(value) % 4)

@@ -1386,9 +1386,7 @@ def _udp_checksum(decoder: _Decoder, view: _View, size: int) -> str:
     verified = _transport_checksum(decoder, view, size, 17, 6)
     if verified is None:
         return ""
-    stored, should = verified
-    return "[udp sum ok] " if should is None else (
-        f"[bad udp cksum 0x{stored:04x} -> 0x{should:04x}!] ")
+    return _checksum_verdict("udp", verified)
 
 
 def _icmp6_checksum(decoder: _Decoder, view: _View, length: int) -> str:
@@ -1396,9 +1394,15 @@ def _icmp6_checksum(decoder: _Decoder, view: _View, length: int) -> str:
     verified = _transport_checksum(decoder, view, length, 58, 2)
     if verified is None:
         return ""
+    return _checksum_verdict("icmp6", verified)
+
+
+def _checksum_verdict(protocol: str, verified: tuple[int, Optional[int]]) -> str:
+    """tcpdump's ``[udp sum ok] `` or ``[bad udp cksum 0x1234 -> 0x5678!] ``."""
     stored, should = verified
-    return "[icmp6 sum ok] " if should is None else (
-        f"[bad icmp6 cksum 0x{stored:04x} -> 0x{should:04x}!] ")
+    if should is None:
+        return f"[{protocol} sum ok] "
+    return f"[bad {protocol} cksum 0x{stored:04x} -> 0x{should:04x}!] "
 
 
 #: ICMP errors, which quote the start of the datagram they are about (RFC 792)

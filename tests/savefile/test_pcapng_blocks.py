@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pcapy
-from helpers import Trickle
+from helpers import Trickle, pcapng_block, pcapng_option
 from pcapy._pkthdr import PcapngPkthdr
 from pcapy._savefile import open_savefile
 from pcapy._savefile._pcapng_types import (
@@ -142,14 +142,7 @@ IDB_BE = H(
 EPB_BE = H("00000006 00000024 00000000 00000000 000017ff 00000004 00000004 00000002 00000024")
 
 
-def block(block_type: int, body: bytes, order: str = "<") -> bytes:
-    body += bytes(-len(body) % 4)
-    length = len(body) + 12
-    return struct.pack(order + "II", block_type, length) + body + struct.pack(order + "I", length)
-
-
-def option(code: int, value: bytes, order: str = "<") -> bytes:
-    return struct.pack(order + "HH", code, len(value)) + value + bytes(-len(value) % 4)
+block, option = pcapng_block, pcapng_option
 
 
 def shb(order: str = "<", options: bytes = b"", version: tuple[int, int] = (1, 0)) -> bytes:

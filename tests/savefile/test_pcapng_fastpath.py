@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 import pytest
 
 import pcapy
-from helpers import Trickle, read_all
+from helpers import Trickle, pcapng_block, pcapng_option, read_all
 from pcapy._pkthdr import PcapngPkthdr
 from pcapy._savefile import _pcapng, open_savefile
 
@@ -27,14 +27,7 @@ Packet = tuple[Any, bytes]
 
 
 # -- blocks, after the spec ------------------------------------------------------------------
-def block(block_type: int, body: bytes, order: str = "<") -> bytes:
-    body += bytes(-len(body) % 4)
-    length = len(body) + 12
-    return struct.pack(order + "II", block_type, length) + body + struct.pack(order + "I", length)
-
-
-def option(code: int, value: bytes, order: str = "<") -> bytes:
-    return struct.pack(order + "HH", code, len(value)) + value + bytes(-len(value) % 4)
+block, option = pcapng_block, pcapng_option
 
 
 def shb(order: str = "<") -> bytes:
