@@ -6,6 +6,10 @@ EtherType, so the link's own traffic (IPv6 router solicitations ...) never inter
 
 from __future__ import annotations
 
+import secrets
+import subprocess
+import time
+
 import pytest
 
 import pcapy
@@ -14,10 +18,12 @@ from live.lab import (
     FOREIGN_MAC,
     NetnsLab,
     drain,
+    ip,
     lab_frame,
     markers,
     open_in_netns,
     run_in_netns,
+    wait_until_up,
 )
 
 pytestmark = pytest.mark.live
@@ -123,3 +129,40 @@ def test_findalldevs_and_list_devices_show_the_veth_and_its_address(netns_lab: N
     link = [a for a in veth["addresses"] if a["family"] == "AF_PACKET"]
     assert link and link[0]["address"] == mac
     assert netns_lab.dev_b not in listing["names"]  # the other end lives in the other namespace
+
+
+def read_until_error(reader: pcapy.Reader, into: list[bytes], seconds: float) -> None:
+    """Append what ``next()`` returns to ``into`` until it raises (or ``seconds`` pass)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        hdr, data = reader.next()
+        if hdr is not None:
+            into.append(data)
+
+
+def test_a_device_that_disappears_ends_the_capture_after_its_packets(read_path: str) -> None:
+    # Its own namespace and veth pair, deleted mid-capture: the packets already captured come
+    # out first, then libpcap's error, again on every later read (never a silent end).
+    suffix = secrets.token_hex(3)
+    ns, capture_dev, send_dev = f"pcapy-test-{suffix}-gone", f"pgx{suffix}", f"pgy{suffix}"
+    ip("netns", "add", ns)
+    try:
+        ip("-n", ns, "link", "add", capture_dev, "type", "veth", "peer", "name", send_dev)
+        for device in (capture_dev, send_dev):
+            ip("-n", ns, "link", "set", device, "up")
+        wait_until_up(ns, capture_dev)
+        frames = [lab_frame(BROADCAST_MAC, FOREIGN_MAC, b"gone-%d" % i) for i in range(20)]
+        with open_in_netns(ns, capture_dev) as capture:
+            with open_in_netns(ns, send_dev) as sender:
+                for frame in frames:
+                    sender.sendpacket(frame)
+            time.sleep(SETTLE)  # the frames reach the capture ring
+            ip("-n", ns, "link", "del", capture_dev)
+            captured: list[bytes] = []
+            with pytest.raises(pcapy.CaptureError, match="interface disappeared|went down"):
+                read_until_error(capture, captured, seconds=5)
+            assert captured == frames, read_path
+            with pytest.raises(pcapy.CaptureError):
+                capture.next()
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
