@@ -95,3 +95,13 @@ def pcapng_block(block_type: int, body: bytes, order: str = "<") -> bytes:
 def pcapng_option(code: int, value: bytes, order: str = "<") -> bytes:
     """One pcapng option: code, length, the value padded to 4 bytes."""
     return struct.pack(order + "HH", code, len(value)) + value + bytes(-len(value) % 4)
+
+
+def pcapng_split_blocks(data: bytes) -> list[bytes]:
+    """The little-endian pcapng blocks in ``data``, whichever write produced them."""
+    blocks, position = [], 0
+    while position < len(data):
+        length = int.from_bytes(data[position + 4:position + 8], "little")
+        blocks.append(data[position:position + length])
+        position += length
+    return blocks

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pcapy
-from helpers import Trickle, pcapng_block, pcapng_option
+from helpers import Trickle, pcapng_block, pcapng_option, pcapng_split_blocks
 from pcapy._pkthdr import PcapngPkthdr
 from pcapy._savefile import open_savefile
 from pcapy._savefile._pcapng_types import (
@@ -271,14 +271,7 @@ def test_enhanced_packet_block_written_again():
     assert build_enhanced_packet(0, units, hdr.caplen, hdr.len, data, options) == EPB_FULL
 
 
-def split_blocks(data: bytes) -> list[bytes]:
-    """The little-endian blocks in what a writer wrote, whichever call wrote them."""
-    blocks, position = [], 0
-    while position < len(data):
-        length = int.from_bytes(data[position + 4:position + 8], "little")
-        blocks.append(data[position:position + length])
-        position += length
-    return blocks
+split_blocks = pcapng_split_blocks
 
 
 def test_a_whole_file_copied_by_the_writer():

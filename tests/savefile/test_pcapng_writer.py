@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import pcapy
+from helpers import pcapng_block, pcapng_split_blocks
 from pcapy._savefile import open_savefile
 from pcapy._savefile._pcapng_types import CustomOption, PacketOptions
 from pcapy._savefile._pcapng_writer import PcapngWriter
@@ -46,13 +47,7 @@ class Recorder:
         return split_blocks(self.data)
 
 
-def split_blocks(data: bytes) -> list[bytes]:
-    blocks, position = [], 0
-    while position < len(data):
-        length = int.from_bytes(data[position + 4:position + 8], "little")
-        blocks.append(data[position:position + length])
-        position += length
-    return blocks
+split_blocks = pcapng_split_blocks
 
 
 def read_back(data: bytes):
@@ -164,12 +159,7 @@ def multi_interface_file() -> bytes:
     """Two interfaces with other link types, names and resolutions, big-endian, with options."""
 
     def block(block_type: int, body: bytes) -> bytes:
-        body += bytes(-len(body) % 4)
-        return (
-            struct.pack(">II", block_type, len(body) + 12)
-            + body
-            + struct.pack(">I", len(body) + 12)
-        )
+        return pcapng_block(block_type, body, ">")
 
     def option(code: int, value: bytes) -> bytes:
         return struct.pack(">HH", code, len(value)) + value + bytes(-len(value) % 4)

@@ -17,6 +17,7 @@ from typing import Optional
 import pytest
 
 import pcapy
+from helpers import pcapng_block
 from pcapy._pkthdr import NanoPkthdr, PcapngPkthdr, Pkthdr
 from pcapy._savefile._pseudo import needs_post_processing, post_process
 
@@ -210,12 +211,7 @@ def big_endian_pcap(dlt: int, packets: list[tuple[bytes, int]]) -> bytes:
 
 def big_endian_pcapng(dlt: int, packets: list[tuple[bytes, int]]) -> bytes:
     def block(block_type: int, body: bytes) -> bytes:
-        body += bytes(-len(body) % 4)
-        return (
-            struct.pack(">II", block_type, len(body) + 12)
-            + body
-            + struct.pack(">I", len(body) + 12)
-        )
+        return pcapng_block(block_type, body, ">")
 
     out = block(0x0A0D0D0A, struct.pack(">IHHq", 0x1A2B3C4D, 1, 0, -1))
     out += block(1, struct.pack(">HHI", dlt, 0, 65535))
