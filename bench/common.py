@@ -272,7 +272,8 @@ def pcapy_modes(pcapy: Any, *, can_write_pcapng: bool) -> dict[str, Mode]:
                 hdr, _data = reader.next()
         return Pass(t.ns, n, total)
 
-    def m_loop(a: Args) -> Pass:
+    def loop_pass(a: Args, expression: Optional[str] = None) -> Pass:
+        """``loop(-1, callback)`` over the file, after ``setfilter(expression)`` if given."""
         n = total = 0
 
         def callback(hdr: Any, _data: bytes) -> None:
@@ -282,8 +283,13 @@ def pcapy_modes(pcapy: Any, *, can_write_pcapng: bool) -> dict[str, Mode]:
 
         with Timer() as t:
             reader = pcapy.open_offline(a.file)
+            if expression is not None:
+                reader.setfilter(expression)
             reader.loop(-1, callback)
         return Pass(t.ns, n, total)
+
+    def m_loop(a: Args) -> Pass:
+        return loop_pass(a)
 
     def m_iter(a: Args) -> Pass:
         n = total = 0
@@ -297,18 +303,7 @@ def pcapy_modes(pcapy: Any, *, can_write_pcapng: bool) -> dict[str, Mode]:
         return Pass(t.ns, n, total)
 
     def m_filter(a: Args) -> Pass:
-        n = total = 0
-
-        def callback(hdr: Any, _data: bytes) -> None:
-            nonlocal n, total
-            n += 1
-            total += hdr.getlen()
-
-        with Timer() as t:
-            reader = pcapy.open_offline(a.file)
-            reader.setfilter(FILTER_EXPR)
-            reader.loop(-1, callback)
-        return Pass(t.ns, n, total)
+        return loop_pass(a, FILTER_EXPR)
 
     def copy_to(a: Args) -> Pass:
         if a.out is None:

@@ -23,10 +23,11 @@ import scapy  # noqa: E402
 from scapy.utils import RawPcapNgReader, RawPcapNgWriter, RawPcapReader, RawPcapWriter  # noqa: E402
 
 
-def m_next(a: Args) -> Pass:
+def next_pass(a: Args, reader_class: Any) -> Pass:
+    """``next(reader)`` until the end, with a raw pcap or pcapng reader."""
     n = total = 0
     with Timer() as t:
-        reader = RawPcapReader(a.file)
+        reader = reader_class(a.file)
         item = next(reader, None)
         while item is not None:
             n += 1
@@ -34,6 +35,10 @@ def m_next(a: Args) -> Pass:
             item = next(reader, None)
         reader.close()
     return Pass(t.ns, n, total)
+
+
+def m_next(a: Args) -> Pass:
+    return next_pass(a, RawPcapReader)
 
 
 def m_iter(a: Args) -> Pass:
@@ -48,16 +53,7 @@ def m_iter(a: Args) -> Pass:
 
 
 def m_ngread(a: Args) -> Pass:
-    n = total = 0
-    with Timer() as t:
-        reader = RawPcapNgReader(a.file)
-        item = next(reader, None)
-        while item is not None:
-            n += 1
-            total += item[1].wirelen
-            item = next(reader, None)
-        reader.close()
-    return Pass(t.ns, n, total)
+    return next_pass(a, RawPcapNgReader)
 
 
 def _copy(a: Args, writer: Any) -> Pass:
