@@ -20,7 +20,6 @@ from collections.abc import Generator
 from itertools import repeat
 from typing import Optional
 
-from ._errors import CaptureError
 from ._libpcap import Handle, LivePacket, MemoryDump
 from ._savefile._pcap import iter_records, parse_file_header
 from ._savefile._pseudo import needs_post_processing
@@ -79,21 +78,15 @@ class BatchReaders:
     def _relink(self) -> None:
         """A new memory dump for the link type now in force (its file header names the type
         the records are parsed as); packets already pending keep the type they came with."""
-        dump = self._handle.memory_dump()
-        if dump is None:  # cannot happen: the first one was made on this same handle
-            raise CaptureError("cannot follow the new link type: open_memstream is gone")
-        self._dump = dump
-        self._header = parse_file_header(dump.file_header)
+        self._dump = self._handle.memory_dump()
+        self._header = parse_file_header(self._dump.file_header)
 
 
 def batch_readers(handle: Handle, dlt: int, batch: int) -> Optional[BatchReaders]:
     """Batched readers for an activated handle, or None where they cannot serve it: no
     ``open_memstream`` (Windows), or a link type whose savefile records libpcap rewrites
     (Linux USB), which the savefile engine would then rewrite again."""
-    if needs_post_processing(dlt, False):
+    if needs_post_processing(dlt, False) or not handle.can_dump_to_memory:
         return None
-    dump = handle.memory_dump()
-    if dump is None:
-        return None
-    return BatchReaders(handle, dump, batch)
+    return BatchReaders(handle, handle.memory_dump(), batch)
 

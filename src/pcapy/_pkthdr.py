@@ -182,7 +182,7 @@ class Pkthdr(tuple, metaclass=_HeaderType):  # type: ignore[type-arg]
         return f"Pkthdr(sec={sec}, {unit}={frac}, caplen={self[2]}, len={self[3]})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), tuple(self)))
+        return (make_header, (type(self), tuple(self)))
 
 
 class NanoPkthdr(Pkthdr):
@@ -227,10 +227,6 @@ def header_builder(cls: type[Pkthdr]) -> Callable[[tuple[Any, ...]], Pkthdr]:
 
 def make_header(cls: type[Pkthdr], fields: tuple[Any, ...]) -> Pkthdr:
     """Build a header of ``cls`` from already-validated fields."""
-    return header_builder(cls)(fields)
-
-
-def _rebuild(cls: type[Pkthdr], fields: tuple[Any, ...]) -> Pkthdr:
     return header_builder(cls)(fields)
 
 

@@ -284,9 +284,14 @@ class Handle:
 
         return read_packet, drain
 
-    def memory_dump(self) -> Optional[MemoryDump]:
-        """A new ``MemoryDump`` on this activated handle (the previous one, if any, is closed),
-        or None where the C library has no ``open_memstream`` (Windows).
+    @property
+    def can_dump_to_memory(self) -> bool:
+        """Whether ``memory_dump()`` works here: False where the C library has no
+        ``open_memstream`` (Windows)."""
+        return self._libpcap.libc is not None
+
+    def memory_dump(self) -> MemoryDump:
+        """A new ``MemoryDump`` on this activated handle (the previous one, if any, is closed).
 
         The dump records the link type and snapshot length in force now: get a new one after
         ``set_datalink``. ``close()`` releases it with the handle.
@@ -294,8 +299,6 @@ class Handle:
         if self._memory_dump is not None:
             self._memory_dump.close()
             self._memory_dump = None
-        if self._libpcap.libc is None:
-            return None
         self._memory_dump = MemoryDump(self._libpcap, self._pcap)
         return self._memory_dump
 
