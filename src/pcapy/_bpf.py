@@ -10,12 +10,14 @@ instructions (``BPFProgram.from_instructions``) runs without libpcap at all.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from . import _libpcap
 from ._constants import DLT_EN10MB
 from ._errors import BPFError
+from ._savefile._linktype import dlt_to_linktype
 
 if TYPE_CHECKING:
     from ._bpf_vm import InPlaceFilterFunction
@@ -27,6 +29,7 @@ BytesLike = Union[bytes, bytearray, memoryview]
 FilterFunction = Callable[[BytesLike, int], int]
 
 
+_HOST_ORDER = "<" if sys.byteorder == "little" else ">"
 _C_INT_MIN, _C_INT_MAX = -(1 << 31), (1 << 31) - 1
 
 
@@ -179,6 +182,28 @@ def compile(
     linktype: int, snaplen: int, expression: str, optimize: int, netmask: int
 ) -> BPFProgram:
     """Compile a filter expression for a link type and snapshot length (libpcap's compiler)."""
+    return compile_for(linktype, snaplen, expression, optimize, netmask, savefile_swapped=None)
+
+
+def compile_for(
+    linktype: int,
+    snaplen: int,
+    expression: str,
+    optimize: int,
+    netmask: int,
+    *,
+    savefile_swapped: Optional[bool],
+) -> BPFProgram:
+    """Compile ``expression`` as libpcap compiles it for a capture of this kind.
+
+    ``savefile_swapped=None``: not a savefile (a live capture, ``compile()``), compiled on
+    ``pcap_open_dead``. ``False``/``True``: a savefile in this machine's byte order or in the
+    other one; libpcap's code generator has rules of its own for savefiles (DLT_NULL's
+    ``ip6`` matches every BSD AF_INET6 value, a swapped file's address family is swapped), so
+    the program is compiled on a savefile ``pcap_t`` of that link type, snapshot length and
+    byte order. Every filter for a savefile goes through here (one call per link type for a
+    pcapng file with several).
+    """
     linktype = _as_c_int("linktype", linktype)
     snaplen = _as_c_int("snaplen", snaplen)
     expression = _as_expression(expression)
@@ -188,6 +213,29 @@ def compile(
     if not 0 <= netmask <= 0xFFFFFFFF:
         raise ValueError(f"netmask must fit in 32 bits, got {netmask}")
     instructions = _libpcap.compile_filter(
-        linktype, snaplen, expression, bool(_as_int("optimize", optimize)), netmask
+        linktype,
+        snaplen,
+        expression,
+        bool(_as_int("optimize", optimize)),
+        netmask,
+        _savefile_shape(linktype, savefile_swapped),
     )
     return BPFProgram.from_instructions(instructions, linktype)
+
+
+def savefile_swapped(file_header: object) -> bool:
+    """Whether a savefile (its ``file_header``: classic pcap, or pcapng's first section) was
+    written in the other byte order than this machine's, as libpcap's ``pcap_t`` records it."""
+    sections = getattr(file_header, "sections", None)
+    if sections:
+        file_header = sections[0]
+    return getattr(file_header, "byte_order", _HOST_ORDER) != _HOST_ORDER
+
+
+def _savefile_shape(dlt: int, swapped: Optional[bool]) -> Optional[_libpcap.SavefileShape]:
+    if swapped is None:
+        return None
+    linktype = dlt_to_linktype(dlt)
+    if linktype < 0:  # no savefile can have this link type: compile as libpcap would live
+        return None
+    return _libpcap.SavefileShape(linktype, bool(swapped))

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, Union
 
-from ._bpf import BPFProgram, compile
+from ._bpf import BPFProgram, compile_for, savefile_swapped
 from ._constants import DLT_NAME, TstampPrecision
 from ._dumper import Dumper, PathOrFile
 from ._errors import PcapError
@@ -227,7 +227,11 @@ class Reader:
         else:
             if netmask is None:
                 netmask = self._live.netmask if self._live is not None else 0
-            program = compile(source.dlt, source.snapshot, expression, optimize, netmask)
+            swapped = None if self._live is not None else savefile_swapped(source.file_header)
+            program = compile_for(
+                source.dlt, source.snapshot, expression, optimize, netmask,
+                savefile_swapped=swapped,
+            )
         source.install_filter(program)
         self._rebind_next()
 

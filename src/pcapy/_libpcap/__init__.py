@@ -7,7 +7,7 @@ on first use (``load()``), so importing this package costs nothing and needs no 
 from __future__ import annotations
 
 from ._devices import RawAddress, RawDevice, RawSockaddr, find_all_devices, lookup_net
-from ._filters import Instruction, compile_filter, set_handle_filter
+from ._filters import Instruction, SavefileShape, compile_filter, set_handle_filter
 from ._handle import Handle, LivePacket, PacketDrain, PacketReader
 from ._loader import ENV_OVERRIDE, Libpcap, load
 from ._memdump import MemoryDump
@@ -16,6 +16,7 @@ __all__ = [
     "ENV_OVERRIDE",
     "Instruction",
     "Libpcap",
+    "SavefileShape",
     "compile_filter",
     "lib_version",
     "load",

@@ -126,6 +126,7 @@ pcap_t *pcap_open_dead_with_tstamp_precision(int, int, unsigned int);
 pcap_t *pcap_open_offline_with_tstamp_precision(const char *, unsigned int, char *);
 int pcap_init(unsigned int, char *);
 char *pcap_lookupdev(char *);
+pcap_t *pcap_fopen_offline(FILE *, char *);
 """
 
 OPTIONAL_FUNCTIONS: tuple[str, ...] = (
@@ -136,6 +137,7 @@ OPTIONAL_FUNCTIONS: tuple[str, ...] = (
     "pcap_open_offline_with_tstamp_precision",
     "pcap_init",
     "pcap_lookupdev",
+    "pcap_fopen_offline",  # a macro, not a symbol, in Npcap
 )
 
 PCAP_ERRBUF_SIZE = 256
@@ -182,6 +184,7 @@ FILE *pcap_dump_file(pcap_dumper_t *);
 # Python).
 C_LIBRARY = """
 FILE *open_memstream(char **, size_t *);
+FILE *fmemopen(void *, size_t, const char *);
 int fseek(FILE *, long, int);
 long ftell(FILE *);
 int fclose(FILE *);
