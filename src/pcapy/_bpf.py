@@ -81,6 +81,18 @@ def _as_packet(packet: object) -> BytesLike:
     return packet.cast("B") if packet.c_contiguous else packet.tobytes()
 
 
+def _check_as_the_kernel_does(instructions: Sequence[Instruction]) -> None:
+    """libpcap's rules, then the Linux kernel's (no backward jump, see ``_bpf_kernel``)."""
+    from ._bpf_kernel import KernelRejectsError, check_classic  # noqa: PLC0415 - on first use
+    from ._bpf_vm import InvalidProgramError, validate  # noqa: PLC0415
+
+    try:
+        validate(instructions)
+        check_classic(instructions)
+    except (InvalidProgramError, KernelRejectsError) as err:
+        raise BPFError(f"invalid BPF program: {err}") from err
+
+
 class BPFProgram:
     """A compiled BPF filter program.
 
@@ -119,9 +131,15 @@ class BPFProgram:
                 "instructions must be an iterable of (code, jt, jf, k) tuples, "
                 f"not {type(instructions).__name__}"
             )
-        program = cls.__new__(cls)
         checked = [_as_instruction(index, insn) for index, insn in enumerate(instructions)]
-        program._setup(checked, _as_int("linktype", linktype))
+        _check_as_the_kernel_does(checked)
+        return cls._compiled(checked, _as_int("linktype", linktype))
+
+    @classmethod
+    def _compiled(cls, instructions: Sequence[Instruction], linktype: int) -> BPFProgram:
+        """A program libpcap's compiler made: trusted as libpcap trusts it (see _bpf_kernel)."""
+        program = cls.__new__(cls)
+        program._setup(instructions, linktype)
         return program
 
     def filter(self, packet: BytesLike) -> int:
@@ -220,7 +238,7 @@ def compile_for(
         netmask,
         _savefile_shape(linktype, savefile_swapped),
     )
-    return BPFProgram.from_instructions(instructions, linktype)
+    return BPFProgram._compiled(instructions, linktype)
 
 
 def savefile_swapped(file_header: object) -> bool:
