@@ -67,6 +67,7 @@ SIGNATURES: dict[str, str] = {
     "Reader.set_tstamp_type": "(tstamp_type)",
     "Reader.list_datalinks": "()",
     "Reader.set_datalink": "(dlt)",
+    "Reader.set_fanout": "(group_id, fanout_type=0, flags=0)",
     "Reader.__iter__": "()",
     "Reader.__aiter__": "()",
     # Dumper

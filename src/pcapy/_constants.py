@@ -84,6 +84,39 @@ PCAP_WARNING_TSTAMP_TYPE_NOTSUP = 3
 
 PCAP_NETMASK_UNKNOWN = 0xFFFFFFFF
 
+
+class FanoutMode(enum.IntEnum):
+    """How a Linux ``PACKET_FANOUT`` group spreads packets over its sockets (linux/if_packet.h)."""
+
+    HASH = 0  # by flow hash: every packet of a flow goes to the same socket
+    LB = 1  # round robin
+    CPU = 2  # by the CPU that received the packet
+    ROLLOVER = 3  # fill one socket, then the next
+    RND = 4  # at random
+    QM = 5  # by the packet's recorded receive queue
+
+
+class FanoutFlag(enum.IntFlag):
+    """Flags added to a ``FanoutMode`` (``set_fanout(group, mode, flags)``, or or-ed in)."""
+
+    ROLLOVER = 0x1000  # a full socket passes packets on to the next
+    UNIQUEID = 0x2000  # the kernel picks an unused group id (ask with group id 0)
+    IGNORE_OUTGOING = 0x4000  # outgoing packets are not captured (Linux 4.20+)
+    DEFRAG = 0x8000  # IP fragments are reassembled first, so they hash with their flow
+
+
+# pcapy-ng's names for the same values (it exports the modes; the flags are ours).
+PACKET_FANOUT_HASH = 0
+PACKET_FANOUT_LB = 1
+PACKET_FANOUT_CPU = 2
+PACKET_FANOUT_ROLLOVER = 3
+PACKET_FANOUT_RND = 4
+PACKET_FANOUT_QM = 5
+PACKET_FANOUT_FLAG_ROLLOVER = 0x1000
+PACKET_FANOUT_FLAG_UNIQUEID = 0x2000
+PACKET_FANOUT_FLAG_IGNORE_OUTGOING = 0x4000
+PACKET_FANOUT_FLAG_DEFRAG = 0x8000
+
 # Link types as libpcap's pcap_datalink() reports them (DLT_*, pcap/dlt.h). The ones pcapy
 # exported come first; the rest are those a capture file or interface commonly carries.
 DLT_NULL = 0

@@ -239,6 +239,7 @@ class LiveCapture:
         self._precision = TstampPrecision.MICRO
         self._failed_activation: Optional[int] = None
         self._filter_linktype: Optional[int] = None  # the link type of the filter in force
+        self._fanout: Optional[tuple[int, int]] = None  # set_fanout() before activation
         self._readers = 0  # threads inside a read (a loop counts until it returns)
         self._closed = False
         self._set_timeout(0)
@@ -295,6 +296,8 @@ class LiveCapture:
         self._waiter = _make_waiter(handle)
         self._read_packet, self._drain = _packet_readers(handle, self._precision, self._dlt)
         self.activated = True
+        if self._fanout is not None:
+            handle.join_fanout(*self._fanout)
         if status > 0:
             # stacklevel: user -> Reader.activate or open_live -> activate* -> _start
             warnings.warn(handle.warning_message(status), PcapWarning, stacklevel=4)
@@ -489,6 +492,14 @@ class LiveCapture:
                 f"{datalink_name(stale)}, not {datalink_name(self._dlt)}: call setfilter() again",
                 PcapWarning, stacklevel=3,
             )
+
+    def set_fanout(self, group_id: int, mode_and_flags: int) -> None:
+        """Join a ``PACKET_FANOUT`` group now, or as soon as ``activate()`` has made the socket."""
+        if not self.activated:
+            self._fanout = (group_id, mode_and_flags)
+            return
+        with self._in_use() as handle:
+            handle.join_fanout(group_id, mode_and_flags)
 
     def sendpacket(self, data: BytesLike) -> None:
         """Send a raw frame; wait (bounded) while the send buffer is full, unless non-blocking."""

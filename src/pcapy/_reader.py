@@ -16,14 +16,15 @@ import copy
 import functools
 import socket
 import struct
+import sys
 from collections.abc import AsyncIterator, Iterator
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, Union
 
 from ._bpf import BPFProgram, compile_for, savefile_swapped
-from ._constants import DLT_NAME, TstampPrecision
+from ._constants import DLT_NAME, Status, TstampPrecision
 from ._dumper import Dumper, PathOrFile
-from ._errors import PcapError
+from ._errors import CaptureError, PcapError
 from ._pkthdr import Pkthdr
 from ._source import TIMEOUT, Packet, PacketSource, pack_batch
 
@@ -360,6 +361,31 @@ class Reader:
             self._check_open()
             raise PcapError("Sending packets isn't supported on savefiles")
         self._require_live().sendpacket(data)
+
+    def set_fanout(self, group_id: int, fanout_type: int = 0, flags: int = 0) -> None:
+        """Join a Linux ``PACKET_FANOUT`` group (pcapy-ng's call, plus ``flags``).
+
+        Handles on the same device that join the same ``group_id`` (0-65535, per network
+        namespace) share its packets: the kernel gives each packet to one of them, as
+        ``fanout_type`` says (``PACKET_FANOUT_HASH``, the default, keeps every flow on one
+        handle). ``flags`` are ``PACKET_FANOUT_FLAG_*`` values (pcapy-ng's way, or-ing them into
+        ``fanout_type``, works too). Before ``activate()`` the handle joins as it is activated,
+        since only then has libpcap made its socket. Raises CaptureError where the kernel
+        refuses (a group joined with another mode, flags or device; a second join), on other
+        systems, and PcapError on savefiles.
+        """
+        group_id = _as_int("group_id", group_id)
+        mode_and_flags = _as_int("fanout_type", fanout_type) | _as_int("flags", flags)
+        if not 0 <= group_id <= 0xFFFF:
+            raise ValueError(f"group_id must be in 0..65535, got {group_id}")
+        if not 0 <= mode_and_flags <= 0xFFFF:
+            raise ValueError(f"fanout_type and flags must be in 0..0xffff, got {mode_and_flags:#x}")
+        if self._live is None:
+            self._check_open()
+            raise PcapError("set_fanout needs a live capture; the reader reads a savefile")
+        if not sys.platform.startswith("linux"):
+            raise CaptureError("PACKET_FANOUT is only available on Linux", Status.ERROR)
+        self._require_live().set_fanout(group_id, mode_and_flags)
 
     def setdirection(self, direction: int) -> None:
         """Capture only incoming (PCAP_D_IN), outgoing (PCAP_D_OUT) or both directions."""

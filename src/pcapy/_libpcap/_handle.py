@@ -23,7 +23,10 @@ packets arrive (``pcap_getevent``) with ``WaitForSingleObject`` in slices; ``Set
 from __future__ import annotations
 
 import errno
+import os
+import socket
 import struct
+import sys
 import threading
 from collections.abc import Generator
 from itertools import repeat
@@ -204,6 +207,29 @@ class Handle:
         """Install a compiled program (``pcap_setfilter``; a BPFError names libpcap's reason)."""
         set_handle_filter(self._pcap, instructions)
 
+    def join_fanout(self, group_id: int, mode_and_flags: int) -> None:
+        """Join the capture's packet socket to a Linux ``PACKET_FANOUT`` group.
+
+        ``setsockopt(SOL_PACKET, PACKET_FANOUT)`` on a duplicate of libpcap's descriptor: both
+        name the same socket, so the option holds for the handle, and closing the duplicate
+        leaves libpcap's descriptor open. The socket exists only once the handle is activated.
+        """
+        if not sys.platform.startswith("linux"):
+            raise CaptureError("PACKET_FANOUT is only available on Linux", Status.ERROR)
+        fd = self.selectable_fd()
+        if fd < 0:
+            raise CaptureError(f"{self.device}: this capture has no packet socket", Status.ERROR)
+        option = struct.pack("=I", group_id | mode_and_flags << 16)
+        try:
+            with socket.socket(fileno=os.dup(fd)) as packet_socket:
+                packet_socket.setsockopt(_SOL_PACKET, _PACKET_FANOUT, option)
+        except OSError as error:
+            reason = _FANOUT_ERRORS.get(error.errno or 0, error.strerror)
+            raise CaptureError(
+                f"{self.device}: cannot join fanout group {group_id} (mode and flags "
+                f"{mode_and_flags:#06x}): {reason}", Status.ERROR,
+            ) from None
+
     def list_datalinks(self) -> list[int]:
         """``pcap_list_datalinks``, checked: the link types the device offers.
 
@@ -326,6 +352,15 @@ class Handle:
         return _status.check(ffi, lib, status, self._pcap, context)
 
 
+_SOL_PACKET = 263  # linux/socket.h
+_PACKET_FANOUT = 18  # linux/if_packet.h
+_FANOUT_ERRORS = {
+    errno.EINVAL: "the group exists with another mode, flags or device, or this kernel does "
+                  "not support the mode or flags (EINVAL)",
+    errno.EALREADY: "the handle is already in a fanout group (EALREADY)",
+    errno.ENOSPC: "the group is full (ENOSPC)",
+    errno.EPERM: "not permitted (EPERM)",
+}
 _SEND_BUFFER_FULL = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS})
 _OPTIONAL_SETTERS = frozenset({"pcap_set_immediate_mode", "pcap_set_tstamp_precision"})
 
