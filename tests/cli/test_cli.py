@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 import pcapy
+from cli.live_cli import run_listening
 from helpers import udp_burst
-from pcapy._cli import bpf_image, format_flags, format_program
+from pcapy._cli.devices import format_flags
+from pcapy._cli.program import bpf_image, format_program
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 ENV = {**os.environ, "TZ": "UTC"}
@@ -321,10 +323,8 @@ def test_format_flags() -> None:
 def test_live_capture_on_loopback_with_count() -> None:
     live_capture_available()
     port = 47_001
-    sender = udp_burst(port)
-    result = pcapy_cmd("-i", "lo", "-c", "5", "--immediate", "udp", "port", str(port),
-                       timeout=30)
-    sender.join()
+    result = run_listening(["-i", "lo", "-c", "5", "--immediate", "udp", "port", str(port)],
+                           lambda: udp_burst(port, delay=0).join())
     assert result.returncode == 0, result.stderr
     lines = result.stdout.decode().splitlines()
     assert len(lines) == 5
@@ -340,9 +340,8 @@ def test_live_capture_writes_a_file(tmp_path: Path) -> None:
     live_capture_available()
     port = 47_002
     out = tmp_path / "live.pcap"
-    sender = udp_burst(port)
-    result = pcapy_cmd("-i", "lo", "-c", "3", "-w", str(out), "udp port", str(port), timeout=30)
-    sender.join()
+    result = run_listening(["-i", "lo", "-c", "3", "-w", str(out), "udp port", str(port)],
+                           lambda: udp_burst(port, delay=0).join())
     assert result.returncode == 0, result.stderr
     assert [data[-10:] for _, data in packets_of(out)] == [b"pcapy-test"] * 3
 

@@ -14,7 +14,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,13 @@ import pytest
 
 import pcapy
 import pcapy._libpcap as libpcap_module
+from cli.live_cli import run_listening
 from helpers import udp_burst
-from pcapy._cli import (
+from pcapy._cli._common import CommandError
+from pcapy._cli._linktypes import (
     EXTRA_LINKTYPES,
     LINKTYPE_DESCRIPTIONS,
     LINKTYPES_BY_NAME,
-    CommandError,
     datalink_line,
     linktype_name,
     parse_linktype,
@@ -232,9 +232,16 @@ def udp_port() -> Iterator[int]:
     sink.close()
 
 
-def send_later(port: int) -> threading.Thread:
-    """Five datagrams to 127.0.0.1:port, half a second from now (the capture is starting)."""
-    return udp_burst(port, count=5, delay=0.5, payload=b"linktype")
+def capture_as_text(args: list[str], port: int) -> subprocess.CompletedProcess[str]:
+    """``pcapy *args`` run until done, with five datagrams to ``port`` once it listens."""
+    result = run_listening(args, lambda: send_now(port))
+    return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(),
+                                       result.stderr.decode())
+
+
+def send_now(port: int) -> None:
+    """Five datagrams to 127.0.0.1:port (the capture listens already)."""
+    udp_burst(port, count=5, delay=0, payload=b"linktype").join()
 
 
 @pytest.mark.live
@@ -248,10 +255,8 @@ def test_capturing_on_any_with_a_link_type(tmp_path: Path, udp_port: int,
                                            said: str) -> None:
     needs_root()
     out = tmp_path / "any.pcap"
-    sender = send_later(udp_port)
-    result = pcapy_cmd("-i", "any", *options, "-c", "3", "-w", str(out),
-                       f"udp dst port {udp_port} and dst host 127.0.0.1")
-    sender.join()
+    result = capture_as_text(["-i", "any", *options, "-c", "3", "-w", str(out),
+                              f"udp dst port {udp_port} and dst host 127.0.0.1"], udp_port)
     assert result.returncode == 0, result.stderr
     errors = result.stderr.splitlines()
     assert errors[0] == said
@@ -268,10 +273,8 @@ def test_capturing_on_any_with_a_link_type(tmp_path: Path, udp_port: int,
 @pytest.mark.live
 def test_printing_a_capture_with_another_link_type(udp_port: int) -> None:
     needs_root()
-    sender = send_later(udp_port)
-    result = pcapy_cmd("-i", "any", "-y", "LINUX_SLL", "-c", "2", "-t",
-                       f"udp dst port {udp_port} and dst host 127.0.0.1")
-    sender.join()
+    result = capture_as_text(["-i", "any", "-y", "LINUX_SLL", "-c", "2", "-t",
+                              f"udp dst port {udp_port} and dst host 127.0.0.1"], udp_port)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 2

@@ -1,0 +1,122 @@
+"""``pcapy [-r FILE | -i IFACE] [options] [expression]``: read or capture, filter, then print
+each packet (printer.py) or write it (``-w``).
+
+Reading and capture run in ``run_capture``: the listing options first (``-D``, ``-L``,
+``-d``), then a Reader is opened, its banner printed and its packets handled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Callable
+
+import pcapy
+
+from ._args import parse_args
+from ._linktypes import linktype_text
+from .devices import print_devices
+from .live import (
+    PacketCounter,
+    choose_linktype,
+    close_on_error,
+    list_linktypes,
+    live_batches,
+    open_live,
+    print_statistics,
+    stop_signals,
+)
+from .printer import PacketPrinter
+from .program import print_program
+
+
+def run_capture(argv: Sequence[str]) -> int:
+    """``pcapy [options] [expression]``: list, compile, read, capture or write packets."""
+    args = parse_args(argv)
+    if args.list_interfaces:
+        print_devices(sys.stdout)
+        return 0
+    if args.list_linktypes and not args.read and (args.interface or not args.dump_program):
+        return list_linktypes(args)  # tcpdump: -L needs a device; a file ignores it
+    if args.dump_program:
+        return print_program(args)
+    reader = open_reader(args)
+    try:
+        with stop_signals(enabled=not args.read):
+            _banner(describe_source(reader, args))
+            return _process(reader, args)
+    finally:
+        reader.close()
+
+
+def open_reader(args: argparse.Namespace) -> pcapy.Reader:
+    """The Reader the options ask for: a savefile, or an activated live capture."""
+    if args.read:
+        reader = pcapy.open_offline(args.read)  # -y is for captures: tcpdump ignores it here
+    else:
+        args.interface = args.interface or pcapy.lookupdev()
+        reader = open_live(args.interface, args)
+        close_on_error(reader, choose_linktype, reader, args)
+    if args.filter:
+        try:
+            reader.setfilter(args.filter)
+        except BaseException:
+            reader.close()
+            raise
+    return reader
+
+
+def describe_source(reader: pcapy.Reader, args: argparse.Namespace) -> str:
+    """tcpdump's first line: ``reading from file ...`` or ``listening on ...``."""
+    linktype = linktype_text(reader.datalink())
+    if args.read:
+        return (f"reading from file {args.read}, link-type {linktype}, "
+                f"snapshot length {reader.snapshot()}")
+    return (f"listening on {args.interface}, link-type {linktype}, "
+            f"snapshot length {reader.snapshot()} bytes")
+
+
+def _banner(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _process(reader: pcapy.Reader, args: argparse.Namespace) -> int:
+    live = not args.read
+    if args.write:
+        dumper = reader.dump_open(args.write, format=args.format)
+        handle: Callable[[pcapy.Pkthdr, bytes], None] = dumper.dump
+    else:
+        dumper = None
+        handle = PacketPrinter(reader.datalink(), args, sys.stdout).print_packet
+    counter = PacketCounter(handle, args.count)
+    try:
+        if live:
+            return _capture_live(reader, counter)
+        _read_file(reader, counter)
+        return 0
+    finally:
+        if dumper is not None:
+            dumper.close()
+        sys.stdout.flush()
+
+
+def _read_file(reader: pcapy.Reader, counter: PacketCounter) -> None:
+    for header, data in reader:
+        counter(header, data)
+        if counter.done:
+            break
+
+
+def _capture_live(reader: pcapy.Reader, counter: PacketCounter) -> int:
+    interrupted = False
+    try:
+        for _ in live_batches(reader, counter):
+            if counter.done:
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    sys.stdout.flush()
+    print_statistics(reader, counter.count, interrupted)
+    return 0

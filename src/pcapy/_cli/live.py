@@ -1,0 +1,195 @@
+"""Live capture: opening a device, choosing its link type, waiting for packets, stopping on
+SIGINT/SIGTERM and tcpdump's closing statistics.
+
+Live capture waits for packets with ``select()`` on the handle's descriptor in non-blocking
+mode, so Ctrl-C ends it at once even on an idle interface.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import select
+import signal
+import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import pcapy
+
+from ._common import CommandError, report
+from ._linktypes import datalink_line, linktype_name
+
+READ_TIMEOUT_MS = 100
+_POLL_SECONDS = 0.1
+
+
+def open_live(device: str, args: argparse.Namespace) -> pcapy.Reader:
+    """``pcapy.create`` + options + ``activate()``; activation warnings become one line each."""
+    reader = pcapy.create(device)
+    try:
+        reader.set_snaplen(args.snaplen)
+        reader.set_promisc(0 if args.no_promisc else 1)
+        reader.set_timeout(READ_TIMEOUT_MS)
+        if args.immediate:
+            reader.set_immediate_mode(1)
+        if args.precision == "nano":
+            reader.set_tstamp_precision(pcapy.PCAP_TSTAMP_PRECISION_NANO)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            status = reader.activate()
+        for warning in caught:
+            report(f"WARNING: {warning.message}")
+        if status < 0:
+            raise CommandError(f"{device}: {ACTIVATE_ERRORS.get(status, 'generic error')}")
+    except BaseException:
+        reader.close()
+        raise
+    return reader
+
+
+def close_on_error(reader: pcapy.Reader, function: Callable[..., object],
+                    *args: Any) -> None:
+    """Run ``function(*args)``; close ``reader`` if it raises (then re-raise)."""
+    try:
+        function(*args)
+    except BaseException:
+        reader.close()
+        raise
+
+
+def choose_linktype(reader: pcapy.Reader, args: argparse.Namespace) -> None:
+    """Switch a new capture to ``-y``'s link type, or ``any`` to LINUX_SLL2 by default, as
+    tcpdump 4.99 does (it carries the interface's index and name); say so on stderr.
+
+    An unsupported ``-y`` fails with libpcap's "... is not one of the DLTs supported by this
+    device"; the default is only applied where the device offers it (libpcap 1.10 and later).
+    """
+    dlt = args.dlt
+    if dlt is None and args.interface == "any":
+        dlt = pcapy.DLT_LINUX_SLL2 if pcapy.DLT_LINUX_SLL2 in reader.list_datalinks() else None
+    if dlt is None:
+        return
+    reader.set_datalink(dlt)
+    report(f"data link type {linktype_name(dlt) or dlt}")
+
+
+def list_linktypes(args: argparse.Namespace) -> int:
+    """``-L``: the device's link types, in tcpdump's words (on stdout, as tcpdump 4.99.4 and
+    later print them; 4.99.3 wrote them to stderr)."""
+    device = args.interface or pcapy.lookupdev()
+    reader = open_live(device, args)
+    try:
+        dlts = reader.list_datalinks()
+    finally:
+        reader.close()
+    lines = [f"Data link types for {device} (use option -y to set):"]
+    lines += [datalink_line(dlt) for dlt in dlts]
+    sys.stdout.write("".join(line + "\n" for line in lines))
+    return 0
+
+
+#: pcap_statustostr's words for the statuses ``activate()`` can return
+ACTIVATE_ERRORS = {
+    pcapy.PCAP_ERROR: "generic error",
+    pcapy.PCAP_ERROR_ACTIVATED: "The setting can't be changed after the pcap_t is activated",
+    pcapy.PCAP_ERROR_NO_SUCH_DEVICE: "No such device exists",
+    pcapy.PCAP_ERROR_RFMON_NOTSUP: "That device doesn't support monitor mode",
+    pcapy.PCAP_ERROR_NOT_RFMON: "That operation is supported only in monitor mode",
+    pcapy.PCAP_ERROR_PERM_DENIED: "You don't have permission to perform this capture on that "
+                                  "device",
+    pcapy.PCAP_ERROR_IFACE_NOT_UP: "That device is not up",
+    pcapy.PCAP_ERROR_CANTSET_TSTAMP_TYPE: "That device doesn't support setting the time stamp "
+                                          "type",
+    pcapy.PCAP_ERROR_PROMISC_PERM_DENIED: "You don't have permission to capture in "
+                                          "promiscuous mode",
+    pcapy.PCAP_ERROR_TSTAMP_PRECISION_NOTSUP: "That device doesn't support that time stamp "
+                                              "precision",
+}
+
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def stop_signals(*, enabled: bool) -> Iterator[None]:
+    """Make SIGINT and SIGTERM end a live capture, as tcpdump does (even if inherited ignored).
+
+    Both raise ``KeyboardInterrupt``; the previous handlers come back afterwards.
+    """
+    previous: dict[int, Any] = {}
+    if enabled and threading.current_thread() is threading.main_thread():
+        for name in ("SIGINT", "SIGTERM"):
+            number = getattr(signal, name, None)
+            if number is not None:
+                previous[number] = signal.signal(number, _stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def live_batches(reader: pcapy.Reader, counter: PacketCounter) -> Iterator[int]:
+    """Dispatch packets as they arrive; yields each batch's size (0 after an idle wait).
+
+    With a selectable descriptor the handle is made non-blocking and we wait in ``select()``
+    (so signals are handled at once); without one, blocking ``dispatch`` returns at each read
+    timeout instead.
+    """
+    fd = reader.getfd()
+    if fd < 0:
+        while True:
+            yield reader.dispatch(counter.remaining, counter)
+    reader.setnonblock(1)
+    while True:
+        ready, _, _ = select.select([fd], [], [], _POLL_SECONDS)
+        yield reader.dispatch(counter.remaining, counter) if ready else 0
+
+
+def print_statistics(reader: pcapy.Reader, captured: int, interrupted: bool) -> None:
+    """tcpdump's closing lines: captured, received by filter, dropped by kernel (stderr)."""
+    lines = [_plural(captured, "captured")]
+    try:
+        received, dropped, interface_dropped = reader.stats()
+    except pcapy.PcapError as err:
+        lines.append(f"pcap_stats: {err}")
+    else:
+        lines.append(_plural(received, "received by filter"))
+        lines.append(_plural(dropped, "dropped by kernel"))
+        if interface_dropped:
+            lines.append(_plural(interface_dropped, "dropped by interface"))
+    prefix = "\n" if interrupted else ""
+    sys.stderr.write(prefix + "\n".join(lines) + "\n")
+    sys.stderr.flush()
+
+
+def _plural(count: int, what: str) -> str:
+    return f"{count} packet{'' if count == 1 else 's'} {what}"
+
+
+class PacketCounter:
+    """Counts the packets handled, and says when ``-c`` is reached."""
+
+    def __init__(self, handle: Callable[[pcapy.Pkthdr, bytes], None], limit: int) -> None:
+        self.handle = handle
+        self.limit = limit
+        self.count = 0
+
+    def __call__(self, header: pcapy.Pkthdr, data: bytes) -> None:
+        self.count += 1
+        self.handle(header, data)
+
+    @property
+    def done(self) -> bool:
+        return 0 < self.limit <= self.count
+
+    @property
+    def remaining(self) -> int:
+        """What to ask ``dispatch`` for: the packets left under ``-c``, or -1 for all."""
+        return self.limit - self.count if self.limit else -1
+
