@@ -65,7 +65,7 @@ def test_syntax_error_message_matches_pcapy():
 @pytest.mark.parametrize(
     "args",
     [("1", 65535, "tcp", 1, 0), (1, 65535, b"tcp", 1, 0), (1, None, "tcp", 1, 0), (1, 0, "tcp", 1, 0),
-     (1, 65535, "tcp", 1, -5), (1, 65535, "t\x00cp", 1, 0)],
+     (1, 65535, "tcp", 1, 0.5), (1, 65535, "t\x00cp", 1, 0)],
 )
 def test_compile_argument_checks(args):
     with pytest.raises((TypeError, ValueError)):

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from . import _libpcap
+from ._args import as_c_int, as_int, as_u32_wrapped
 from ._constants import DLT_EN10MB
 from ._errors import BPFError
 from ._savefile._linktype import dlt_to_linktype
@@ -30,23 +31,6 @@ FilterFunction = Callable[[BytesLike, int], int]
 
 
 _HOST_ORDER = "<" if sys.byteorder == "little" else ">"
-_C_INT_MIN, _C_INT_MAX = -(1 << 31), (1 << 31) - 1
-
-
-def _as_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    return value
-
-
-def _as_c_int(name: str, value: object) -> int:
-    """An int libpcap takes as a C ``int`` (link type, snapshot length)."""
-    value = _as_int(name, value)
-    if not _C_INT_MIN <= value <= _C_INT_MAX:
-        raise ValueError(f"{name} must fit in a C int ({_C_INT_MIN}..{_C_INT_MAX}), got {value}")
-    return value
-
-
 def _as_expression(expression: object) -> str:
     if not isinstance(expression, str):
         raise TypeError(f"filter expression must be a str, not {type(expression).__name__}")
@@ -66,7 +50,7 @@ def _as_instruction(index: int, insn: object) -> Instruction:
             fields = tuple(insn)  # type: ignore[arg-type]
     if len(fields) != 4:
         raise TypeError(f"instruction {index} must be a (code, jt, jf, k) tuple, not {insn!r}")
-    code, jt, jf, k = (_as_int("instruction field", field) for field in fields)
+    code, jt, jf, k = (as_int("instruction field", field) for field in fields)
     return (code, jt, jf, k)
 
 
@@ -105,7 +89,7 @@ class BPFProgram:
 
     def __init__(self, expression: str, linktype: int = DLT_EN10MB) -> None:
         expression = _as_expression(expression)
-        linktype = _as_c_int("linktype", linktype)
+        linktype = as_c_int("linktype", linktype)
         instructions = _libpcap.compile_filter(linktype, 65536, expression, False, 0)
         self._setup(instructions, linktype)
 
@@ -133,7 +117,7 @@ class BPFProgram:
             )
         checked = [_as_instruction(index, insn) for index, insn in enumerate(instructions)]
         _check_as_the_kernel_does(checked)
-        return cls._compiled(checked, _as_int("linktype", linktype))
+        return cls._compiled(checked, as_int("linktype", linktype))
 
     @classmethod
     def _compiled(cls, instructions: Sequence[Instruction], linktype: int) -> BPFProgram:
@@ -222,19 +206,17 @@ def compile_for(
     byte order. Every filter for a savefile goes through here (one call per link type for a
     pcapng file with several).
     """
-    linktype = _as_c_int("linktype", linktype)
-    snaplen = _as_c_int("snaplen", snaplen)
+    linktype = as_c_int("linktype", linktype)
+    snaplen = as_c_int("snaplen", snaplen)
     expression = _as_expression(expression)
-    netmask = _as_int("netmask", netmask)
+    netmask = as_u32_wrapped("netmask", netmask)
     if snaplen <= 0:
         raise ValueError(f"snaplen must be positive, got {snaplen}")
-    if not 0 <= netmask <= 0xFFFFFFFF:
-        raise ValueError(f"netmask must fit in 32 bits, got {netmask}")
     instructions = _libpcap.compile_filter(
         linktype,
         snaplen,
         expression,
-        bool(_as_int("optimize", optimize)),
+        bool(as_int("optimize", optimize)),
         netmask,
         _savefile_shape(linktype, savefile_swapped),
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 import sys
 
+from ._args import as_int
+
 
 class Direction(enum.IntEnum):
     """Which packets ``setdirection`` keeps (pcap_direction_t)."""
@@ -249,6 +251,5 @@ del _name, _value
 
 def datalink_name(dlt: int) -> str:
     """The ``DLT_`` name of a link type without its prefix (``"EN10MB"``), or ``"DLT_<n>"``."""
-    if isinstance(dlt, bool) or not isinstance(dlt, int):
-        raise TypeError(f"dlt must be an int, not {type(dlt).__name__}")
+    dlt = as_int("dlt", dlt)
     return DLT_NAME.get(dlt, f"DLT_{dlt}")

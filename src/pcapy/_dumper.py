@@ -34,6 +34,7 @@ import sys
 import threading
 from typing import IO, Any, Callable, Optional, Union
 
+from ._args import as_int
 from ._constants import DLT_EN10MB, TstampPrecision
 from ._errors import PcapError
 from ._pkthdr import Pkthdr
@@ -56,6 +57,8 @@ _DEFERRED_SIGNALS = frozenset(
 def _precision_is_nano(precision: Union[int, str, None]) -> bool:
     if precision is None:
         return False
+    if not isinstance(precision, str):
+        precision = as_int("precision", precision)
     if precision in (TstampPrecision.NANO, "nano", "nsec", "ns"):
         return True
     if precision in (TstampPrecision.MICRO, "micro", "usec", "us"):
@@ -83,9 +86,7 @@ class Dumper:
         precision: Union[int, str, None] = None,
         format: Optional[str] = None,
     ) -> None:
-        for name, value in (("linktype", linktype), ("snaplen", snaplen)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        linktype, snaplen = as_int("linktype", linktype), as_int("snaplen", snaplen)
         if not 0 < snaplen <= 0xFFFFFFFF:
             raise ValueError(f"snaplen must be in 1..4294967295, got {snaplen}")
         nanosecond = _precision_is_nano(precision)

@@ -69,12 +69,13 @@ import weakref
 from collections.abc import Generator, Iterator
 from typing import Optional, Protocol, Union
 
+from ._args import as_c_int as _as_c_int
 from ._bpf import BPFProgram
 from ._constants import Status, TstampPrecision, datalink_name
 from ._errors import BPFError, CaptureError, HandleStateError, PcapWarning
 from ._libpcap import Handle, LivePacket, PacketDrain, PacketReader, lookup_net
 from ._live_batch import batch_readers
-from ._reader import Reader, _as_c_int
+from ._reader import Reader
 from ._source import TIMEOUT, Packet
 
 #: pcapy's words for a call that needs an activated handle (pcap_statustostr's are close).

@@ -22,6 +22,8 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
 
+from ._args import as_int
+
 if TYPE_CHECKING:
     from ._savefile._pcapng_types import Interface, PacketOptions
 
@@ -30,11 +32,10 @@ _MAX_SECONDS = (1 << 64) - 1
 
 
 def _check_field(name: str, value: object, limit: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"Pkthdr {name} must be an int, not {type(value).__name__}")
+    value = as_int(f"Pkthdr {name}", value)  # a plain int, even from an int subclass
     if not 0 <= value <= limit:
         raise ValueError(f"Pkthdr {name} must be in 0..{limit}, got {value}")
-    return int(value)  # a plain int, even from an int subclass
+    return value
 
 
 class _HeaderType(type):

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Iterator
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, Union
 
+from ._args import as_c_int, as_int
 from ._bpf import BPFProgram, compile_for, savefile_swapped
 from ._constants import DLT_NAME, Status, TstampPrecision
 from ._dumper import Dumper, PathOrFile
@@ -51,23 +52,6 @@ _CLOSED: Any = _ClosedSource()
 #: The most packets one ``next_batch()`` call returns (it returns "up to" its argument anyway;
 #: a savefile batch never spans more than one 256 KiB read chunk).
 MAX_BATCH = 1 << 16
-_C_INT_MIN, _C_INT_MAX = -(1 << 31), (1 << 31) - 1
-
-
-def _as_int(name: str, value: object) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    return value
-
-
-def _as_c_int(name: str, value: object) -> int:
-    """An int argument libpcap takes as a C ``int``: out of range is a ValueError naming it."""
-    value = _as_int(name, value)
-    if not _C_INT_MIN <= value <= _C_INT_MAX:
-        raise ValueError(f"{name} must fit in a C int ({_C_INT_MIN}..{_C_INT_MAX}), got {value}")
-    return value
 
 
 def _check_callback(callback: object) -> Callback:
@@ -145,7 +129,7 @@ class Reader:
         An exception raised by the callback propagates as itself; the reader stays usable and
         the next call continues with the packet after the one that failed.
         """
-        cnt = _as_int("cnt", cnt)
+        cnt = as_int("cnt", cnt)
         callback = _check_callback(callback)
         source = self._source
         source.break_requested = False
@@ -160,7 +144,7 @@ class Reader:
 
     def dispatch(self, cnt: int, callback: Callback) -> int:
         """Process up to ``cnt`` packets (one bufferful when live); return how many were."""
-        cnt = _as_int("cnt", cnt)
+        cnt = as_int("cnt", cnt)
         callback = _check_callback(callback)
         source = self._source
         source.break_requested = False
@@ -196,7 +180,7 @@ class Reader:
         Unpack ``meta`` with ``struct.iter_unpack("=IIII", meta)`` or an ``array('I')``.
         One call returns at most ``MAX_BATCH`` (65536) packets, whatever ``max_packets`` says.
         """
-        max_packets = _as_int("max_packets", max_packets)
+        max_packets = as_int("max_packets", max_packets)
         if max_packets <= 0:
             raise ValueError(f"max_packets must be positive, got {max_packets}")
         max_packets = min(max_packets, MAX_BATCH)
@@ -282,10 +266,10 @@ class Reader:
         any other raises PcapError with libpcap's words for it.
         """
         if self._live is not None:
-            self._require_live().set_datalink(_as_c_int("dlt", dlt))
+            self._require_live().set_datalink(as_c_int("dlt", dlt))
             return
         self._check_open()
-        dlt = _as_c_int("dlt", dlt)
+        dlt = as_c_int("dlt", dlt)
         if dlt != self.datalink():
             raise PcapError(unsupported_datalink(dlt))
 
@@ -320,7 +304,7 @@ class Reader:
 
     def setnonblock(self, state: int) -> None:
         """Put a live handle in or out of non-blocking mode (no effect on savefiles)."""
-        state = _as_int("state", state)
+        state = as_int("state", state)
         self._check_open()
         if self._live is not None:
             self._require_live().setnonblock(state)
@@ -374,8 +358,8 @@ class Reader:
         refuses (a group joined with another mode, flags or device; a second join), on other
         systems, and PcapError on savefiles.
         """
-        group_id = _as_int("group_id", group_id)
-        mode_and_flags = _as_int("fanout_type", fanout_type) | _as_int("flags", flags)
+        group_id = as_int("group_id", group_id)
+        mode_and_flags = as_int("fanout_type", fanout_type) | as_int("flags", flags)
         if not 0 <= group_id <= 0xFFFF:
             raise ValueError(f"group_id must be in 0..65535, got {group_id}")
         if not 0 <= mode_and_flags <= 0xFFFF:
@@ -389,40 +373,40 @@ class Reader:
 
     def setdirection(self, direction: int) -> None:
         """Capture only incoming (PCAP_D_IN), outgoing (PCAP_D_OUT) or both directions."""
-        self._require_live().setdirection(_as_c_int("direction", direction))
+        self._require_live().setdirection(as_c_int("direction", direction))
 
     def set_snaplen(self, snaplen: int) -> int:
         """Set the snapshot length before ``activate()``; returns libpcap's status."""
-        return self._require_live().set_option("snaplen", _as_c_int("snaplen", snaplen))
+        return self._require_live().set_option("snaplen", as_c_int("snaplen", snaplen))
 
     def set_promisc(self, promisc: int) -> int:
         """Set promiscuous mode before ``activate()``; returns libpcap's status."""
-        return self._require_live().set_option("promisc", _as_c_int("promisc", promisc))
+        return self._require_live().set_option("promisc", as_c_int("promisc", promisc))
 
     def set_timeout(self, timeout: int) -> int:
         """Set the read timeout in milliseconds before ``activate()``; returns the status."""
-        return self._require_live().set_option("timeout", _as_c_int("timeout", timeout))
+        return self._require_live().set_option("timeout", as_c_int("timeout", timeout))
 
     def set_buffer_size(self, buffer_size: int) -> int:
         """Set the kernel buffer size in bytes before ``activate()``; returns the status."""
-        return self._require_live().set_option("buffer_size", _as_c_int("buffer_size", buffer_size))
+        return self._require_live().set_option("buffer_size", as_c_int("buffer_size", buffer_size))
 
     def set_rfmon(self, rfmon: int) -> int:
         """Ask for monitor mode (802.11) before ``activate()``; returns the status."""
-        return self._require_live().set_option("rfmon", _as_c_int("rfmon", rfmon))
+        return self._require_live().set_option("rfmon", as_c_int("rfmon", rfmon))
 
     def set_immediate_mode(self, immediate: int) -> int:
         """Deliver packets as soon as they arrive (no buffering); returns the status."""
-        return self._require_live().set_option("immediate_mode", _as_c_int("immediate", immediate))
+        return self._require_live().set_option("immediate_mode", as_c_int("immediate", immediate))
 
     def set_tstamp_precision(self, precision: int) -> int:
         """Ask for micro- or nanosecond time stamps before ``activate()``; returns the status."""
         live = self._require_live()
-        return live.set_option("tstamp_precision", _as_c_int("precision", precision))
+        return live.set_option("tstamp_precision", as_c_int("precision", precision))
 
     def set_tstamp_type(self, tstamp_type: int) -> int:
         """Choose the time-stamp source before ``activate()``; returns the status."""
-        return self._require_live().set_option("tstamp_type", _as_c_int("tstamp_type", tstamp_type))
+        return self._require_live().set_option("tstamp_type", as_c_int("tstamp_type", tstamp_type))
 
     def activate(self) -> int:
         """Activate a handle from ``create()``: 0, a warning (> 0) or an error (< 0) status."""
