@@ -106,6 +106,12 @@ def live_opened(position: int) -> Callable[[Any, Path], object]:
     return call
 
 
+def fanout_on_created(group_id: Any, fanout_type: Any, flags: Any) -> object:
+    """Joining is recorded before activation (the group is joined as the handle activates)."""
+    with pcapy.create("lo") as reader:
+        return reader.set_fanout(group_id, fanout_type, flags)
+
+
 def rows() -> Iterator[Row]:
     en = pcapy.DLT_EN10MB
     for value in (0, 1):
@@ -148,6 +154,13 @@ def rows() -> Iterator[Row]:
         parameter = list(inspect.signature(getattr(pcapy.Reader, method)).parameters)[1]
         yield Row(f"Reader.{method}", parameter, 0 if "rfmon" in method else 1,
                   on_created(method), "libpcap")
+    group = 1000 + os.getpid() % 60000
+    yield Row("Reader.set_fanout", "group_id", group, lambda v, _t: fanout_on_created(v, 0, 0),
+              "libpcap")
+    yield Row("Reader.set_fanout", "fanout_type", 0,
+              lambda v, _t: fanout_on_created(group, v, 0), "libpcap")
+    yield Row("Reader.set_fanout", "flags", 0, lambda v, _t: fanout_on_created(group, 0, v),
+              "libpcap")
     for position, name in ((1, "snaplen"), (2, "promisc"), (3, "to_ms")):
         yield Row("open_live", name, 1, live_opened(position), "live")
 
