@@ -1,0 +1,79 @@
+"""pcapy's own pcap-filter compiler: filter expressions to classic BPF without libpcap.
+
+``compile_filter`` takes what ``pcap_compile`` takes and gives instructions whose verdict on
+every packet is the one libpcap's program gives (libpcap's ``gencode.c`` is the reference for
+semantics). The pipeline: ``_lexer`` (tokens as libpcap's scanner cuts them), ``_parser`` (the
+grammar, to ``_ast``), ``_walk``/``_gen``/``_sets`` (code, through the blocks of ``_ir``),
+``_optimize`` (verdict-preserving clean-up), and ``_listing`` (``bpf_image`` text).
+
+This package never imports libpcap; it raises only ``BPFError`` (the parts of the language it
+does not implement raise one that says so, and ``pcapy.compile`` can then use libpcap instead).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from .._errors import BPFError
+from ._gen import SUPPORTED_LINKTYPES, CodeGenerator
+from ._ir import MAX_INSTRUCTIONS, Instruction, assemble, finish, returning
+from ._listing import image
+from ._optimize import optimize_program
+from ._parser import parse
+from ._walk import Walker
+
+__all__ = ["MAX_INSTRUCTIONS", "SUPPORTED_LINKTYPES", "compile_filter", "image"]
+
+_MAXIMUM_SNAPLEN = 262144
+
+
+def compile_filter(
+    expression: str,
+    linktype: int,
+    snaplen: int = 262144,
+    *,
+    optimize: bool = True,
+    netmask: int = 0xFFFFFFFF,
+    savefile_swapped: Optional[bool] = None,
+) -> tuple[Instruction, ...]:
+    """(code, jt, jf, k) classic BPF instructions, as pcap_compile would give (verdicts identical).
+
+    savefile_swapped None: compiled as on pcap_open_dead/live; False/True: compiled for a savefile
+    of that link type whose byte order equals/differs from the host's (libpcap's savefile rules
+    for DLT_NULL/DLT_LOOP: BSD AF_INET6 values 24/28/30, swapped AF values). Raises
+    pcapy.BPFError (pcapy._errors) with a message naming the unsupported or wrong part.
+    """
+    try:
+        return _compile(expression, linktype, snaplen, optimize, netmask, savefile_swapped)
+    except RecursionError:
+        raise BPFError("filter expression nested too deeply") from None
+
+
+def _compile(
+    expression: str,
+    linktype: int,
+    snaplen: int,
+    optimize: bool,
+    netmask: int,
+    savefile_swapped: Optional[bool],
+) -> tuple[Instruction, ...]:
+    if not isinstance(expression, str):
+        raise BPFError(f"filter expression must be a str, not {type(expression).__name__}")
+    if snaplen <= 0 or snaplen > _MAXIMUM_SNAPLEN:  # pcap_open_dead's rule
+        snaplen = _MAXIMUM_SNAPLEN
+    generator = CodeGenerator(linktype, snaplen, netmask & 0xFFFFFFFF, savefile_swapped)
+    tree = parse(expression)
+    if tree is None:
+        program = assemble(returning(snaplen))
+    else:
+        program = assemble(finish(Walker(generator).node(tree), snaplen))
+    if optimize and not generator.no_optimize:
+        program = optimize_program(program)
+        if program == [(0x06, 0, 0, 0)]:
+            raise BPFError("expression rejects all packets")
+    if len(program) > MAX_INSTRUCTIONS:
+        raise BPFError(
+            f"filter compiles to {len(program)} instructions, more than the {MAX_INSTRUCTIONS} "
+            "(BPF_MAXINSNS) a kernel accepts"
+        )
+    return tuple(program)
