@@ -9,7 +9,7 @@ import pytest
 
 import pcapy
 from conftest import CORPUS, corpus_files, manifest
-from helpers import NSEC_MAGIC, pcap_bytes, sample_records
+from helpers import NSEC_MAGIC, pcap_bytes, sample_records, udp_frame
 
 # Files with packets to read (pcapng files libpcap stops early in are read to the end by pcapy;
 # the three with no interface at all are refused at open, as by libpcap).
@@ -72,9 +72,10 @@ def test_batches_and_next_interleave():
 
 
 def test_bad_batch_sizes():
-    reader = pcapy.open_offline(io.BytesIO(pcap_bytes(sample_records(2))))
-    with pytest.raises(ValueError):
-        reader.next_batch(0)
+    records = [(1700000000 + i, 0, udp_frame(b"x"), 43) for i in range(300)]
+    reader = pcapy.open_offline(io.BytesIO(pcap_bytes(records)))
+    assert len(reader.next_batch(0)[1]) == 256 * 16  # pcapy-ng: a count <= 0 means 256
+    assert len(reader.next_batch(-5)[1]) == 44 * 16
     with pytest.raises(TypeError):
         reader.next_batch("4")  # type: ignore[arg-type]
     reader.close()

@@ -106,6 +106,23 @@ def live_opened(position: int) -> Callable[[Any, Path], object]:
     return call
 
 
+def classified(method: str, parameter: str) -> Callable[[Any, Path], object]:
+    """pcapy-ng's classifying loops, with one parameter given (ports as a one-item list)."""
+
+    def call(value: Any, tmp: Path) -> object:
+        arguments: dict[str, Any] = {"cnt": -1, "flow_cutoff": 2}
+        arguments[parameter] = [value] if parameter.endswith("_ports") else value
+        seen: list[int] = []
+        with offline(tmp) as reader:
+            if method == "loop_to_buffer":
+                buffer = bytearray(4096)
+                return reader.loop_to_buffer(writable_buf=buffer, **arguments), bytes(buffer)
+            result = reader.loop_filtered(cb=lambda _h, _d, cls: seen.append(cls), **arguments)
+            return result, seen, reader.filtered_stats()
+
+    return call
+
+
 def fanout_on_created(group_id: Any, fanout_type: Any, flags: Any) -> object:
     """Joining is recorded before activation (the group is joined as the handle activates)."""
     with pcapy.create("lo") as reader:
@@ -154,6 +171,11 @@ def rows() -> Iterator[Row]:
         parameter = list(inspect.signature(getattr(pcapy.Reader, method)).parameters)[1]
         yield Row(f"Reader.{method}", parameter, 0 if "rfmon" in method else 1,
                   on_created(method), "libpcap")
+    for method in ("loop_filtered", "loop_to_buffer"):
+        for name, value in (("cnt", 1), ("admit_mask", 1), ("flow_cutoff", 1), ("dns_port", 53),
+                            ("l2_offset", 14), ("profile", 1), ("dpi_ports", 80),
+                            ("tls_ports", 443)):
+            yield Row(f"Reader.{method}", name, value, classified(method, name))
     group = 1000 + os.getpid() % 60000
     yield Row("Reader.set_fanout", "group_id", group, lambda v, _t: fanout_on_created(v, 0, 0),
               "libpcap")

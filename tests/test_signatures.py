@@ -59,6 +59,13 @@ SIGNATURES: dict[str, str] = {
     "Reader.__exit__": "(*exc_info)",
     # ... pcapy-ng's and ours
     "Reader.next_batch": "(max_packets)",
+    "Reader.loop_filtered": "(cnt, cb, admit_mask=7, addr_set=b'', flow_cutoff=0, "
+                            "dpi_ports=None, tls_ports=None, dns_port=53, l2_offset=14, "
+                            "profile=0)",
+    "Reader.loop_to_buffer": "(cnt, writable_buf, admit_mask=7, addr_set=b'', flow_cutoff=0, "
+                             "dpi_ports=None, tls_ports=None, dns_port=53, l2_offset=14, "
+                             "profile=0)",
+    "Reader.filtered_stats": "()",
     "Reader.breakloop": "()",
     "Reader.snapshot": "()",
     "Reader.get_tstamp_precision": "()",

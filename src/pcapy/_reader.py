@@ -17,12 +17,21 @@ import functools
 import socket
 import struct
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, Union
 
 from ._args import as_c_int, as_int
 from ._bpf import BPFProgram, compile_for, savefile_swapped
+from ._classify import (
+    ClassCallback,
+    FilteredCounts,
+    buffer_loop,
+    filtered_loop,
+    make_config,
+    writable_bytes,
+)
+from ._classify import check_callback as check_classified_callback
 from ._constants import DLT_NAME, Status, TstampPrecision
 from ._dumper import Dumper, PathOrFile
 from ._errors import CaptureError, PcapError
@@ -52,6 +61,8 @@ _CLOSED: Any = _ClosedSource()
 #: The most packets one ``next_batch()`` call returns (it returns "up to" its argument anyway;
 #: a savefile batch never spans more than one 256 KiB read chunk).
 MAX_BATCH = 1 << 16
+#: What ``next_batch(0)`` (or a negative count) takes, as pcapy-ng.
+DEFAULT_BATCH = 256
 
 
 def _check_callback(callback: object) -> Callback:
@@ -105,6 +116,7 @@ class Reader:
             )
         self._source: Any = source
         self._live = live
+        self._filtered_counts = FilteredCounts()
         self._rebind_next()
 
     def _rebind_next(self) -> None:
@@ -178,11 +190,12 @@ class Reader:
         files the buffer is pcapy's read chunk itself: no packet is copied, no object is made
         per packet.
         Unpack ``meta`` with ``struct.iter_unpack("=IIII", meta)`` or an ``array('I')``.
-        One call returns at most ``MAX_BATCH`` (65536) packets, whatever ``max_packets`` says.
+        One call returns at most ``MAX_BATCH`` (65536) packets, whatever ``max_packets`` says;
+        ``max_packets <= 0`` means 256, as in pcapy-ng.
         """
         max_packets = as_int("max_packets", max_packets)
         if max_packets <= 0:
-            raise ValueError(f"max_packets must be positive, got {max_packets}")
+            max_packets = DEFAULT_BATCH
         max_packets = min(max_packets, MAX_BATCH)
         source = self._source
         engine_batch = getattr(source, "next_batch", None)
@@ -191,6 +204,47 @@ class Reader:
         batch: tuple[bytes, bytes] = engine_batch(max_packets)
         self._rebind_next()
         return batch
+
+    # -- pcapy-ng 2.x: classify in the loop, admit some classes (see _classify) ---------------
+    def loop_filtered(
+        self, cnt: int, cb: ClassCallback, admit_mask: int = 7, addr_set: bytes = b"",
+        flow_cutoff: int = 0, dpi_ports: Optional[Iterable[int]] = None,
+        tls_ports: Optional[Iterable[int]] = None, dns_port: int = 53, l2_offset: int = 14,
+        profile: int = 0,
+    ) -> tuple[int, ...]:
+        """pcapy-ng's ``loop_filtered``: ``loop(cnt)`` classifying each packet and calling
+        ``cb(hdr, data, cls)`` only for classes whose bit is set in ``admit_mask``.
+
+        Returns ``(admitted, dropped, <per-class counts>)`` (3 classes for the generic profile,
+        6 for the security one; see docs/api.md); ``filtered_stats()`` reads the same counters
+        while the loop runs.
+        """
+        config = make_config(admit_mask, addr_set, flow_cutoff, dpi_ports, tls_ports, dns_port,
+                             l2_offset, profile)
+        return filtered_loop(self.loop, as_int("cnt", cnt), check_classified_callback(cb),
+                             config, self._filtered_counts)
+
+    def loop_to_buffer(
+        self, cnt: int, writable_buf: Any, admit_mask: int = 7, addr_set: bytes = b"",
+        flow_cutoff: int = 0, dpi_ports: Optional[Iterable[int]] = None,
+        tls_ports: Optional[Iterable[int]] = None, dns_port: int = 53, l2_offset: int = 14,
+        profile: int = 0,
+    ) -> tuple[int, ...]:
+        """pcapy-ng's ``loop_to_buffer``: as ``loop_filtered``, but admitted packets are written
+        into ``writable_buf`` as ``[u32 caplen, little-endian][u8 class][packet]``.
+
+        Returns ``(written, dropped, overflow, bytes used, <per-class counts>)``; a packet that
+        no longer fits is counted in ``overflow`` and classification goes on.
+        """
+        view = writable_bytes(writable_buf)
+        config = make_config(admit_mask, addr_set, flow_cutoff, dpi_ports, tls_ports, dns_port,
+                             l2_offset, profile)
+        return buffer_loop(self.loop, as_int("cnt", cnt), view, config)
+
+    def filtered_stats(self) -> tuple[int, ...]:
+        """The counters of the running (or last) ``loop_filtered``; safe from another thread."""
+        self._check_open()
+        return self._filtered_counts.snapshot()
 
     def breakloop(self) -> None:
         """Make a running ``loop()``/``dispatch()`` return soon (safe from other threads)."""
