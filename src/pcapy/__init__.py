@@ -91,6 +91,7 @@ from ._errors import (
     TruncatedSavefileError,
     UnknownFormatError,
     UnsupportedVersionError,
+    WorkerError,
 )
 from ._live import create, open_live
 from ._offline import open_offline
@@ -99,6 +100,13 @@ from ._reader import Reader
 from ._savefile._pcap import PcapFileHeader
 
 if TYPE_CHECKING:
+    from ._fanout import (
+        ParallelCapture,
+        ParallelResult,
+        WorkerResult,
+        WorkerStats,
+        capture_parallel,
+    )
     from ._savefile._pcapng_types import (
         CustomBlock,
         DecryptionSecrets,
@@ -118,7 +126,19 @@ _PCAPNG_TYPES = frozenset({
 })
 
 
+# The worker pool loads multiprocessing: imported when first asked for.
+_FANOUT_NAMES = frozenset({
+    "ParallelCapture", "ParallelResult", "WorkerResult", "WorkerStats", "capture_parallel",
+})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _FANOUT_NAMES:
+        from . import _fanout  # noqa: PLC0415
+
+        value = getattr(_fanout, name)
+        globals()[name] = value
+        return value
     if name in _PCAPNG_TYPES:
         from ._savefile import _pcapng_types  # noqa: PLC0415
 
@@ -138,6 +158,12 @@ __all__ = [
     "open_live",
     "open_offline",
     "list_devices",
+    # live capture on several cores
+    "capture_parallel",
+    "ParallelCapture",
+    "ParallelResult",
+    "WorkerResult",
+    "WorkerStats",
     # classes
     "BPFProgram",
     "Bpf",
@@ -172,6 +198,7 @@ __all__ = [
     "TruncatedSavefileError",
     "UnknownFormatError",
     "UnsupportedVersionError",
+    "WorkerError",
     # constants
     "DLT_ARCNET",
     "DLT_ATM_RFC1483",

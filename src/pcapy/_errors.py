@@ -4,6 +4,7 @@
      └── PcapError                   anything pcapy or libpcap reports
           ├── BPFError                 a filter that does not compile or cannot run
           ├── LibpcapNotFoundError     libpcap could not be loaded (lists every place tried)
+          ├── WorkerError              a capture worker process failed (capture_parallel)
           ├── CaptureError             a live-capture call that libpcap refused
           │    ├── NoSuchDeviceError
           │    ├── CapturePermissionError   (also a PermissionError)
@@ -110,6 +111,23 @@ class MalformedSavefileError(SavefileError):
     """A length, option or field value that no valid file can have."""
 
 
+class WorkerError(PcapError):
+    """A worker of ``capture_parallel`` failed; the others were stopped.
+
+    ``worker`` is its index, ``traceback`` the worker's formatted traceback. The exception it
+    raised, when it could be sent back, is the ``__cause__``, with the worker's traceback as its
+    own ``__cause__``, so an uncaught WorkerError prints both.
+    """
+
+    def __init__(self, message: str, worker: int = -1, traceback: str = "") -> None:
+        super().__init__(message)
+        self.worker = worker
+        self.traceback = traceback
+
+    def __reduce__(self) -> tuple[type[WorkerError], tuple[str, int, str]]:
+        return (type(self), (str(self), self.worker, self.traceback))
+
+
 class PcapWarning(UserWarning):
     """A warning from libpcap, e.g. ``pcap_activate`` returning PCAP_WARNING_PROMISC_NOTSUP."""
 
@@ -127,6 +145,7 @@ for _cls in (
     UnsupportedVersionError,
     TruncatedSavefileError,
     MalformedSavefileError,
+    WorkerError,
     PcapWarning,
 ):
     _cls.__module__ = "pcapy"

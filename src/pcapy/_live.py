@@ -584,15 +584,34 @@ def open_live(device: str, snaplen: int, promisc: int, to_ms: int) -> Reader:
         "promisc": _as_c_int("promisc", promisc),
         "timeout": _as_c_int("to_ms", to_ms),
     }
-    capture = LiveCapture(_device_name(device))
+    capture = _configured(device, options)
     try:
-        for name, value in options.items():
-            capture.set_option(name, value)  # cannot fail on a handle not yet activated
         capture.activate_or_raise()
     except BaseException:
         capture.close()
         raise
     return Reader(capture, live=capture)
+
+
+def open_configured(device: Optional[str], options: dict[str, int]) -> Reader:
+    """``open_live`` with any of the options ``set_option`` takes (``buffer_size`` ...).
+
+    ``device`` None is libpcap's "any". Raises as ``open_live`` does.
+    """
+    capture = _configured(device, options)
+    try:
+        capture.activate_or_raise()
+    except BaseException:
+        capture.close()
+        raise
+    return Reader(capture, live=capture)
+
+
+def _configured(device: Optional[str], options: dict[str, int]) -> LiveCapture:
+    capture = LiveCapture(_device_name(device))
+    for name, value in options.items():
+        capture.set_option(name, value)  # cannot fail on a handle not yet activated
+    return capture
 
 
 def create(device: str) -> Reader:

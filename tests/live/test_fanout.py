@@ -21,6 +21,7 @@ import pytest
 
 import pcapy
 from helpers import udp_frame
+from live.fanout_lab import FILTER, flow_frames, send_from_a
 from live.lab import NetnsLab, in_netns
 
 pytestmark = pytest.mark.live
@@ -28,7 +29,6 @@ pytestmark = pytest.mark.live
 SOL_PACKET, PACKET_FANOUT = 263, 18
 FLOWS = 64
 PER_FLOW = 4
-FILTER = "udp and dst port 4789"
 
 
 def group_id() -> int:
@@ -48,19 +48,6 @@ def open_b(lab: NetnsLab, group: int, mode: int, flags: int = 0) -> pcapy.Reader
     reader.setfilter(FILTER)
     reader.set_fanout(group, mode, flags)
     return reader
-
-
-def flow_frames() -> list[bytes]:
-    """PER_FLOW frames for each of FLOWS flows, interleaved; the payload numbers each frame."""
-    return [udp_frame(b"%d-%d" % (flow, n), sport=20000 + flow, dport=4789)
-            for n in range(PER_FLOW) for flow in range(FLOWS)]
-
-
-def send_from_a(lab: NetnsLab, frames: list[bytes]) -> None:
-    sender: pcapy.Reader = in_netns(lab.ns_a, pcapy.open_live, lab.dev_a, 256, 0, 20)
-    with sender:
-        for frame in frames:
-            sender.sendpacket(frame)
 
 
 def collect(readers: list[pcapy.Reader], expected: int, seconds: float = 10.0) -> list[list[bytes]]:
@@ -94,7 +81,7 @@ def source_port(frame: bytes) -> int:
 def test_a_hash_group_shares_the_packets_and_keeps_each_flow_on_one_handle(
         netns_lab: NetnsLab) -> None:
     group = group_id()
-    frames = flow_frames()
+    frames = flow_frames(FLOWS, PER_FLOW)
     with open_b(netns_lab, group, pcapy.PACKET_FANOUT_HASH) as first, \
             open_b(netns_lab, group, pcapy.PACKET_FANOUT_HASH) as second:
         send_from_a(netns_lab, frames)
@@ -107,7 +94,7 @@ def test_a_hash_group_shares_the_packets_and_keeps_each_flow_on_one_handle(
 
 def test_a_load_balancing_group_alternates(netns_lab: NetnsLab) -> None:
     group = group_id()
-    frames = flow_frames()[:40]
+    frames = flow_frames(FLOWS, PER_FLOW)[:40]
     with open_b(netns_lab, group, pcapy.PACKET_FANOUT_LB) as first, \
             open_b(netns_lab, group, pcapy.PACKET_FANOUT_LB) as second:
         send_from_a(netns_lab, frames)

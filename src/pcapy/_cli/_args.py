@@ -11,8 +11,6 @@ its own module: see ``SUBCOMMANDS`` in ``pcapy._cli``.
 from __future__ import annotations
 
 import argparse
-import errno
-import os
 from collections.abc import Sequence
 from typing import Any, Callable
 
@@ -125,9 +123,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def check_args(args: argparse.Namespace) -> argparse.Namespace:
     """Checks argparse cannot make, and the values derived from the options."""
-    for path in (args.read, args.write):
-        if path == "":  # tcpdump: fopen("") fails, not a capture or standard output
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), "")
     if args.read and args.interface:
         raise CommandError("-r and -i cannot be used together")
     if args.count < 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Callable
 
 import pcapy
 
@@ -24,11 +25,10 @@ from .live import (
     live_batches,
     open_live,
     print_statistics,
+    stop_signals,
 )
-from .output import open_output
+from .printer import PacketPrinter
 from .program import print_program
-from .progress import Progress
-from .stopping import StopSignals, stop_signals
 
 
 def run_capture(argv: Sequence[str]) -> int:
@@ -43,9 +43,9 @@ def run_capture(argv: Sequence[str]) -> int:
         return print_program(args)
     reader = open_reader(args)
     try:
-        with stop_signals() as stop:
+        with stop_signals(enabled=not args.read):
             _banner(describe_source(reader, args))
-            return _process(reader, args, stop)
+            return _process(reader, args)
     finally:
         reader.close()
 
@@ -82,37 +82,31 @@ def _banner(text: str) -> None:
     sys.stderr.flush()
 
 
-def _process(reader: pcapy.Reader, args: argparse.Namespace, stop: StopSignals) -> int:
-    output = open_output(reader, args)
-    counter = PacketCounter(output.handle, args.count, stop)
+def _process(reader: pcapy.Reader, args: argparse.Namespace) -> int:
+    live = not args.read
+    if args.write:
+        dumper = reader.dump_open(args.write, format=args.format)
+        handle: Callable[[pcapy.Pkthdr, bytes], None] = dumper.dump
+    else:
+        dumper = None
+        handle = PacketPrinter(reader.datalink(), args, sys.stdout).print_packet
+    counter = PacketCounter(handle, args.count)
     try:
-        if not args.read:
+        if live:
             return _capture_live(reader, counter)
-        with Progress.for_file(args.read) if args.write else Progress(0) as progress:
-            _read_file(reader, counter, progress)
+        _read_file(reader, counter)
         return 0
     finally:
-        output.close()
+        if dumper is not None:
+            dumper.close()
+        sys.stdout.flush()
 
 
-def _read_file(reader: pcapy.Reader, counter: PacketCounter, progress: Progress) -> None:
-    """Handle the file's packets until its end, ``-c`` or a stop signal."""
-    overhead = record_overhead(reader)
-    progress.update(overhead)
-    try:
-        for header, data in reader:
-            counter(header, data)
-            progress.advance(header.getcaplen() + overhead)
-            if counter.done:
-                break
-    except KeyboardInterrupt:
-        pass
-
-
-def record_overhead(reader: pcapy.Reader) -> int:
-    """Bytes of file per record besides the packet (for progress): 16 for pcap, 32 for an
-    Enhanced Packet Block."""
-    return 32 if reader.file_format == "pcapng" else 16
+def _read_file(reader: pcapy.Reader, counter: PacketCounter) -> None:
+    for header, data in reader:
+        counter(header, data)
+        if counter.done:
+            break
 
 
 def _capture_live(reader: pcapy.Reader, counter: PacketCounter) -> int:

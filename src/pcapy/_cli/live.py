@@ -8,8 +8,11 @@ mode, so Ctrl-C ends it at once even on an idle interface.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import select
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -18,7 +21,6 @@ import pcapy
 
 from ._common import CommandError, report
 from ._linktypes import datalink_line, linktype_name
-from .stopping import StopSignals
 
 READ_TIMEOUT_MS = 100
 _POLL_SECONDS = 0.1
@@ -109,6 +111,29 @@ ACTIVATE_ERRORS = {
 
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def stop_signals(*, enabled: bool) -> Iterator[None]:
+    """Make SIGINT and SIGTERM end a live capture, as tcpdump does (even if inherited ignored).
+
+    Both raise ``KeyboardInterrupt``; the previous handlers come back afterwards.
+    """
+    previous: dict[int, Any] = {}
+    if enabled and threading.current_thread() is threading.main_thread():
+        for name in ("SIGINT", "SIGTERM"):
+            number = getattr(signal, name, None)
+            if number is not None:
+                previous[number] = signal.signal(number, _stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def live_batches(reader: pcapy.Reader, counter: PacketCounter) -> Iterator[int]:
     """Dispatch packets as they arrive; yields each batch's size (0 after an idle wait).
 
@@ -148,20 +173,16 @@ def _plural(count: int, what: str) -> str:
 
 
 class PacketCounter:
-    """Counts the packets handled, and says when ``-c`` is reached; a SIGINT or SIGTERM
-    arriving while one is handled interrupts only after it."""
+    """Counts the packets handled, and says when ``-c`` is reached."""
 
-    def __init__(self, handle: Callable[[pcapy.Pkthdr, bytes], None], limit: int,
-                 stop: StopSignals) -> None:
+    def __init__(self, handle: Callable[[pcapy.Pkthdr, bytes], None], limit: int) -> None:
         self.handle = handle
         self.limit = limit
         self.count = 0
-        self.stop = stop
 
     def __call__(self, header: pcapy.Pkthdr, data: bytes) -> None:
-        with self.stop.deferred():  # a stop comes after this packet is whole
-            self.count += 1
-            self.handle(header, data)
+        self.count += 1
+        self.handle(header, data)
 
     @property
     def done(self) -> bool:
