@@ -129,6 +129,12 @@ def fanout_on_created(group_id: Any, fanout_type: Any, flags: Any) -> object:
         return reader.set_fanout(group_id, fanout_type, flags)
 
 
+def pool_settings(parameter: str, value: Any) -> object:
+    """What a ParallelCapture made with one int option would tell its workers (none started)."""
+    options: dict[str, Any] = {"group_id": 7, parameter: value}
+    return pcapy.ParallelCapture("lo", **options)._specs
+
+
 def rows() -> Iterator[Row]:
     en = pcapy.DLT_EN10MB
     for value in (0, 1):
@@ -185,6 +191,8 @@ def rows() -> Iterator[Row]:
               "libpcap")
     for position, name in ((1, "snaplen"), (2, "promisc"), (3, "to_ms")):
         yield Row("open_live", name, 1, live_opened(position), "live")
+    for name in ("workers", "snaplen", "buffer_size", "fanout_mode", "fanout_flags", "group_id"):
+        yield Row("capture_parallel", name, 1, lambda v, _t, name=name: pool_settings(name, v))
 
     def setdirection(v: Any, _t: Path) -> object:
         with pcapy.open_live("lo", 100, 0, 100) as reader:
