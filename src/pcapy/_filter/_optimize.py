@@ -1,9 +1,496 @@
-"""Verdict-preserving clean-up of a generated program (first version: jump threading only)."""
+"""The optimizer: folds what the program already knows, threads jumps, drops dead code.
+
+It works on the block graph before layout, in three passes repeated until nothing changes:
+
+1. **Knowledge forward** (constant folding, decided branches). Each value a statement computes
+   gets a value number: packet loads at the same place, constants, and arithmetic on known
+   values get the same number on every path. Along each edge the pass knows which registers
+   hold which values and what the tests taken so far said about them (``A == 0x800`` on a
+   ``jeq`` true branch, ``A != 0x800`` on its false one, any ``jgt``/``jge``/``jset`` result).
+   Knowledge at a block is what holds on every edge into it; a test it decides becomes an
+   unconditional jump.
+2. **Jump threading.** An edge into a block whose statements would change nothing (they reload
+   values the registers already hold) and whose test the edge's own knowledge decides goes
+   straight to the block's successor.
+3. **Dead code.** Statements whose result no later test or statement uses are dropped (so are
+   blocks no longer reached); a test with both branches to one place becomes a jump, and an
+   empty jump is skipped.
+
+Like libpcap's optimizer, it treats a load as a pure computation: a load whose value is never
+used is dropped even though, kept, it could have rejected a truncated packet. libpcap's own
+optimized programs make the same choice, and its unoptimized ones do not; ``optimize=False``
+keeps every load.
+"""
 
 from __future__ import annotations
 
-from ._ir import Instruction
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+from ._ir import (
+    ABS,
+    ADD,
+    ALU,
+    AND,
+    DIV,
+    IMM,
+    IND,
+    JA,
+    JEQ,
+    JGE,
+    JGT,
+    JMP,
+    JSET,
+    LD,
+    LDX,
+    LEN,
+    LSH,
+    MEM,
+    MISC,
+    MOD,
+    MSH,
+    MUL,
+    NEG,
+    OR,
+    RSH,
+    ST,
+    STX,
+    SUB,
+    TXA,
+    XOR,
+    Block,
+    Stmt,
+    X,
+)
+
+Value = tuple[object, ...]
+_MAX_FACTS = 24
+_MAX_VALUE_DEPTH = 6
+_PASSES = 4
 
 
-def optimize_program(program: list[Instruction]) -> list[Instruction]:
-    return program
+def _constant(value: int) -> Value:
+    return ("k", value & 0xFFFFFFFF)
+
+
+def _depth(value: Value) -> int:
+    return max((1 + _depth(part) for part in value if isinstance(part, tuple)), default=0)
+
+
+_opaque_counter = [0]
+
+
+def _opaque() -> Value:
+    _opaque_counter[0] += 1
+    return ("opaque", _opaque_counter[0])
+
+
+def _fold(op: int, a: int, b: int) -> Optional[int]:
+    if op in (DIV, MOD) and b == 0:
+        return None
+    if op in (LSH, RSH) and b > 31:
+        return 0
+    results = {ADD: a + b, SUB: a - b, MUL: a * b, OR: a | b, AND: a & b, XOR: a ^ b,
+               LSH: a << b, RSH: a >> b, DIV: a // b if b else 0, MOD: a % b if b else 0}
+    return results[op] & 0xFFFFFFFF if op in results else None  # fmt: skip
+
+
+@dataclass
+class _State:
+    """What holds at one point: register contents and what tests said about values."""
+
+    a: Optional[Value] = None
+    x: Optional[Value] = None
+    memory: dict[int, Value] = field(default_factory=dict)
+    equal: dict[Value, int] = field(default_factory=dict)  # value -> its known constant
+    tests: dict[tuple[Value, int, int], bool] = field(default_factory=dict)
+
+    def copy(self) -> _State:
+        return _State(self.a, self.x, dict(self.memory), dict(self.equal), dict(self.tests))
+
+    def constant_of(self, value: Optional[Value]) -> Optional[int]:
+        if value is None:
+            return None
+        if value[0] == "k":
+            return value[1]  # type: ignore[return-value]
+        return self.equal.get(value)
+
+    def learn(self, key: tuple[Value, int, int], outcome: bool) -> None:
+        value, code, k = key
+        if code == JEQ and outcome and value[0] != "k":
+            self.equal[value] = k
+            _trim(self.equal)
+        self.tests[key] = outcome
+        _trim(self.tests)
+
+
+def _trim(table: dict[object, object]) -> None:
+    while len(table) > _MAX_FACTS:
+        del table[next(iter(table))]
+
+
+def _meet(states: list[_State]) -> _State:
+    first = states[0]
+    if len(states) == 1:
+        return first.copy()
+    rest = states[1:]
+    return _State(
+        first.a if all(s.a == first.a for s in rest) else None,
+        first.x if all(s.x == first.x for s in rest) else None,
+        {r: v for r, v in first.memory.items() if all(s.memory.get(r) == v for s in rest)},
+        {v: k for v, k in first.equal.items() if all(s.equal.get(v) == k for s in rest)},
+        {t: o for t, o in first.tests.items() if all(s.tests.get(t) == o for s in rest)},
+    )
+
+
+def _bounded(value: Value) -> Value:
+    return value if _depth(value) <= _MAX_VALUE_DEPTH else _opaque()
+
+
+def _alu_value(state: _State, stmt: Stmt) -> Value:
+    op = stmt.code & 0xF0
+    a = state.a if state.a is not None else _opaque()
+    if op == NEG:
+        known = state.constant_of(a)
+        return _constant(-known) if known is not None else _bounded(("neg", a))
+    operand = state.x if stmt.code & X else _constant(stmt.k)
+    operand = operand if operand is not None else _opaque()
+    if op in (SUB, XOR) and a == operand:
+        return _constant(0)
+    left, right = state.constant_of(a), state.constant_of(operand)
+    if left is not None and right is not None:
+        folded = _fold(op, left, right)
+        if folded is not None:
+            return _constant(folded)
+    return _bounded(("alu", op, a, operand))
+
+
+def _load_value(state: _State, stmt: Stmt) -> Value:
+    mode = stmt.code & 0xE0
+    if mode == IMM:
+        return _constant(stmt.k)
+    if mode == ABS:
+        return ("ld", stmt.code, stmt.k)
+    if mode == LEN:
+        return ("len",)
+    if mode == MEM:
+        return state.memory.get(stmt.k) or _opaque()
+    if mode == MSH:
+        return ("msh", stmt.k)
+    x = state.x if state.x is not None else _opaque()
+    known = state.constant_of(x)
+    if known is not None:  # [x + k] with x known is an absolute load
+        return ("ld", (stmt.code & ~IND) | ABS, (known + stmt.k) & 0xFFFFFFFF)
+    return _bounded(("ldi", stmt.code, stmt.k, x))
+
+
+def _run(state: _State, stmt: Stmt) -> bool:
+    """Apply one statement to the state; True if it changed nothing (it can be skipped)."""
+    cls = stmt.code & 0x07
+    if cls == LD:
+        value = _load_value(state, stmt)
+        unchanged = state.a == value
+        state.a = value
+    elif cls == LDX:
+        value = _load_value(state, stmt)
+        unchanged = state.x == value
+        state.x = value
+    elif cls in (ST, STX):
+        stored = state.a if cls == ST else state.x
+        stored = stored if stored is not None else _opaque()
+        unchanged = state.memory.get(stmt.k) == stored
+        state.memory[stmt.k] = stored
+    elif cls == ALU:
+        value = _alu_value(state, stmt)
+        unchanged = state.a == value
+        state.a = value
+    elif cls == MISC:
+        if stmt.code & 0xF8 == TXA:
+            unchanged = state.a is not None and state.a == state.x
+            state.a = state.x if state.x is not None else _opaque()
+        else:
+            unchanged = state.x is not None and state.x == state.a
+            state.x = state.a if state.a is not None else _opaque()
+    else:
+        raise _Unoptimizable
+    return unchanged
+
+
+class _Unoptimizable(Exception):  # noqa: N818 - a signal, not an error
+    """A block with jumps among its statements: left as generated."""
+
+
+def _decide(state: _State, block: Block) -> Optional[bool]:
+    """The block's test outcome if the state decides it."""
+    op = block.jump & 0xF0
+    a = state.a
+    if a is None:
+        return None
+    if block.jump & X:
+        other = state.x
+        if other is None:
+            return None
+        if other == a:
+            return op in (JEQ, JGE)
+        right = state.constant_of(other)
+    else:
+        right = block.k
+    left = state.constant_of(a)
+    if left is not None and right is not None:
+        return _compare(op, left, right)
+    if block.jump & X or right is None:
+        return None
+    key = (a, op, right)
+    if key in state.tests:
+        return state.tests[key]
+    if op == JEQ and a in state.equal:
+        return state.equal[a] == right
+    return None
+
+
+def _compare(op: int, left: int, right: int) -> bool:
+    if op == JEQ:
+        return left == right
+    if op == JGT:
+        return left > right
+    if op == JGE:
+        return left >= right
+    return bool(left & right)  # JSET
+
+
+def _edge_state(state: _State, block: Block, branch: bool) -> _State:
+    edge = state.copy()
+    if block.jump & 0xF0 != JA and not block.jump & X and state.a is not None:
+        edge.learn((state.a, block.jump & 0xF0, block.k & 0xFFFFFFFF), branch)
+    return edge
+
+
+# --- the graph --------------------------------------------------------------------------------
+
+
+def _successors(block: Block) -> list[Block]:
+    if block.returns:
+        return []
+    assert block.true is not None
+    assert block.false is not None
+    return [block.true] if block.true is block.false else [block.true, block.false]
+
+
+def _order(root: Block) -> list[Block]:
+    """Reverse post-order (every edge goes forward in it)."""
+    order: list[Block] = []
+    seen = {id(root)}
+    stack: list[tuple[Block, int]] = [(root, 0)]
+    while stack:
+        block, child = stack[-1]
+        children = _successors(block)
+        if child < len(children):
+            stack[-1] = (block, child + 1)
+            nxt = children[child]
+            if id(nxt) not in seen:
+                seen.add(id(nxt))
+                stack.append((nxt, 0))
+        else:
+            stack.pop()
+            order.append(block)
+    order.reverse()
+    return order
+
+
+def _make_jump(block: Block, target: Block) -> None:
+    block.jump = JMP | JA
+    block.k = 0
+    block.true = block.false = target
+
+
+def _knowledge_pass(root: Block) -> bool:
+    """Pass 1: decide tests from what holds on every way into them."""
+    changed = False
+    incoming: dict[int, list[_State]] = {id(root): [_State()]}
+    for block in _order(root):
+        states = incoming.pop(id(block), None)
+        if not states or block.returns:
+            continue
+        state = _meet(states)
+        for stmt in block.stmts:
+            _run(state, stmt)
+        if block.jump & 0xF0 != JA:
+            decided = _decide(state, block)
+            if decided is not None:
+                target = block.true if decided else block.false
+                assert target is not None
+                _make_jump(block, target)
+                changed = True
+        if block.jump & 0xF0 == JA:
+            assert block.true is not None
+            incoming.setdefault(id(block.true), []).append(state)
+            continue
+        for branch, target in ((True, block.true), (False, block.false)):
+            assert target is not None
+            incoming.setdefault(id(target), []).append(_edge_state(state, block, branch))
+    return changed
+
+
+def _thread(state: _State, target: Block) -> Block:
+    """Where an edge in this state really goes: past blocks that change nothing and whose
+    test the state decides."""
+    for _ in range(64):
+        if target.returns:
+            return target
+        trial = state.copy()
+        if not all(_run(trial, stmt) for stmt in target.stmts):
+            return target
+        if target.jump & 0xF0 == JA:
+            assert target.true is not None
+            state, target = trial, target.true
+            continue
+        decided = _decide(trial, target)
+        if decided is None:
+            return target
+        state = _edge_state(trial, target, decided)
+        nxt = target.true if decided else target.false
+        assert nxt is not None
+        target = nxt
+    return target
+
+
+def _threading_pass(root: Block) -> bool:
+    """Pass 2: edges skip blocks their own knowledge decides."""
+    changed = False
+    incoming: dict[int, list[_State]] = {id(root): [_State()]}
+    for block in _order(root):
+        states = incoming.pop(id(block), None)
+        if not states or block.returns:
+            continue
+        state = _meet(states)
+        for stmt in block.stmts:
+            _run(state, stmt)
+        branches = [(True, block.true)] if block.jump & 0xF0 == JA else [
+            (True, block.true), (False, block.false)]  # fmt: skip
+        for branch, target in branches:
+            assert target is not None
+            edge = state if block.jump & 0xF0 == JA else _edge_state(state, block, branch)
+            threaded = _thread(edge, target)
+            if threaded is not target:
+                changed = True
+                if block.jump & 0xF0 == JA:
+                    block.true = block.false = threaded
+                elif branch:
+                    block.true = threaded
+                else:
+                    block.false = threaded
+        for target in _successors(block):
+            incoming.setdefault(id(target), []).append(state)
+    return changed
+
+
+# --- liveness ---------------------------------------------------------------------------------
+
+Register = Union[str, int]  # "A", "X", or a scratch-memory index
+
+
+def _defs_uses(stmt: Stmt) -> tuple[Register, set[Register]]:
+    cls, mode = stmt.code & 0x07, stmt.code & 0xE0
+    if cls == LD:
+        uses: set[Register] = {"X"} if mode == IND else {stmt.k} if mode == MEM else set()
+        return "A", uses
+    if cls == LDX:
+        return "X", ({stmt.k} if mode == MEM else set())
+    if cls == ST:
+        return stmt.k, {"A"}
+    if cls == STX:
+        return stmt.k, {"X"}
+    if cls == ALU:
+        return "A", ({"A", "X"} if stmt.code & X and stmt.code & 0xF0 != NEG else {"A"})
+    if stmt.code & 0xF8 == TXA:
+        return "A", {"X"}
+    return "X", {"A"}
+
+
+def _dead_code_pass(root: Block) -> bool:
+    """Pass 3: drop statements whose results are never used."""
+    changed = False
+    live_in: dict[int, set[Register]] = {}
+    for block in reversed(_order(root)):
+        if block.returns:
+            live_in[id(block)] = set()
+            continue
+        live: set[Register] = set()
+        for target in _successors(block):
+            live |= live_in[id(target)]
+        if block.jump & 0xF0 != JA:
+            live.add("A")
+            if block.jump & X:
+                live.add("X")
+        kept: list[Stmt] = []
+        for stmt in reversed(block.stmts):
+            defined, used = _defs_uses(stmt)
+            if defined not in live:
+                changed = True
+                continue
+            live.discard(defined)
+            live |= used
+            kept.append(stmt)
+        kept.reverse()
+        block.stmts = kept
+        live_in[id(block)] = live
+    return changed
+
+
+def _simplify_pass(root: Block) -> bool:
+    """Tests with one destination become jumps; empty jumps are skipped."""
+    changed = False
+    for block in _order(root):
+        if block.returns:
+            continue
+        if block.jump & 0xF0 != JA and block.true is block.false:
+            assert block.true is not None
+            _make_jump(block, block.true)
+            changed = True
+        for branch in (True, False):
+            target = block.true if branch else block.false
+            hops = 0
+            while (target is not None and not target.returns and target.jump & 0xF0 == JA
+                   and not target.stmts and hops < 64):  # fmt: skip
+                target, hops = target.true, hops + 1
+            if target is not (block.true if branch else block.false):
+                changed = True
+                if branch:
+                    block.true = target
+                else:
+                    block.false = target
+    return changed
+
+
+def _has_inner_jumps(root: Block) -> bool:
+    return any(
+        stmt.code & 0x07 == JMP or stmt.jt is not None for block in _order(root)
+        for stmt in block.stmts
+    )
+
+
+def _skip_empty_root(root: Block) -> Block:
+    while not root.returns and root.jump & 0xF0 == JA and not root.stmts:
+        assert root.true is not None
+        root = root.true
+    return root
+
+
+def optimize_graph(root: Block) -> Block:
+    """The optimized program's entry block (the graph is changed in place)."""
+    if _has_inner_jumps(root):
+        return root
+    for _ in range(_PASSES):
+        changed = _knowledge_pass(root)
+        changed |= _threading_pass(root)
+        changed |= _dead_code_pass(root)
+        changed |= _simplify_pass(root)
+        root = _skip_empty_root(root)
+        if not changed:
+            break
+    return root
+
+
+def accepts_nothing(root: Block) -> bool:
+    """Whether every return the program can reach returns 0."""
+    return not any(block.returns and block.k != 0 for block in _order(root))
