@@ -4,7 +4,7 @@
 every packet is the one libpcap's program gives (libpcap's ``gencode.c`` is the reference for
 semantics). The pipeline: ``_lexer`` (tokens as libpcap's scanner cuts them), ``_parser`` (the
 grammar, to ``_ast``), ``_walk``/``_gen``/``_sets`` (code, through the blocks of ``_ir``),
-``_optimize`` (verdict-preserving clean-up), and ``_listing`` (``bpf_image`` text).
+and ``_optimize`` (folding, jump threading, dead code). ``pcapy -d`` lists the result.
 
 This package never imports libpcap; it raises only ``BPFError`` (the parts of the language it
 does not implement raise one that says so, and ``pcapy.compile`` can then use libpcap instead).
@@ -17,12 +17,11 @@ from typing import Optional
 from .._errors import BPFError
 from ._gen import SUPPORTED_LINKTYPES, CodeGenerator
 from ._ir import MAX_INSTRUCTIONS, Instruction, assemble, finish, returning
-from ._listing import image
-from ._optimize import optimize_program
+from ._optimize import accepts_nothing, optimize_graph
 from ._parser import parse
 from ._walk import Walker
 
-__all__ = ["MAX_INSTRUCTIONS", "SUPPORTED_LINKTYPES", "compile_filter", "image"]
+__all__ = ["MAX_INSTRUCTIONS", "SUPPORTED_LINKTYPES", "compile_filter"]
 
 _MAXIMUM_SNAPLEN = 262144
 
@@ -63,14 +62,12 @@ def _compile(
         snaplen = _MAXIMUM_SNAPLEN
     generator = CodeGenerator(linktype, snaplen, netmask & 0xFFFFFFFF, savefile_swapped)
     tree = parse(expression)
-    if tree is None:
-        program = assemble(returning(snaplen))
-    else:
-        program = assemble(finish(Walker(generator).node(tree), snaplen))
+    root = returning(snaplen) if tree is None else finish(Walker(generator).node(tree), snaplen)
     if optimize and not generator.no_optimize:
-        program = optimize_program(program)
-        if program == [(0x06, 0, 0, 0)]:
+        root = optimize_graph(root)
+        if accepts_nothing(root):
             raise BPFError("expression rejects all packets")
+    program = assemble(root)
     if len(program) > MAX_INSTRUCTIONS:
         raise BPFError(
             f"filter compiles to {len(program)} instructions, more than the {MAX_INSTRUCTIONS} "

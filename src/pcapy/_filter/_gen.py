@@ -444,6 +444,8 @@ class CodeGenerator:
             return conjoin(is_ipv6, disjoin(direct, fragment_then))
         if proto in ("ARP", "RARP"):
             raise BPFError(f"{_spelling(proto)} does not encapsulate another protocol")
+        if proto in ("ISO", "ISIS", "L1", "L2", "IIH", "LSP", "SNP", "CSNP", "PSNP"):
+            raise unsupported(f"'{_spelling(proto)} proto' (OSI)")
         raise BPFError(f"'{_spelling(proto)} proto' is bogus")
 
     def protochain(self, number: int, proto: str) -> Fragment:

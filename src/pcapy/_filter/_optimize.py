@@ -25,7 +25,7 @@ keeps every load.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from ._ir import (
     ABS,
@@ -40,7 +40,6 @@ from ._ir import (
     JGE,
     JGT,
     JMP,
-    JSET,
     LD,
     LDX,
     LEN,
@@ -95,6 +94,19 @@ def _fold(op: int, a: int, b: int) -> Optional[int]:
     return results[op] & 0xFFFFFFFF if op in results else None  # fmt: skip
 
 
+def _identity(op: int, right: Optional[int]) -> Union[str, int, None]:
+    """``A op right`` when it does not depend on A ("a": it is A itself), else None."""
+    if right == 0 and op in (AND, MUL):
+        return 0
+    if right == 0xFFFFFFFF and op == OR:
+        return 0xFFFFFFFF
+    if (right == 0 and op in (ADD, SUB, OR, XOR, LSH, RSH)) or (
+        right == 0xFFFFFFFF and op == AND
+    ):
+        return "a"
+    return None
+
+
 @dataclass
 class _State:
     """What holds at one point: register contents and what tests said about values."""
@@ -124,7 +136,7 @@ class _State:
         _trim(self.tests)
 
 
-def _trim(table: dict[object, object]) -> None:
+def _trim(table: dict[Any, Any]) -> None:
     while len(table) > _MAX_FACTS:
         del table[next(iter(table))]
 
@@ -158,6 +170,11 @@ def _alu_value(state: _State, stmt: Stmt) -> Value:
     if op in (SUB, XOR) and a == operand:
         return _constant(0)
     left, right = state.constant_of(a), state.constant_of(operand)
+    identity = _identity(op, right)
+    if isinstance(identity, int):
+        return _constant(identity)
+    if identity == "a":
+        return a
     if left is not None and right is not None:
         folded = _fold(op, left, right)
         if folded is not None:
@@ -165,7 +182,7 @@ def _alu_value(state: _State, stmt: Stmt) -> Value:
     return _bounded(("alu", op, a, operand))
 
 
-def _load_value(state: _State, stmt: Stmt) -> Value:
+def _load_value(state: _State, stmt: Stmt) -> Value:  # noqa: PLR0911 - one case a mode
     mode = stmt.code & 0xE0
     if mode == IMM:
         return _constant(stmt.k)
@@ -220,7 +237,7 @@ class _Unoptimizable(Exception):  # noqa: N818 - a signal, not an error
     """A block with jumps among its statements: left as generated."""
 
 
-def _decide(state: _State, block: Block) -> Optional[bool]:
+def _decide(state: _State, block: Block) -> Optional[bool]:  # noqa: PLR0911
     """The block's test outcome if the state decides it."""
     op = block.jump & 0xF0
     a = state.a
@@ -389,7 +406,7 @@ def _threading_pass(root: Block) -> bool:
 Register = Union[str, int]  # "A", "X", or a scratch-memory index
 
 
-def _defs_uses(stmt: Stmt) -> tuple[Register, set[Register]]:
+def _defs_uses(stmt: Stmt) -> tuple[Register, set[Register]]:  # noqa: PLR0911 - by class
     cls, mode = stmt.code & 0x07, stmt.code & 0xE0
     if cls == LD:
         uses: set[Register] = {"X"} if mode == IND else {stmt.k} if mode == MEM else set()
