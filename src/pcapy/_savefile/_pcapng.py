@@ -50,7 +50,7 @@ import copy
 import functools
 import struct
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
 from .._constants import TstampPrecision
@@ -87,6 +87,7 @@ from ._pcapng_types import (
     decode_text,
     format_address,
     split_options,
+    walk_options,
 )
 from ._pseudo import needs_post_processing, post_process
 
@@ -101,6 +102,16 @@ InPlaceFilter = Callable[[bytes, int, int, int], int]  # (buffer, start, caplen,
 SHB_MAGIC = b"\x0a\x0d\x0d\x0a"
 SHB_INSANE_MAX = 1024 * 1024  # libpcap's limit for the first Section Header Block
 MAX_BLOCK_SIZE = 16 * 1024 * 1024  # libpcap's INITIAL_MAX_BLOCKSIZE
+#: Per-section and per-file bounds on what is kept (issue 12: cost proportional to the input).
+#: Real files stay far below them; past them a file gets a clear error, or (for metadata no
+#: packet refers to) stops being kept, so memory never grows beyond them whatever the input.
+MAX_INTERFACES = 65_536  # interfaces one section may describe
+MAX_INTERFACE_OPTION_BYTES = 32 * 1024 * 1024  # option bytes of one section's interfaces
+METADATA_BUDGET = 24 * 1024 * 1024  # estimated memory of the metadata records kept per file
+_KEEP_COST_PER_BYTE = 24  # a decoded block costs up to ~24 times its size (an option a tuple)
+_KEEP_COST_PER_BLOCK = 512
+_KEPT_AS_BYTES = frozenset({0x00000BAD, 0x40000BAD})  # Custom Blocks: their data, one bytes
+_INTERNED_SIZE = 4096  # IDBs up to this size are parsed once per section and body
 _BLOCK_SLACK = 131_104  # libpcap raises the limit to the link type's max snaplen plus this
 _NS = 1_000_000_000
 _HOST_ORDER = "<" if sys.byteorder == "little" else ">"
@@ -108,6 +119,19 @@ _make_pcapng_header = header_builder(PcapngPkthdr)
 
 _PACKET_BLOCK_TYPES = frozenset(
     {BlockType.ENHANCED_PACKET, BlockType.SIMPLE_PACKET, BlockType.PACKET}
+)
+# Blocks always read in full (they change what later packets mean), and the metadata blocks read
+# in full while the file's metadata budget lasts; any other block is framed, checked as libpcap
+# checks it, and counted (_Reader.skim_light_blocks).
+_ALWAYS_PARSED = _PACKET_BLOCK_TYPES | {BlockType.SECTION_HEADER, BlockType.INTERFACE_DESCRIPTION}
+_KEPT_WHILE_BUDGET = frozenset(
+    {
+        BlockType.NAME_RESOLUTION,
+        BlockType.INTERFACE_STATISTICS,
+        BlockType.DECRYPTION_SECRETS,
+        BlockType.CUSTOM,
+        BlockType.CUSTOM_NO_COPY,
+    }
 )
 
 
@@ -455,6 +479,13 @@ class _Reader:
         self.fast: list[_FastPath] = []
         self.max_block = MAX_BLOCK_SIZE
         self.failure: Optional[SavefileError] = None  # once the file fails, it stays failed
+        self.section_index = -1
+        self.interface_option_bytes = 0  # of the current section's interfaces
+        self.kept_cost = 0  # estimated memory of the metadata records kept in self.info
+        # Interface Description Blocks seen in this section, by body: what they parse to
+        self.parsed_interfaces: dict[bytes, _ParsedInterface] = {}
+        # Block types read in full; the others are framed and counted (see skim_light_blocks)
+        self.heavy_types = _ALWAYS_PARSED | _KEPT_WHILE_BUDGET
 
     def open(self) -> Interface:
         """Read the first SHB and every block up to and including the first IDB."""
@@ -570,8 +601,7 @@ class _Reader:
         """Process one block; return its packet if it is a packet block."""
         handler = _BLOCK_HANDLERS.get(block.block_type)
         if handler is None:
-            skipped = self.info.skipped_blocks
-            skipped[block.block_type] = skipped.get(block.block_type, 0) + 1
+            _count(self.info.skipped_blocks, block.block_type)
             return None
         return handler(self, block)
 
@@ -585,6 +615,7 @@ class _Reader:
             raise self.failure
         try:
             while True:
+                self.skim_light_blocks()
                 block = self.read_block()
                 if block is None:
                     return None
@@ -595,6 +626,61 @@ class _Reader:
             # A copy without the traceback: the original's frames would keep its callers alive.
             self.failure = copy.copy(err)
             raise
+
+    def skim_light_blocks(self) -> None:
+        """Pass over the blocks in the current chunk that need no more than their framing checked
+        and a count: types this reader does not keep (or no longer keeps: the metadata budget
+        is spent), and interfaces identical to one already parsed. One ``unpack_from`` and a few
+        comparisons a block: a flood of small blocks costs what its bytes cost. Anything else, or
+        anything wrong, is left to ``read_block``, which raises the error."""
+        cursor = self.cursor
+        buffer, position = cursor.buffer, cursor.position
+        end = len(buffer)
+        layout = self.layout
+        unpack_head, unpack_u32 = layout.block_head.unpack_from, layout.u32.unpack_from
+        heavy, max_block, parsed = self.heavy_types, self.max_block, self.parsed_interfaces
+        info = self.info
+        while end - position >= 12:
+            block_type, length = unpack_head(buffer, position)
+            stop = position + length
+            if stop > end or length < 12 or length & 3 or length > max_block:
+                break
+            if unpack_u32(buffer, stop - 4)[0] != length:
+                break
+            if block_type == BlockType.SECTION_HEADER:
+                # a new section in the same byte order, once sections are no longer kept
+                if heavy is not _ALWAYS_PARSED or not self._plain_section(buffer, position):
+                    break
+                _count(info.unkept_blocks, block_type)
+                self.begin_section(layout)
+                parsed = self.parsed_interfaces
+            elif block_type in heavy:
+                if block_type != BlockType.INTERFACE_DESCRIPTION:
+                    break
+                known = parsed.get(buffer[position + 8 : stop - 4])
+                if known is None:
+                    break
+                self.add_interface(known, cursor.offset + position)
+                max_block = self.max_block
+            elif block_type == BlockType.INTERFACE_STATISTICS:
+                if length < 24 or unpack_u32(buffer, position + 8)[0] >= len(self.interfaces):
+                    break
+                _count(info.unkept_blocks, block_type)
+            elif block_type in _KEPT_WHILE_BUDGET:
+                _count(info.unkept_blocks, block_type)
+            else:
+                _count(info.skipped_blocks, block_type)
+            position = stop
+            cursor.position = position
+
+    def _plain_section(self, buffer: bytes, position: int) -> bool:
+        """Whether a Section Header Block needs no more than ``begin_section``: long enough,
+        in this section's byte order, major version 1."""
+        layout = self.layout
+        if layout.u32.unpack_from(buffer, position + 4)[0] < 28:
+            return False
+        magic, major = layout.shb_fixed.unpack_from(buffer, position + 8)[:2]
+        return bool(magic == 0x1A2B3C4D and major == 1)
 
     def next_accepted_slow(
         self, accept: Optional[InPlaceFilter], filter_dlt: int
@@ -621,46 +707,71 @@ class _Reader:
         self._start_section(block, order)
 
     def _start_section(self, block: _Block, order: str) -> None:
-        layout = _LAYOUTS[order]
-        _magic, major, minor, section_length = layout.shb_fixed.unpack_from(block.data, 8)
-        options = _block_options(block, 24, order)
-        reader = OptionReader(options, order)
-        section = Section(
-            index=len(self.info.sections),
-            offset=block.offset,
-            byte_order=order,
-            version_major=major,
-            version_minor=minor,
-            section_length=section_length,
-            hardware=reader.text(SectionOption.HARDWARE),
-            os=reader.text(SectionOption.OS),
-            userappl=reader.text(SectionOption.USERAPPL),
-            comments=reader.comments(),
-            custom_options=reader.custom(),
-            options=options,
-        )
-        self.info.sections.append(section)
+        if self.section_index < 0 or self.keeps(block):
+            self.info.sections.append(_parse_section(block, order, self.section_index + 1))
+        self.begin_section(_LAYOUTS[order])
+
+    def begin_section(self, layout: _Layout) -> None:
+        """A new section: its byte order, and no interfaces yet."""
+        self.section_index += 1
         self.layout = layout
-        self.swapped = order != _HOST_ORDER
+        self.swapped = layout.order != _HOST_ORDER
         self.interfaces = []
         self.clocks = []
         self.fast = []
+        self.parsed_interfaces = {}
+        self.interface_option_bytes = 0
+
+    def keeps(self, block: _Block) -> bool:
+        """Whether a metadata block is kept in ``info`` (it fits the file's budget)."""
+        per_byte = 1 if block.block_type in _KEPT_AS_BYTES else _KEEP_COST_PER_BYTE
+        cost = _KEEP_COST_PER_BLOCK + per_byte * len(block.data)
+        if self.kept_cost + cost <= METADATA_BUDGET:
+            self.kept_cost += cost
+            return True
+        unkept = self.info.unkept_blocks
+        unkept[block.block_type] = unkept.get(block.block_type, 0) + 1
+        self.heavy_types = _ALWAYS_PARSED  # the budget is spent: later ones are only framed
+        return False
 
     def on_interface(self, block: _Block) -> None:
         """An Interface Description Block (§4.2): the next interface id of this section."""
         _require_body(block, 8)
-        interface = _parse_interface(
-            block, self.layout, len(self.interfaces), len(self.info.sections) - 1
-        )
-        clock = _clock(interface.tsresol, interface.tsoffset)
+        body = block.data[8:-4] if len(block.data) <= _INTERNED_SIZE else None
+        parsed = self.parsed_interfaces.get(body) if body is not None else None
+        if parsed is None:
+            parsed = _parse_interface(block, self.layout)
+            if body is not None and len(self.parsed_interfaces) < 1024:
+                self.parsed_interfaces[body] = parsed  # identical IDBs are parsed once
+        self.add_interface(parsed, block.offset)
+
+    def add_interface(self, parsed: _ParsedInterface, offset: int) -> None:
+        """The next interface of this section, within the section's bounds."""
+        if len(self.interfaces) >= MAX_INTERFACES:
+            raise MalformedSavefileError(
+                f"the section has more than {MAX_INTERFACES} Interface Description Blocks "
+                "(pcapy's limit)",
+                offset=offset,
+            )
+        self.interface_option_bytes += len(parsed.option_bytes)
+        if self.interface_option_bytes > MAX_INTERFACE_OPTION_BYTES:
+            raise MalformedSavefileError(
+                f"the section's Interface Description Blocks hold more than "
+                f"{MAX_INTERFACE_OPTION_BYTES} bytes of options (pcapy's limit)",
+                offset=offset,
+            )
+        interface = Interface(len(self.interfaces), self.section_index, offset,
+                              self.layout.order, *parsed[:6], parsed.option_bytes)
         self.interfaces.append(interface)
-        self.clocks.append(clock)
-        self.info.interfaces.append(interface)
-        self.max_block = max(self.max_block, max_snaplen_for_dlt(interface.dlt) + _BLOCK_SLACK)
-        fast = _SLOW_PATH
-        if clock.divisor == 1 and not needs_post_processing(interface.dlt, self.swapped):
-            fast = (min(interface.snapshot, MAX_BLOCK_SIZE - 36), interface, interface.dlt, clock)
-        self.fast.append(fast)
+        self.clocks.append(parsed.clock)
+        if self.kept_cost + _KEEP_COST_PER_BLOCK <= METADATA_BUDGET:
+            self.kept_cost += _KEEP_COST_PER_BLOCK  # its options are counted once, above
+            self.info.interfaces.append(interface)
+        self.max_block = max(self.max_block, parsed.max_block)
+        fast = parsed.fast_snapshot
+        self.fast.append(
+            _SLOW_PATH if fast < 0 else (fast, interface, parsed.dlt, parsed.clock)
+        )
 
     def interface_for(self, interface_id: int, offset: int) -> int:
         """Check that the section described the interface a block refers to."""
@@ -751,21 +862,24 @@ class _Reader:
                 "Interface Description Block for that interface",
                 offset=block.offset,
             )
+        if not self.keeps(block):
+            return
         statistics = _parse_statistics(
             block,
             self.layout.order,
             if_id,
             (high << 32) | low,
             self.clocks[if_id],
-            len(self.info.sections) - 1,
+            self.section_index,
         )
         self.interfaces[if_id].statistics.append(statistics)
         self.info.statistics.append(statistics)
 
     def on_name_resolution(self, block: _Block) -> None:
         """A Name Resolution Block (§4.5)."""
-        section = len(self.info.sections) - 1
-        self.info.name_resolution.append(_parse_name_resolution(block, self.layout, section))
+        if self.keeps(block):
+            section = self.section_index
+            self.info.name_resolution.append(_parse_name_resolution(block, self.layout, section))
 
     def on_secrets(self, block: _Block) -> None:
         """A Decryption Secrets Block (§4.7)."""
@@ -774,11 +888,13 @@ class _Reader:
         options_start = 16 + ((size + 3) & ~3)
         if options_start > len(block.data) - 4:
             _raise_too_short(block)
+        if not self.keeps(block):
+            return
         options = _block_options(block, options_start, self.layout.order)
         reader = OptionReader(options, self.layout.order)
         self.info.secrets.append(
             DecryptionSecrets(
-                section=len(self.info.sections) - 1,
+                section=self.section_index,
                 offset=block.offset,
                 secrets_type=secrets_type,
                 data=block.data[16 : 16 + size],
@@ -792,9 +908,11 @@ class _Reader:
         """A Custom Block (§4.8): PEN plus data only its vendor can interpret."""
         _require_body(block, 4)
         pen = self.layout.u32.unpack_from(block.data, 8)[0]
+        if not self.keeps(block):
+            return
         self.info.custom_blocks.append(
             CustomBlock(
-                section=len(self.info.sections) - 1,
+                section=self.section_index,
                 offset=block.offset,
                 block_type=block.block_type,
                 pen=pen,
@@ -826,6 +944,10 @@ def _order_from_magic(magic: bytes) -> Optional[str]:
     return None
 
 
+def _count(counts: dict[int, int], block_type: int) -> None:
+    counts[block_type] = counts.get(block_type, 0) + 1
+
+
 def _require_body(block: _Block, size: int) -> None:
     if block.body_size < size:
         _raise_too_short(block)
@@ -847,45 +969,68 @@ def _block_options(block: _Block, start: int, order: str) -> tuple[Option, ...]:
 _IDB = "Interface Description Block"
 
 
-def _parse_interface(block: _Block, layout: _Layout, interface_id: int, section: int) -> Interface:
-    """Decode an IDB; if_tsresol and if_tsoffset are checked as libpcap checks them."""
+class _ParsedInterface(NamedTuple):
+    """What an IDB's body says, the same for every IDB with the same bytes."""
+
+    linktype: int
+    dlt: int
+    snaplen: int
+    snapshot: int
+    tsresol: int
+    tsoffset: int
+    option_bytes: bytes
+    clock: _Clock
+    max_block: int  # the block size limit once the interface is known
+    fast_snapshot: int  # the record loop's limit, or -1 if its packets take the slow path
+
+
+_TIME_OPTIONS = frozenset({InterfaceOption.TSRESOL, InterfaceOption.TSOFFSET})
+
+
+def _parse_interface(block: _Block, layout: _Layout) -> _ParsedInterface:
+    """Decode an IDB's fixed part and time options, checked as libpcap checks them; the other
+    options stay bytes (``Interface`` decodes them when asked)."""
     linktype, _reserved, snaplen = layout.idb_fixed.unpack_from(block.data, 8)
-    options = _block_options(block, 16, layout.order)
-    reader = OptionReader(options, layout.order)
+    end = len(block.data) - 4
+    options = [
+        Option(code, value)
+        for code, value in walk_options(block.data, 16, end, layout.order, block.offset,
+                                        block.block_type, _TIME_OPTIONS)
+    ]
+    option_bytes = block.data[16:end]  # copied once the options have passed their checks
     dlt = linktype_to_dlt(linktype)
-    return Interface(
-        id=interface_id,
-        section=section,
+    tsresol = _tsresol(options, block.offset)
+    tsoffset = _tsoffset(options, layout.order, block.offset)
+    clock = _clock(tsresol, tsoffset)
+    snapshot = adjust_snapshot(dlt, snaplen)
+    fast_snapshot = -1  # no fast path: a resolution finer than nanoseconds, or fix-ups to make
+    if clock.divisor == 1 and not needs_post_processing(dlt, layout.order != _HOST_ORDER):
+        fast_snapshot = min(snapshot, MAX_BLOCK_SIZE - 36)
+    return _ParsedInterface(linktype, dlt, snaplen, snapshot, tsresol, tsoffset, option_bytes,
+                            clock, max_snaplen_for_dlt(dlt) + _BLOCK_SLACK, fast_snapshot)
+
+
+def _parse_section(block: _Block, order: str, index: int) -> Section:
+    _magic, major, minor, section_length = _LAYOUTS[order].shb_fixed.unpack_from(block.data, 8)
+    options = _block_options(block, 24, order)
+    reader = OptionReader(options, order)
+    return Section(
+        index=index,
         offset=block.offset,
-        byte_order=layout.order,
-        linktype=linktype,
-        dlt=dlt,
-        snaplen=snaplen,
-        snapshot=adjust_snapshot(dlt, snaplen),
-        tsresol=_tsresol(options, block.offset),
-        tsoffset=_tsoffset(options, layout.order, block.offset),
-        name=reader.text(InterfaceOption.NAME),
-        description=reader.text(InterfaceOption.DESCRIPTION),
+        byte_order=order,
+        version_major=major,
+        version_minor=minor,
+        section_length=section_length,
+        hardware=reader.text(SectionOption.HARDWARE),
+        os=reader.text(SectionOption.OS),
+        userappl=reader.text(SectionOption.USERAPPL),
         comments=reader.comments(),
-        ipv4_addresses=_ipv4_addresses(reader),
-        ipv6_addresses=_ipv6_addresses(reader),
-        mac_address=_hardware_address(reader, InterfaceOption.MACADDR, 6),
-        eui_address=_hardware_address(reader, InterfaceOption.EUIADDR, 8),
-        speed=reader.integer(InterfaceOption.SPEED, "Q"),
-        tzone=_pair(reader.number(InterfaceOption.TZONE, "hh")),
-        filter=_capture_filter(reader),
-        os=reader.text(InterfaceOption.OS),
-        fcslen=reader.integer(InterfaceOption.FCSLEN, "B"),
-        hardware=reader.text(InterfaceOption.HARDWARE),
-        txspeed=reader.integer(InterfaceOption.TXSPEED, "Q"),
-        rxspeed=reader.integer(InterfaceOption.RXSPEED, "Q"),
-        iana_tzname=reader.text(InterfaceOption.IANA_TZNAME),
         custom_options=reader.custom(),
         options=options,
     )
 
 
-def _single(options: tuple[Option, ...], code: int, name: str, size: int, offset: int) -> bytes:
+def _single(options: Sequence[Option], code: int, name: str, size: int, offset: int) -> bytes:
     """The value of an option that must appear at most once with an exact length (libpcap)."""
     values = [value for option_code, value in options if option_code == code]
     if len(values) > 1:
@@ -897,7 +1042,7 @@ def _single(options: tuple[Option, ...], code: int, name: str, size: int, offset
     return values[0] if values else b""
 
 
-def _tsresol(options: tuple[Option, ...], offset: int) -> int:
+def _tsresol(options: Sequence[Option], offset: int) -> int:
     """Units per second from if_tsresol: 10**v, or 2**(v & 0x7F) when the MSB is set."""
     value = _single(options, InterfaceOption.TSRESOL, "if_tsresol", 1, offset)
     if not value:
@@ -916,42 +1061,10 @@ def _tsresol(options: tuple[Option, ...], offset: int) -> int:
     return int(10 ** value[0])
 
 
-def _tsoffset(options: tuple[Option, ...], order: str, offset: int) -> int:
+def _tsoffset(options: Sequence[Option], order: str, offset: int) -> int:
     """if_tsoffset: signed seconds added to every time stamp of the interface (§4.2)."""
     value = _single(options, InterfaceOption.TSOFFSET, "if_tsoffset", 8, offset)
     return int(struct.unpack(order + "q", value)[0]) if value else 0
-
-
-def _ipv4_addresses(reader: OptionReader) -> tuple[tuple[str, str], ...]:
-    return tuple(
-        (format_address(NameRecordType.IPV4, v[:4]), format_address(NameRecordType.IPV4, v[4:]))
-        for v in reader.all(InterfaceOption.IPV4ADDR)
-        if len(v) == 8
-    )
-
-
-def _ipv6_addresses(reader: OptionReader) -> tuple[tuple[str, int], ...]:
-    return tuple(
-        (format_address(NameRecordType.IPV6, v[:16]), v[16])
-        for v in reader.all(InterfaceOption.IPV6ADDR)
-        if len(v) == 17
-    )
-
-
-def _hardware_address(reader: OptionReader, code: int, size: int) -> Optional[str]:
-    value = reader.first(code)
-    if value is None or len(value) != size:
-        return None
-    return format_address(NameRecordType.EUI48, value)
-
-
-def _capture_filter(reader: OptionReader) -> Optional[tuple[int, bytes]]:
-    value = reader.first(InterfaceOption.FILTER)
-    return (value[0], value[1:]) if value else None
-
-
-def _pair(values: Optional[tuple[int, ...]]) -> Optional[tuple[int, int]]:
-    return None if values is None else (values[0], values[1])
 
 
 _COUNTERS = {

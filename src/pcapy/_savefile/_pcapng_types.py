@@ -246,6 +246,9 @@ class NameRecord(NamedTuple):
 
 Timestamp = tuple[int, int]
 
+#: The most options one block may hold (a few dozen in any real file).
+MAX_OPTIONS = 65_536
+
 
 def decode_text(value: bytes) -> str:
     """A pcapng string: up to the first NUL, UTF-8 with invalid bytes replaced (spec §3.5, §3.7)."""
@@ -264,26 +267,53 @@ def split_options(
     require opt_endofopt). The checks and their order are libpcap's for IDB options: every
     option's padded value must fit before its code is looked at, and opt_endofopt has length 0.
     """
-    header = _OPTION_HEADERS[byte_order]
-    options: list[Option] = []
+    return tuple(
+        Option(code, value)
+        for code, value in walk_options(data, start, end, byte_order, offset, block_type)
+    )
+
+
+def walk_options(
+    data: bytes,
+    start: int,
+    end: int,
+    byte_order: str,
+    offset: int,
+    block_type: int,
+    wanted: Optional[frozenset[int]] = None,
+) -> list[tuple[int, bytes]]:
+    """``(code, value)`` of the options in ``data[start:end]`` (only the ``wanted`` codes, if
+    given), with ``split_options``' checks. More than ``MAX_OPTIONS`` options in one block is a
+    ``MalformedSavefileError``: no writer makes them, and each would cost a Python object."""
+    unpack = _OPTION_HEADERS[byte_order].unpack_from
+    found: list[tuple[int, bytes]] = []
     position = start
+    count = 0
     while position < end:
         if end - position < 4:
             _raise_too_short(block_type, offset + position)
-        code, length = header.unpack_from(data, position)
+        code, length = unpack(data, position)
         value_start = position + 4
-        if end - value_start < (length + 3) & ~3:
-            _raise_too_short(block_type, offset + position)
-        if code == CommonOption.ENDOFOPT:
+        position = value_start + ((length + 3) & ~3)
+        if position > end:
+            _raise_too_short(block_type, offset + value_start - 4)
+        if code == 0:  # opt_endofopt
             if length != 0:
                 raise MalformedSavefileError(
                     f"{_block_name(block_type)} has opt_endofopt option with length {length} != 0",
-                    offset=offset + position,
+                    offset=offset + value_start - 4,
                 )
             break
-        options.append(Option(code, bytes(data[value_start : value_start + length])))
-        position = value_start + ((length + 3) & ~3)
-    return tuple(options)
+        count += 1
+        if count > MAX_OPTIONS:
+            raise MalformedSavefileError(
+                f"{_block_name(block_type)} has more than {MAX_OPTIONS} options "
+                "(pcapy's limit)",
+                offset=offset + value_start - 4,
+            )
+        if wanted is None or code in wanted:
+            found.append((code, bytes(data[value_start : value_start + length])))
+    return found
 
 
 def _block_name(block_type: int) -> str:
@@ -480,7 +510,6 @@ class InterfaceStatistics:
     options: tuple[Option, ...] = ()
 
 
-@dataclass(frozen=True, eq=False)
 class Interface:
     """An Interface Description Block: one capture interface of one section.
 
@@ -489,45 +518,161 @@ class Interface:
     enforces (libpcap's: 0 becomes the link type's maximum). ``tsresol`` counts time-stamp units
     per second (10**6 unless ``if_tsresol`` says otherwise; binary resolutions give powers of 2)
     and ``tsoffset`` is the ``if_tsoffset`` in seconds. ``statistics`` grows as Interface
-    Statistics Blocks for the interface are read.
+    Statistics Blocks for the interface are read (within the file's metadata budget, see
+    ``PcapngFileInfo``).
 
-    Interfaces compare by identity: two IDBs are two interfaces even when they look alike.
+    Compact: the option bytes are kept as they are in the file and every option field (``name``,
+    ``comments``, ``options``...) is decoded when it is read, so a section of many interfaces,
+    or an interface of many options, costs what its bytes cost. Interfaces compare by identity:
+    two IDBs are two interfaces even when they look alike.
     """
 
-    id: int
-    section: int
-    offset: int
-    byte_order: str
-    linktype: int
-    dlt: int
-    snaplen: int
-    snapshot: int
-    tsresol: int = 1_000_000
-    tsoffset: int = 0
-    name: Optional[str] = None
-    description: Optional[str] = None
-    comments: tuple[str, ...] = ()
-    ipv4_addresses: tuple[tuple[str, str], ...] = ()
-    ipv6_addresses: tuple[tuple[str, int], ...] = ()
-    mac_address: Optional[str] = None
-    eui_address: Optional[str] = None
-    speed: Optional[int] = None
-    tzone: Optional[tuple[int, int]] = None
-    filter: Optional[tuple[int, bytes]] = None
-    os: Optional[str] = None
-    fcslen: Optional[int] = None
-    hardware: Optional[str] = None
-    txspeed: Optional[int] = None
-    rxspeed: Optional[int] = None
-    iana_tzname: Optional[str] = None
-    custom_options: tuple[CustomOption, ...] = ()
-    options: tuple[Option, ...] = ()
-    statistics: list[InterfaceStatistics] = field(default_factory=list)
+    __slots__ = ("__weakref__", "_option_bytes", "byte_order", "dlt", "id", "linktype", "offset",
+                 "section", "snaplen", "snapshot", "statistics", "tsoffset", "tsresol")
+
+    def __init__(
+        self,
+        id: int,
+        section: int,
+        offset: int,
+        byte_order: str,
+        linktype: int,
+        dlt: int,
+        snaplen: int,
+        snapshot: int,
+        tsresol: int = 1_000_000,
+        tsoffset: int = 0,
+        option_bytes: bytes = b"",
+    ) -> None:
+        self.id = id
+        self.section = section
+        self.offset = offset
+        self.byte_order = byte_order
+        self.linktype = linktype
+        self.dlt = dlt
+        self.snaplen = snaplen
+        self.snapshot = snapshot
+        self.tsresol = tsresol
+        self.tsoffset = tsoffset
+        self._option_bytes = option_bytes  # the block's options, from offset + 16
+        self.statistics: list[InterfaceStatistics] = []
+
+    @property
+    def options(self) -> tuple[Option, ...]:
+        """Every option as ``Option(code, value)``, in file order (decoded on each read)."""
+        data = self._option_bytes
+        return split_options(data, 0, len(data), self.byte_order, self.offset + 16,
+                             BlockType.INTERFACE_DESCRIPTION)
+
+    def _reader(self) -> OptionReader:
+        return OptionReader(self.options, self.byte_order)
+
+    @property
+    def name(self) -> Optional[str]:
+        """if_name."""
+        return self._reader().text(InterfaceOption.NAME)
+
+    @property
+    def description(self) -> Optional[str]:
+        """if_description."""
+        return self._reader().text(InterfaceOption.DESCRIPTION)
+
+    @property
+    def comments(self) -> tuple[str, ...]:
+        """Every opt_comment."""
+        return self._reader().comments()
+
+    @property
+    def ipv4_addresses(self) -> tuple[tuple[str, str], ...]:
+        """if_IPv4addr values as ``(address, netmask)``."""
+        return tuple(
+            (format_address(NameRecordType.IPV4, v[:4]), format_address(NameRecordType.IPV4, v[4:]))
+            for v in self._reader().all(InterfaceOption.IPV4ADDR)
+            if len(v) == 8
+        )
+
+    @property
+    def ipv6_addresses(self) -> tuple[tuple[str, int], ...]:
+        """if_IPv6addr values as ``(address, prefix length)``."""
+        return tuple(
+            (format_address(NameRecordType.IPV6, v[:16]), v[16])
+            for v in self._reader().all(InterfaceOption.IPV6ADDR)
+            if len(v) == 17
+        )
+
+    def _hardware_address(self, code: int, size: int) -> Optional[str]:
+        value = self._reader().first(code)
+        if value is None or len(value) != size:
+            return None
+        return format_address(NameRecordType.EUI48, value)
+
+    @property
+    def mac_address(self) -> Optional[str]:
+        """if_MACaddr."""
+        return self._hardware_address(InterfaceOption.MACADDR, 6)
+
+    @property
+    def eui_address(self) -> Optional[str]:
+        """if_EUIaddr."""
+        return self._hardware_address(InterfaceOption.EUIADDR, 8)
+
+    @property
+    def speed(self) -> Optional[int]:
+        """if_speed, bits per second."""
+        return self._reader().integer(InterfaceOption.SPEED, "Q")
+
+    @property
+    def tzone(self) -> Optional[tuple[int, int]]:
+        """if_tzone."""
+        values = self._reader().number(InterfaceOption.TZONE, "hh")
+        return None if values is None else (values[0], values[1])
+
+    @property
+    def filter(self) -> Optional[tuple[int, bytes]]:
+        """if_filter as ``(kind, filter bytes)``."""
+        value = self._reader().first(InterfaceOption.FILTER)
+        return (value[0], value[1:]) if value else None
+
+    @property
+    def os(self) -> Optional[str]:
+        """if_os."""
+        return self._reader().text(InterfaceOption.OS)
+
+    @property
+    def fcslen(self) -> Optional[int]:
+        """if_fcslen."""
+        return self._reader().integer(InterfaceOption.FCSLEN, "B")
+
+    @property
+    def hardware(self) -> Optional[str]:
+        """if_hardware."""
+        return self._reader().text(InterfaceOption.HARDWARE)
+
+    @property
+    def txspeed(self) -> Optional[int]:
+        """if_txspeed."""
+        return self._reader().integer(InterfaceOption.TXSPEED, "Q")
+
+    @property
+    def rxspeed(self) -> Optional[int]:
+        """if_rxspeed."""
+        return self._reader().integer(InterfaceOption.RXSPEED, "Q")
+
+    @property
+    def iana_tzname(self) -> Optional[str]:
+        """if_iana_tzname."""
+        return self._reader().text(InterfaceOption.IANA_TZNAME)
+
+    @property
+    def custom_options(self) -> tuple[CustomOption, ...]:
+        """Every custom option."""
+        return self._reader().custom()
 
     def __repr__(self) -> str:
-        name = f" {self.name!r}" if self.name else ""
+        name = self.name
+        shown = f" {name!r}" if name else ""
         return (
-            f"<Interface {self.id} of section {self.section}{name} linktype={self.linktype} "
+            f"<Interface {self.id} of section {self.section}{shown} linktype={self.linktype} "
             f"snaplen={self.snaplen} tsresol={self.tsresol}>"
         )
 
@@ -588,6 +733,14 @@ class PcapngFileInfo:
     and ``Interface.id`` say where each belongs); ``skipped_blocks`` counts, per block type, the
     blocks that were skipped because they carry nothing a packet reader uses (IRIG, ARINC 429,
     systemd journal, Hone, local-use and unknown types).
+
+    Memory stays bounded whatever the file: records are kept while their estimated size fits a
+    budget of 24 MiB a file (``_pcapng.METADATA_BUDGET``: tens of thousands of blocks, far more
+    than real files hold). Past it, sections (but the first), interfaces, statistics, name
+    resolution, secrets and custom blocks are still read, checked as libpcap checks them and
+    applied (a section still resets the interfaces, an interface still describes its packets,
+    which still name it in ``hdr.interface``), but not kept here: ``unkept_blocks`` counts
+    them per block type.
     """
 
     sections: list[Section] = field(default_factory=list)
@@ -597,6 +750,7 @@ class PcapngFileInfo:
     secrets: list[DecryptionSecrets] = field(default_factory=list)
     custom_blocks: list[CustomBlock] = field(default_factory=list)
     skipped_blocks: dict[int, int] = field(default_factory=dict)
+    unkept_blocks: dict[int, int] = field(default_factory=dict)
 
     @property
     def byte_order(self) -> str:
