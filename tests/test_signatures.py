@@ -27,7 +27,7 @@ SIGNATURES: dict[str, str] = {
     "open_live": "(device, snaplen, promisc, to_ms)",
     "open_offline": "(filename)",
     "create": "(device)",
-    "compile": "(linktype, snaplen, expression, optimize, netmask)",
+    "compile": "(linktype, snaplen, expression, optimize, netmask, *, compiler='auto')",
     "findalldevs": "()",
     "lookupdev": "()",
     # extensions
@@ -42,7 +42,7 @@ SIGNATURES: dict[str, str] = {
     "Reader.loop": "(cnt, callback)",
     "Reader.next": "()",
     "Reader.stats": "()",
-    "Reader.setfilter": "(expression, optimize=1, netmask=None)",
+    "Reader.setfilter": "(expression, optimize=1, netmask=None, *, compiler='auto')",
     "Reader.getfd": "()",
     "Reader.set_snaplen": "(snaplen)",
     "Reader.set_promisc": "(promisc)",
@@ -96,7 +96,7 @@ SIGNATURES: dict[str, str] = {
     "Pkthdr.getts_ns": "()",
     "Pkthdr.replace": "(**changes)",
     # BPFProgram (and its alias Bpf)
-    "BPFProgram": "(expression, linktype=1)",
+    "BPFProgram": "(expression, linktype=1, *, compiler='auto')",
     "BPFProgram.filter": "(packet)",
     "BPFProgram.get_bpf": "()",
     "BPFProgram.from_instructions": "(instructions, linktype=1)",

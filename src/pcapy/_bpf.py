@@ -1,7 +1,10 @@
 """BPF filters: ``compile()`` and ``BPFProgram`` (the manual's ``Bpf``).
 
-Expressions are compiled by libpcap's own compiler, so a filter means exactly what it means to
-tcpdump. The compiled program is kept as Python ``(code, jt, jf, k)`` tuples and run by pcapy's
+Expressions are compiled by libpcap's own compiler when it loads, so a filter means exactly what
+it means to tcpdump, and otherwise by pcapy's (``_filter``), which gives the same verdicts for
+the language most filters use and names what it does not support. The ``compiler`` keyword
+chooses: ``"auto"`` (the default: libpcap if it loads), ``"libpcap"`` or ``"pcapy"``. The
+compiled program is kept as Python ``(code, jt, jf, k)`` tuples and run by pcapy's
 BPF executor (``_bpf_vm``), which translates it once into Python code with libpcap's userland
 semantics; running a filter therefore never crosses into C, and a program built from
 instructions (``BPFProgram.from_instructions``) runs without libpcap at all.
@@ -17,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Union
 from . import _libpcap
 from ._args import as_c_int, as_int, as_u32_wrapped
 from ._constants import DLT_EN10MB
-from ._errors import BPFError
+from ._errors import BPFError, LibpcapNotFoundError
 from ._savefile._linktype import dlt_to_linktype
 
 if TYPE_CHECKING:
@@ -31,6 +34,14 @@ FilterFunction = Callable[[BytesLike, int], int]
 
 
 _HOST_ORDER = "<" if sys.byteorder == "little" else ">"
+COMPILERS = ("auto", "libpcap", "pcapy")
+
+
+def _as_compiler(compiler: object) -> str:
+    if compiler not in COMPILERS:
+        raise ValueError(f"compiler must be one of {', '.join(map(repr, COMPILERS))}, "
+                         f"not {compiler!r}")
+    return str(compiler)
 def _as_expression(expression: object) -> str:
     if not isinstance(expression, str):
         raise TypeError(f"filter expression must be a str, not {type(expression).__name__}")
@@ -87,10 +98,14 @@ class BPFProgram:
 
     __slots__ = ("_function", "_in_place", "_instructions", "linktype")
 
-    def __init__(self, expression: str, linktype: int = DLT_EN10MB) -> None:
+    def __init__(
+        self, expression: str, linktype: int = DLT_EN10MB, *, compiler: str = "auto"
+    ) -> None:
         expression = _as_expression(expression)
         linktype = as_c_int("linktype", linktype)
-        instructions = _libpcap.compile_filter(linktype, 65536, expression, False, 0)
+        instructions = _compile_instructions(
+            _as_compiler(compiler), linktype, 65536, expression, False, 0, None
+        )
         self._setup(instructions, linktype)
 
     def _setup(self, instructions: Sequence[Instruction], linktype: int) -> None:
@@ -181,10 +196,21 @@ Bpf = BPFProgram
 
 
 def compile(
-    linktype: int, snaplen: int, expression: str, optimize: int, netmask: int
+    linktype: int,
+    snaplen: int,
+    expression: str,
+    optimize: int,
+    netmask: int,
+    *,
+    compiler: str = "auto",
 ) -> BPFProgram:
-    """Compile a filter expression for a link type and snapshot length (libpcap's compiler)."""
-    return compile_for(linktype, snaplen, expression, optimize, netmask, savefile_swapped=None)
+    """Compile a filter expression for a link type and snapshot length.
+
+    ``compiler``: ``"auto"`` (libpcap's compiler when libpcap loads, pcapy's otherwise),
+    ``"libpcap"`` or ``"pcapy"``.
+    """
+    return compile_for(linktype, snaplen, expression, optimize, netmask, savefile_swapped=None,
+                       compiler=compiler)
 
 
 def compile_for(
@@ -195,6 +221,7 @@ def compile_for(
     netmask: int,
     *,
     savefile_swapped: Optional[bool],
+    compiler: str = "auto",
 ) -> BPFProgram:
     """Compile ``expression`` as libpcap compiles it for a capture of this kind.
 
@@ -212,15 +239,36 @@ def compile_for(
     netmask = as_u32_wrapped("netmask", netmask)
     if snaplen <= 0:
         raise ValueError(f"snaplen must be positive, got {snaplen}")
-    instructions = _libpcap.compile_filter(
-        linktype,
-        snaplen,
-        expression,
-        bool(as_int("optimize", optimize)),
-        netmask,
-        _savefile_shape(linktype, savefile_swapped),
+    instructions = _compile_instructions(
+        _as_compiler(compiler), linktype, snaplen, expression,
+        bool(as_int("optimize", optimize)), netmask, savefile_swapped,
     )
     return BPFProgram._compiled(instructions, linktype)
+
+
+def _compile_instructions(
+    compiler: str,
+    linktype: int,
+    snaplen: int,
+    expression: str,
+    optimize: bool,
+    netmask: int,
+    savefile_swapped: Optional[bool],
+) -> Sequence[Instruction]:
+    """The program from the chosen compiler (``auto``: libpcap's, or pcapy's without it)."""
+    if compiler != "pcapy":
+        try:
+            return _libpcap.compile_filter(
+                linktype, snaplen, expression, optimize, netmask,
+                _savefile_shape(linktype, savefile_swapped),
+            )
+        except LibpcapNotFoundError:
+            if compiler == "libpcap":
+                raise
+    from ._filter import compile_filter  # noqa: PLC0415 - loaded when first needed
+
+    return compile_filter(expression, linktype, snaplen, optimize=optimize, netmask=netmask,
+                          savefile_swapped=savefile_swapped)
 
 
 def savefile_swapped(file_header: object) -> bool:

@@ -258,8 +258,11 @@ class Reader:
 
     # -- filters -----------------------------------------------------------------------------
     def setfilter(self, expression: Union[str, BPFProgram], optimize: int = 1,
-                  netmask: Optional[int] = None) -> None:
-        """Filter packets with a BPF expression (or an already compiled ``BPFProgram``)."""
+                  netmask: Optional[int] = None, *, compiler: str = "auto") -> None:
+        """Filter packets with a BPF expression (or an already compiled ``BPFProgram``).
+
+        ``compiler``: ``"auto"`` (libpcap's when it loads, else pcapy's), ``"libpcap"`` or
+        ``"pcapy"`` (see ``pcapy.compile``)."""
         source = self._source
         if isinstance(expression, BPFProgram):
             program = expression
@@ -269,7 +272,7 @@ class Reader:
             swapped = None if self._live is not None else savefile_swapped(source.file_header)
             program = compile_for(
                 source.dlt, source.snapshot, expression, optimize, netmask,
-                savefile_swapped=swapped,
+                savefile_swapped=swapped, compiler=compiler,
             )
         source.install_filter(program)
         self._rebind_next()

@@ -9,8 +9,10 @@ Two ways of taking libpcap away:
   that), which any user can do.
 
 The child reads classic pcap, pcapng and gzip files, writes pcap and pcapng and reads them back,
-then checks that ``compile()`` and ``setfilter()`` raise ``LibpcapNotFoundError`` naming what
-was tried, and that no libpcap was ever mapped into the process.
+then checks that ``compile()`` and ``setfilter()`` asked for libpcap's compiler
+(``compiler="libpcap"``) raise ``LibpcapNotFoundError`` naming what was tried, and that no
+libpcap was ever mapped into the process. (Filters compiled by pcapy's own compiler without
+libpcap are tested in tests/filter/test_compiler_no_libpcap.py.)
 """
 
 from __future__ import annotations
@@ -61,12 +63,12 @@ for name in ("copy.pcap", "copy.pcapng"):
 
 failures = []
 try:
-    pcapy.compile(pcapy.DLT_EN10MB, 65535, "tcp", 1, 0)
+    pcapy.compile(pcapy.DLT_EN10MB, 65535, "tcp", 1, 0, compiler="libpcap")
 except pcapy.LibpcapNotFoundError as err:
     failures.append(err)
 reader = pcapy.open_offline(os.path.join(corpus, "pcap", "afs.pcap"))
 try:
-    reader.setfilter("tcp")
+    reader.setfilter("tcp", compiler="libpcap")
 except pcapy.LibpcapNotFoundError as err:
     failures.append(err)
 assert len(failures) == 2, failures

@@ -58,6 +58,9 @@ def add_filter_options(group: Any) -> None:
                        help="print the compiled filter (-dd: as C, -ddd: as decimal)")
     group.add_argument("-O", "--no-optimize", dest="no_optimize", action="store_true",
                        help="do not optimise the filter program")
+    group.add_argument("--compiler", choices=("auto", "libpcap", "pcapy"), default="auto",
+                       help="the filter compiler: libpcap's, pcapy's own, or auto (libpcap's "
+                            "when it loads; the default)")
 
 
 def add_output_options(group: Any) -> None:

@@ -60,7 +60,7 @@ def open_reader(args: argparse.Namespace) -> pcapy.Reader:
         close_on_error(reader, choose_linktype, reader, args)
     if args.filter:
         try:
-            reader.setfilter(args.filter)
+            reader.setfilter(args.filter, compiler=args.compiler)
         except BaseException:
             reader.close()
             raise

@@ -66,7 +66,8 @@ def format_program(instructions: Sequence[Sequence[int]], level: int) -> list[st
 
 def print_program(args: argparse.Namespace) -> int:
     dlt, snaplen = _compile_target(args)
-    program = pcapy.compile(dlt, snaplen, args.filter, 0 if args.no_optimize else 1, 0)
+    program = pcapy.compile(dlt, snaplen, args.filter, 0 if args.no_optimize else 1, 0,
+                            compiler=args.compiler)
     sys.stdout.write("".join(line + "\n" for line in format_program(program.get_bpf(),
                                                                     args.dump_program)))
     return 0

@@ -329,8 +329,10 @@ def _knowledge_pass(root: Block) -> bool:
         if not states or block.returns:
             continue
         state = _meet(states)
-        for stmt in block.stmts:
-            _run(state, stmt)
+        kept = [stmt for stmt in block.stmts if not _run(state, stmt)]  # drop reloads
+        if len(kept) != len(block.stmts):
+            block.stmts = kept
+            changed = True
         if block.jump & 0xF0 != JA:
             decided = _decide(state, block)
             if decided is not None:
@@ -348,32 +350,40 @@ def _knowledge_pass(root: Block) -> bool:
     return changed
 
 
-def _thread(state: _State, target: Block) -> Block:
-    """Where an edge in this state really goes: past blocks that change nothing and whose
-    test the state decides."""
+def _thread(state: _State, target: Block, live_in: dict[int, set[Register]]) -> Block:
+    """Where an edge in this state can go instead: past blocks whose test the state decides,
+    as far as the place reached does not need a value the skipped statements would have set."""
+    reachable: list[tuple[Block, set[Register]]] = []
+    written: set[Register] = set()
+    current = target
     for _ in range(64):
-        if target.returns:
-            return target
+        if current.returns:
+            break
         trial = state.copy()
-        if not all(_run(trial, stmt) for stmt in target.stmts):
-            return target
-        if target.jump & 0xF0 == JA:
-            assert target.true is not None
-            state, target = trial, target.true
-            continue
-        decided = _decide(trial, target)
-        if decided is None:
-            return target
-        state = _edge_state(trial, target, decided)
-        nxt = target.true if decided else target.false
-        assert nxt is not None
-        target = nxt
+        for stmt in current.stmts:
+            _run(trial, stmt)
+            written.add(_defs_uses(stmt)[0])
+        if current.jump & 0xF0 == JA:
+            state, following = trial, current.true
+        else:
+            decided = _decide(trial, current)
+            if decided is None:
+                break
+            state = _edge_state(trial, current, decided)
+            following = current.true if decided else current.false
+        assert following is not None
+        current = following
+        reachable.append((current, set(written)))
+    for place, skipped_writes in reversed(reachable):
+        if not skipped_writes & live_in.get(id(place), set()):
+            return place
     return target
 
 
 def _threading_pass(root: Block) -> bool:
     """Pass 2: edges skip blocks their own knowledge decides."""
     changed = False
+    live_in = _liveness(root)
     incoming: dict[int, list[_State]] = {id(root): [_State()]}
     for block in _order(root):
         states = incoming.pop(id(block), None)
@@ -387,7 +397,7 @@ def _threading_pass(root: Block) -> bool:
         for branch, target in branches:
             assert target is not None
             edge = state if block.jump & 0xF0 == JA else _edge_state(state, block, branch)
-            threaded = _thread(edge, target)
+            threaded = _thread(edge, target, live_in)
             if threaded is not target:
                 changed = True
                 if block.jump & 0xF0 == JA:
@@ -396,8 +406,13 @@ def _threading_pass(root: Block) -> bool:
                     block.true = threaded
                 else:
                     block.false = threaded
-        for target in _successors(block):
-            incoming.setdefault(id(target), []).append(state)
+        if block.jump & 0xF0 == JA:
+            assert block.true is not None
+            incoming.setdefault(id(block.true), []).append(state)
+            continue
+        for branch, target in ((True, block.true), (False, block.false)):
+            assert target is not None
+            incoming.setdefault(id(target), []).append(_edge_state(state, block, branch))
     return changed
 
 
@@ -424,6 +439,30 @@ def _defs_uses(stmt: Stmt) -> tuple[Register, set[Register]]:  # noqa: PLR0911 -
     return "X", {"A"}
 
 
+def _liveness(root: Block) -> dict[int, set[Register]]:
+    """The registers each block reads before writing them (its live-in set)."""
+    live_in: dict[int, set[Register]] = {}
+    for block in reversed(_order(root)):
+        live = _live_at_exit(block, live_in)
+        for stmt in reversed(block.stmts):
+            defined, used = _defs_uses(stmt)
+            live.discard(defined)
+            live |= used
+        live_in[id(block)] = live
+    return live_in
+
+
+def _live_at_exit(block: Block, live_in: dict[int, set[Register]]) -> set[Register]:
+    live: set[Register] = set()
+    for target in _successors(block):
+        live |= live_in[id(target)]
+    if not block.returns and block.jump & 0xF0 != JA:
+        live.add("A")
+        if block.jump & X:
+            live.add("X")
+    return live
+
+
 def _dead_code_pass(root: Block) -> bool:
     """Pass 3: drop statements whose results are never used."""
     changed = False
@@ -432,13 +471,7 @@ def _dead_code_pass(root: Block) -> bool:
         if block.returns:
             live_in[id(block)] = set()
             continue
-        live: set[Register] = set()
-        for target in _successors(block):
-            live |= live_in[id(target)]
-        if block.jump & 0xF0 != JA:
-            live.add("A")
-            if block.jump & X:
-                live.add("X")
+        live = _live_at_exit(block, live_in)
         kept: list[Stmt] = []
         for stmt in reversed(block.stmts):
             defined, used = _defs_uses(stmt)
