@@ -147,3 +147,14 @@ def test_many_options_below_the_limit_are_kept():
     options = struct.pack("<HH", 1, 0) * 65_536
     reader, _ = _read(SHB + hostile.interface(options=options) + hostile.packet())
     assert len(reader.file_header.interfaces[0].comments) == 65_536
+
+
+def test_an_unterminated_gzip_file_name_costs_linear_time(tmp_path: Path):
+    # Item 2: gzip's header parser reads FNAME a byte per call; each call was a re-slice of the
+    # first chunk (4 MiB: 8-16 s). Now O(1) a byte: 4 MiB in about the stdlib's time.
+    path = tmp_path / "fname.pcap.gz"
+    path.write_bytes(hostile.gzip_fname_bomb(4 * MIB))
+    result = _measure(str(path))
+    assert result["error"].startswith("TruncatedSavefileError"), result
+    assert "truncated gzip stream" in result["error"], result
+    assert result["cpu"] <= 1.0 + 4 * MIB / 1_000_000, result

@@ -20,25 +20,36 @@ from .._errors import MalformedSavefileError, PcapError, TruncatedSavefileError
 
 CHUNK_SIZE = 256 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
+_SMALL_READ = 4096  # reads below this size are served from a buffer (gzip's header parser)
 
 PathOrFile = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]", IO[bytes]]
 
 
 class _Prefixed:
-    """A read-only stream that first returns bytes already read from another stream."""
+    """A read-only stream over another one's ``read``, starting with bytes already read from it.
+
+    What the gzip layer reads through. Its header parser reads the FNAME and FCOMMENT fields one
+    byte per call; each call costs O(1) here (an index into a buffer refilled a chunk at a time,
+    never a re-slice of what is left, never one system call per byte), so an unterminated field
+    costs time linear in its length.
+    """
 
     def __init__(self, prefix: bytes, read: Callable[[int], bytes]) -> None:
-        self._prefix = prefix
+        self._buffer = prefix
+        self._position = 0
         self._read = read
 
     def read(self, size: int = -1) -> bytes:
-        if self._prefix:
-            if size < 0 or size >= len(self._prefix):
-                data, self._prefix = self._prefix, b""
-                return data
-            data, self._prefix = self._prefix[:size], self._prefix[size:]
-            return data
-        return self._read(size if size >= 0 else CHUNK_SIZE)
+        if self._position >= len(self._buffer):
+            if size < 0 or size >= _SMALL_READ:
+                return self._read(size if size >= 0 else CHUNK_SIZE)
+            self._buffer, self._position = self._read(CHUNK_SIZE) or b"", 0
+        start, buffered = self._position, len(self._buffer)
+        end = buffered if size < 0 else min(start + size, buffered)
+        self._position = end
+        if start == 0 and end == buffered:
+            return self._buffer
+        return self._buffer[start:end]
 
     def readable(self) -> bool:
         return True
