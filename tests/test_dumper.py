@@ -35,10 +35,10 @@ def test_nanoseconds_survive_a_round_trip(tmp_path: Path):
     src = tmp_path / "nano.pcap"
     src.write_bytes(pcap_bytes([(1, 999_999_999, b"x" * 10, 10), (2, 1, b"y", 5)], magic=NSEC_MAGIC))
     dst = tmp_path / "out.pcap"
-    copy_with_dumper(src, dst)
+    copy_with_dumper(src, dst, precision="nano")
     assert [h.getts_ns() for h, _ in packets_of(dst)] == [(1, 999_999_999), (2, 1)]
     usec = tmp_path / "usec.pcap"
-    copy_with_dumper(src, usec, precision="micro")
+    copy_with_dumper(src, usec)  # microseconds unless asked, as pcapy wrote them
     assert [h.getts() for h, _ in packets_of(usec)] == [(1, 999_999), (2, 0)]
 
 
@@ -46,7 +46,9 @@ def test_nanoseconds_survive_a_round_trip(tmp_path: Path):
 def test_tcpdump_reads_our_copy_of_corpus_files_identically(corpus, tcpdump, tmp_path, name):
     src = corpus / name
     dst = tmp_path / "copy.pcap"
-    copy_with_dumper(src, dst)
+    with pcapy.open_offline(str(src)) as reader:
+        precision = reader.get_tstamp_precision()  # the file's, asked for: a copy at full resolution
+    copy_with_dumper(src, dst, precision=precision)
     args = [tcpdump, "-nn", "-tt", "--time-stamp-precision=nano", "-x", "-r"]
     original = subprocess.run([*args, str(src)], capture_output=True, check=False)
     copied = subprocess.run([*args, str(dst)], capture_output=True, check=False)

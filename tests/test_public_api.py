@@ -68,3 +68,12 @@ def test_exception_tree():
 def test_public_classes_report_module_pcapy():
     for cls in (pcapy.Reader, pcapy.Dumper, pcapy.Pkthdr, pcapy.BPFProgram):
         assert cls.__module__ == "pcapy"
+
+
+def test_dir_shows_the_public_names_only():
+    """dir(pcapy) lists pcapy's API, not the helpers __init__ imports (issue 11, item 5)."""
+    names = dir(pcapy)
+    assert set(pcapy.__all__) <= set(names)
+    assert {"annotations", "TYPE_CHECKING", "Any"}.isdisjoint(names)
+    assert [name for name in names if name.startswith("_") and not name.startswith("__")] == []
+    assert "__version__" in names

@@ -147,6 +147,12 @@ def __getattr__(name: str) -> Any:
         return value
     raise AttributeError(f"module 'pcapy' has no attribute {name!r}")
 
+
+def __dir__() -> list[str]:
+    # The public names and the module's own dunders: not the helpers this file imports
+    # (`annotations`, `TYPE_CHECKING`, `Any`) nor the private submodules.
+    return sorted({*__all__, *(name for name in globals() if name.startswith("__"))})
+
 __version__ = "1.0.0.dev0"
 
 __all__ = [

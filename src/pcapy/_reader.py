@@ -380,11 +380,14 @@ class Reader:
                   format: Optional[str] = None) -> Dumper:
         """A ``Dumper`` writing this reader's link type; ``'-'`` is standard output.
 
-        Time stamps are written at this reader's precision unless ``precision`` says otherwise.
+        Time stamps are written in microseconds, as pcapy and libpcap write them, unless
+        ``precision='nano'`` asks for full resolution or the reader is a capture opened with
+        nanosecond precision (``set_tstamp_precision``). The header's ``thiszone`` is 0, as
+        libpcap (1.10 and later) writes it whatever the source says.
         """
         source = self._source
         if precision is None:
-            precision = source.precision
+            precision = source.precision if self._live is not None else TstampPrecision.MICRO
         return Dumper(target, source.dlt, source.snapshot, precision=precision, format=format)
 
     # -- live capture (delegated to the libpcap engine) -------------------------------------
