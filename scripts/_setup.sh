@@ -60,7 +60,10 @@ ensure_venv() {
     }
   fi
   local extras=()
-  [ "${1:-}" = "test" ] && extras=(pytest hypothesis mypy ruff)
+  # The table extras (pcapy[arrow], pcapy[dask]) are installed for the tests: pyarrow, numpy,
+  # duckdb, polars, pandas and dask[distributed] (tests/tables skips only when they are missing).
+  [ "${1:-}" = "test" ] && extras=(pytest hypothesis mypy ruff
+    pyarrow numpy duckdb polars pandas "dask[dataframe,distributed]")
   say "installing pcapy (editable) ${extras[*]:+and ${extras[*]}} into $VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT" "${extras[@]}"
 }

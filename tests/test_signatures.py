@@ -61,6 +61,13 @@ SIGNATURES: dict[str, str] = {
     "Reader.sendpacket": "(data)",
     "Reader.__enter__": "()",
     "Reader.__exit__": "(*exc_info)",
+    # captures as tables and byte ranges (docs/tables.md)
+    "Reader.to_arrow": "(batch_size=65536, columns=None, decode=True)",
+    "split": "(path, n)",
+    "read_range": "(path, byte_range)",
+    "to_parquet": "(path_or_reader, out, *, batch_size=65536, columns=None, decode=True, "
+                  "filter=None, compression='zstd')",
+    "write_arrow": "(table_or_batches, path, *, format=None)",
     # ... pcapy-ng's and ours
     "Reader.next_batch": "(max_packets)",
     "Reader.loop_filtered": "(cnt, cb, admit_mask=7, addr_set=b'', flow_cutoff=0, "

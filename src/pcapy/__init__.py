@@ -107,6 +107,7 @@ if TYPE_CHECKING:
         WorkerStats,
         capture_parallel,
     )
+    from ._ranges import read_range, split
     from ._savefile._pcapng_types import (
         CustomBlock,
         DecryptionSecrets,
@@ -117,6 +118,8 @@ if TYPE_CHECKING:
         PcapngFileInfo,
         Section,
     )
+    from ._split import ByteRange
+    from ._tables import to_parquet, write_arrow
 
 # The pcapng block types are imported when first asked for (PEP 562): building their classes is
 # a sixth of `import pcapy`, and only pcapng work needs them.
@@ -130,9 +133,22 @@ _PCAPNG_TYPES = frozenset({
 _FANOUT_NAMES = frozenset({
     "ParallelCapture", "ParallelResult", "WorkerResult", "WorkerStats", "capture_parallel",
 })
+# Tables and ranges (docs/tables.md) load on first use too; pyarrow only when a table is made.
+_LAZY_FUNCTIONS = {
+    "split": "._ranges", "read_range": "._ranges", "ByteRange": "._split",
+    "to_parquet": "._tables", "write_arrow": "._tables",
+}
 
 
 def __getattr__(name: str) -> Any:
+    module_name = _LAZY_FUNCTIONS.get(name)
+    if module_name is not None:
+        import importlib  # noqa: PLC0415
+
+        module = importlib.import_module(module_name, __name__)
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
     if name in _FANOUT_NAMES:
         from . import _fanout  # noqa: PLC0415
 
@@ -170,9 +186,16 @@ __all__ = [
     "ParallelResult",
     "WorkerResult",
     "WorkerStats",
+    # captures as tables and exact byte ranges (docs/tables.md; to_parquet/write_arrow need
+    # pcapy[arrow])
+    "read_range",
+    "split",
+    "to_parquet",
+    "write_arrow",
     # classes
     "BPFProgram",
     "Bpf",
+    "ByteRange",
     "Dumper",
     "NanoPkthdr",
     "PcapngPkthdr",

@@ -37,6 +37,7 @@ from ._dumper import Dumper, PathOrFile
 from ._errors import CaptureError, PcapError
 from ._pkthdr import Pkthdr
 from ._source import TIMEOUT, Packet, PacketSource, pack_batch
+from ._tables import table_function
 
 if TYPE_CHECKING:
     from ._live import LiveCapture
@@ -255,6 +256,19 @@ class Reader:
         from ._aio import aiter_packets  # noqa: PLC0415
 
         return aiter_packets(self)
+
+    # -- tables (the optional ``arrow`` extra) -----------------------------------------------
+    def to_arrow(self, batch_size: int = 65536, columns: Optional[Iterable[str]] = None,
+                 decode: bool = True) -> Any:
+        """The rest of the packets as a ``pyarrow.RecordBatchReader`` (see ``pcapy.arrow``).
+
+        Needs ``pip install 'pcapy[arrow]'``. Memory stays bounded by ``batch_size`` packets;
+        ``columns`` picks columns, ``decode=False`` leaves out the decoded ones; a filter set
+        with ``setfilter`` applies first.
+        """
+        self._check_open()
+        to_arrow = table_function("Reader.to_arrow")
+        return to_arrow(self, batch_size, columns, decode)
 
     # -- filters -----------------------------------------------------------------------------
     def setfilter(self, expression: Union[str, BPFProgram], optimize: int = 1,

@@ -1,0 +1,249 @@
+"""Packets in batches for the columnar output: where each packet lies, without a Python object each.
+
+A ``RawBatch`` is one contiguous buffer and, per packet, where its bytes start, its lengths and
+its time stamp in nanoseconds (numpy arrays), plus per-packet pcapng facts where there are any.
+
+Two producers:
+
+- ``pcap_batches``: classic pcap files read by the savefile engine without a filter. It takes over
+  the engine's cursor, reads the stream in large blocks, and walks the records of a block with
+  one ``unpack_from`` per record to collect their offsets; the record headers are then gathered
+  with numpy. A record the fast walk must not handle (longer than the snapshot length, a
+  truncated end) goes to the engine's own careful reader, so clipping and errors are libpcap's.
+- ``packet_batches``: any Reader (pcapng, filters, live captures), packet by packet through the
+  Reader's iterator, which applies its filter first. Packets are joined into one buffer.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from ._columns import Ints
+
+#: Bytes read per block by the classic-pcap walk: packets of one batch share one buffer.
+BLOCK_SIZE = 8 << 20
+_INT64_MAX = (1 << 63) - 1
+
+
+@dataclass
+class RawBatch:
+    """Packets of one batch: ``buffer[starts[i]:starts[i] + caplens[i]]`` is packet i."""
+
+    buffer: Union[bytes, bytearray]
+    starts: Ints
+    caplens: Ints
+    lengths: Ints
+    ts_ns: Ints
+    dlts: Ints
+    seconds: Ints  # the time stamp as the file stores it: seconds and fraction
+    fractions: Ints
+    ts_valid: Optional[npt.NDArray[np.bool_]] = None  # where ts_ns fits timestamp[ns]
+    interface_ids: Optional[Ints] = None
+    interface_names: Optional[list[Optional[str]]] = None
+    flags: Optional[list[Optional[int]]] = None
+    comments: Optional[list[Optional[str]]] = None
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+def pcap_batches(source: Any, batch_size: int) -> Optional[Iterator[RawBatch]]:
+    """Batches from a classic pcap source the fast walk can read; ``None`` if it cannot."""
+    from ._savefile._pcap import PcapRecordStream  # noqa: PLC0415
+
+    records = getattr(source, "_records", None)
+    if type(records) is not PcapRecordStream or getattr(source, "_filter", None) is not None:
+        return None
+    if records._fast_limit < 0:  # swapped lengths or pseudo-header fix-ups: the careful way
+        return None
+    return _walk(source, records, batch_size)
+
+
+def _walk(source: Any, records: Any, batch_size: int) -> Iterator[RawBatch]:
+    records._park()
+    cursor = records._cursor
+    header = records.header
+    unit = 1 if header.nanosecond else 1000
+    layout = np.dtype(header.byte_order + "u4")
+    hsize = header.record_struct.size
+    caplen_at = _caplen_reader(header.byte_order)
+    limit = records._fast_limit
+    blocks = _blocks(source.stream)
+    next(blocks)
+    buffer, position, base = cursor.buffer, cursor.position, cursor.offset
+    try:
+        while True:
+            starts: list[int] = []
+            position = _scan(buffer, position, caplen_at, hsize, batch_size, starts)
+            if starts:
+                batch, oversized_at = _pcap_batch(buffer, starts, hsize, layout, unit,
+                                                  source.dlt, limit)
+                if oversized_at is not None:
+                    position = oversized_at
+                if batch is not None:
+                    yield batch
+                    continue
+            oversized = (position + hsize <= len(buffer)
+                         and caplen_at(buffer, position + 8)[0] > limit)
+            following = None if oversized else _next_block(blocks, memoryview(buffer)[position:])
+            if following:
+                buffer, position, base = following, 0, base + position
+                continue
+            # The careful reader decides: a clipped record, an error, or the end of the file.
+            cursor.buffer, cursor.position = bytes(buffer[position:]), 0
+            cursor.offset = base + position
+            cursor.chunks = _rest(blocks)
+            item = records._slow()
+            buffer, position, base = cursor.buffer, cursor.position, cursor.offset
+            if item is None:
+                return
+            yield packets_batch([item], source.dlt)
+    finally:
+        cursor.buffer, cursor.position, cursor.offset = bytes(buffer[position:]), 0, base + position
+        cursor.chunks = _rest(blocks)
+
+
+def _blocks(stream: Any) -> Generator[Any, Any, None]:
+    """Sent the unread tail of the current buffer, yield the next buffer: the tail then up to
+    ``BLOCK_SIZE`` new bytes (empty at the end of the stream).
+
+    A plain file is read straight into the new buffer (``readinto``): the only copy of the
+    packet bytes is the kernel's. Other streams (gzip, pipes) are joined from their chunks.
+    """
+    raw: Any = getattr(stream, "_stream", None)
+    direct = stream.path is not None and callable(getattr(raw, "readinto", None))
+    tail = yield None
+    while True:
+        if direct:
+            block = bytearray(len(tail) + BLOCK_SIZE)
+            block[: len(tail)] = tail
+            got = raw.readinto(memoryview(block)[len(tail):])
+            stream._position += got
+            del block[len(tail) + got:]
+            more = got
+        else:
+            piece = stream._read_checked(BLOCK_SIZE)
+            more = len(piece)
+            block = bytearray(tail) + piece
+        tail = yield (block if more else None)
+        if not more:
+            return
+
+
+def _next_block(blocks: Generator[Any, Any, None], tail: Any) -> Any:
+    try:
+        return blocks.send(tail)
+    except StopIteration:
+        return None
+
+
+def _rest(blocks: Generator[Any, Any, None]) -> Iterator[bytes]:
+    """The stream's remaining bytes as chunks, for the engine's cursor after the walk."""
+    while True:
+        block = _next_block(blocks, b"")
+        if not block:
+            return
+        yield bytes(block)
+
+
+def _caplen_reader(byte_order: str) -> Any:
+    return struct.Struct(byte_order + "I").unpack_from
+
+
+def _scan(buffer: Any, position: int, caplen_at: Any, hsize: int, room: int,
+          starts: list[int]) -> int:
+    """Append the offsets of up to ``room`` whole records from ``position``; the next offset.
+
+    Stops before a record that does not lie wholly in ``buffer`` (``_pcap_batch`` then cuts
+    the batch before a record longer than the snapshot length).
+    """
+    end = len(buffer)
+    append = starts.append
+    try:
+        for _ in range(room):
+            stop = position + hsize + caplen_at(buffer, position + 8)[0]
+            if stop > end:
+                break
+            append(position)
+            position = stop
+    except struct.error:  # fewer than 12 bytes left: not a whole header
+        pass
+    return position
+
+
+def _pcap_batch(buffer: Any, starts: list[int], hsize: int, layout: np.dtype[Any], unit: int,
+                dlt: int, limit: int) -> tuple[Optional[RawBatch], Optional[int]]:
+    """The batch of the records at ``starts``, up to the first longer than ``limit``, and that
+    record's offset (``None`` if there is none)."""
+    data = np.frombuffer(buffer, np.uint8)
+    offsets = np.asarray(starts, np.int64)
+    fields = data[offsets[:, None] + np.arange(16)].view(layout).astype(np.int64)
+    oversized = np.flatnonzero(fields[:, 2] > limit)
+    cut = None
+    if len(oversized):
+        first = int(oversized[0])
+        cut = starts[first]
+        offsets, fields = offsets[:first], fields[:first]
+        if not first:
+            return None, cut
+    ts = fields[:, 0] * 1_000_000_000 + fields[:, 1] * unit
+    dlts = np.full(len(offsets), dlt, np.int64)
+    return RawBatch(buffer, offsets + hsize, fields[:, 2], fields[:, 3], ts, dlts,
+                    fields[:, 0], fields[:, 1]), cut
+
+
+def packet_batches(packets: Iterator[Any], batch_size: int, dlt: int,
+                   pcapng: bool) -> Iterator[RawBatch]:
+    """Batches of up to ``batch_size`` packets from a ``(Pkthdr, bytes)`` iterator."""
+    while True:
+        chunk = []
+        for item in packets:
+            chunk.append(item)
+            if len(chunk) >= batch_size:
+                break
+        if not chunk:
+            return
+        yield packets_batch(chunk, dlt, pcapng=pcapng)
+        if len(chunk) < batch_size:
+            return
+
+
+def packets_batch(chunk: list[Any], dlt: int, *, pcapng: bool = False) -> RawBatch:
+    """One batch from a list of ``(Pkthdr, bytes)``."""
+    datas = [data for _, data in chunk]
+    caplens = np.fromiter(map(len, datas), np.int64, len(datas))
+    starts = np.zeros(len(datas), np.int64)
+    np.cumsum(caplens[:-1], out=starts[1:])
+    lengths = np.fromiter((hdr[3] for hdr, _ in chunk), np.int64, len(chunk))
+    seconds = [hdr[0] for hdr, _ in chunk]
+    fractions = [hdr[1] for hdr, _ in chunk]
+    unit = 1_000_000_000 // chunk[0][0].units_per_second
+    stamps = [s * 1_000_000_000 + f * unit for s, f in zip(seconds, fractions)]
+    ts_valid = None
+    if max(stamps) > _INT64_MAX:  # past 2262-04-11: no timestamp[ns] (ts_sec/ts_frac have it)
+        ts_valid = np.array([t <= _INT64_MAX for t in stamps])
+        stamps = [t if t <= _INT64_MAX else 0 for t in stamps]
+    batch = RawBatch(b"".join(datas), starts, caplens, lengths, np.asarray(stamps, np.int64),
+                     np.full(len(chunk), dlt, np.int64), np.asarray(seconds, np.uint64),
+                     np.asarray(fractions, np.int64), ts_valid)
+    if pcapng:
+        _pcapng_facts(batch, chunk)
+    return batch
+
+
+def _pcapng_facts(batch: RawBatch, chunk: list[Any]) -> None:
+    interfaces = [hdr.interface for hdr, _ in chunk]
+    options = [hdr.options for hdr, _ in chunk]
+    batch.interface_ids = np.fromiter(
+        (-1 if i is None else i.id for i in interfaces), np.int64, len(chunk))
+    batch.dlts = np.fromiter(
+        (batch.dlts[0] if i is None else i.dlt for i in interfaces), np.int64, len(chunk))
+    batch.interface_names = [None if i is None else i.name for i in interfaces]
+    batch.flags = [None if o is None else o.flags for o in options]
+    batch.comments = [o.comments[0] if o is not None and o.comments else None for o in options]
