@@ -451,7 +451,12 @@ def _ts_ns(value: Any) -> int:
 
 def _make_interface(key: tuple[Any, ...], known: list[dict[str, Any]]) -> Any:
     from ._savefile._linktype import dlt_to_linktype, max_snaplen_for_dlt  # noqa: PLC0415
-    from ._savefile._pcapng_types import Interface, InterfaceOption, Option  # noqa: PLC0415
+    from ._savefile._pcapng_types import (  # noqa: PLC0415
+        Interface,
+        InterfaceOption,
+        Option,
+        encode_options,
+    )
 
     interface_id, dlt, name, coarse = key
     dlt = 1 if dlt is None else dlt
@@ -461,11 +466,11 @@ def _make_interface(key: tuple[Any, ...], known: list[dict[str, Any]]) -> Any:
                       "linktype": dlt_to_linktype(dlt)}
     if coarse:
         found = {**found, "tsresol": 10**6}
-    options = (Option(InterfaceOption.NAME, name.encode()),) if name is not None else ()
+    options = [Option(InterfaceOption.NAME, name.encode())] if name is not None else []
     return Interface(id=interface_id or 0, section=0, offset=0, byte_order="<",
                      linktype=found["linktype"], dlt=dlt, snaplen=found["snaplen"],
                      snapshot=found["snaplen"] or max_snaplen_for_dlt(dlt),
-                     tsresol=found["tsresol"], tsoffset=found["tsoffset"], name=name,
-                     options=options)
+                     tsresol=found["tsresol"], tsoffset=found["tsoffset"],
+                     option_bytes=encode_options(options, "<") if options else b"")
 
 
