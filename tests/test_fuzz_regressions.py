@@ -124,6 +124,15 @@ def _pcapng_with_negative_time() -> bytes:
     return shb + idb + epb
 
 
+def test_negative_pcapng_time_in_next_batch_is_a_pcap_error():
+    # Issue 12 #6: next_batch() raised struct.error ("argument out of range"); next() reads it.
+    reader = pcapy.open_offline(io.BytesIO(_pcapng_with_negative_time()))
+    with pytest.raises(pcapy.PcapError, match="-99 s does not fit next_batch"):
+        reader.next_batch(8)
+    again = pcapy.open_offline(io.BytesIO(_pcapng_with_negative_time()))
+    assert again.next()[0].getts() == (-99, 0)
+
+
 def test_negative_pcapng_time_written_to_classic_pcap_is_refused_cleanly():
     # if_tsoffset -100 puts the packet at -99 s; the classic pcap writer raised struct.error.
     reader = pcapy.open_offline(io.BytesIO(_pcapng_with_negative_time()))

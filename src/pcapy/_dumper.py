@@ -26,6 +26,7 @@ buffer CPython gives a file by default) take the careful path.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import os
 import signal
@@ -36,7 +37,7 @@ from typing import IO, Any, Callable, Optional, Union
 
 from ._args import as_int
 from ._constants import DLT_EN10MB, TstampPrecision
-from ._errors import PcapError
+from ._errors import DumpError, PcapError
 from ._pkthdr import Pkthdr
 from ._savefile._writer import PcapWriter
 
@@ -91,6 +92,7 @@ class Dumper:
             raise ValueError(f"snaplen must be in 1..4294967295, got {snaplen}")
         nanosecond = _precision_is_nano(precision)
         self._closed = True
+        self._failure: Optional[DumpError] = None  # once a write fails, the file is cut
         self._file, self._owned, self.name = _open_output(target)
         #: the longest record the file's buffer surely takes whole (see the module doc)
         self._whole_record = _BUFFER_SIZE if self._owned else _SMALLEST_BUFFER
@@ -99,6 +101,11 @@ class Dumper:
                 _record_writer(self._file.write, self._whole_record),
                 _choose_format(self.name, format), linktype, snaplen, nanosecond,
             )
+            self._file.flush()  # a file that cannot take its header fails here, not later
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                self._close_file()
+            raise _dump_error(self.name, err) from err
         except BaseException:
             self._close_file()
             raise
@@ -125,6 +132,8 @@ class Dumper:
                 self._write(self._pack(*header) + data)
             except struct.error:
                 pass  # a time stamp too large for the format: the checked path says so
+            except OSError as err:
+                raise self._failed(err) from err
             else:
                 return
         self._dump_checked(header, data)
@@ -132,17 +141,33 @@ class Dumper:
     def _dump_checked(self, header: Pkthdr, data: BytesLike) -> None:
         if self._closed:
             raise PcapError("Dumper is already closed.")
+        if self._failure is not None:
+            raise copy.copy(self._failure)
         if not isinstance(header, Pkthdr):
             raise PcapError(f"Not a pkthdr object (got {type(header).__name__})")
         if not isinstance(data, (bytes, bytearray)):
             data = _byte_view(data)
-        self._writer.write_packet(header, data)
+        try:
+            self._writer.write_packet(header, data)
+        except OSError as err:
+            raise self._failed(err) from err
+
+    def _failed(self, err: OSError) -> DumpError:
+        """Remember a failed write: this call and every later one raise it."""
+        self._failure = _dump_error(self.name, err)
+        self._native_header = None  # later dump() calls take the checked path, which raises
+        return copy.copy(self._failure)
 
     def flush(self) -> None:
         """Make everything dumped so far visible to other readers of the file."""
         if self._closed:
             raise PcapError("Dumper is already closed.")
-        self._file.flush()
+        if self._failure is not None:
+            raise copy.copy(self._failure)
+        try:
+            self._file.flush()
+        except OSError as err:
+            raise self._failed(err) from err
 
     def close(self) -> None:
         """Flush and close the file; calling it again does nothing."""
@@ -152,10 +177,14 @@ class Dumper:
         self._native_header = None  # later dump() calls take the checked path, which refuses
         finish = getattr(self._writer, "finish", None)
         try:
-            if finish is not None:
-                finish()
-        finally:
-            self._close_file()
+            try:
+                if finish is not None:
+                    finish()
+            finally:
+                self._close_file()
+        except OSError as err:
+            if self._failure is None:  # reported once, where it happened
+                raise self._failed(err) from err
 
     def _close_file(self) -> None:
         try:
@@ -180,6 +209,10 @@ class Dumper:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<Dumper {self.name!r} {self.file_format} {state}>"
+
+
+def _dump_error(name: str, err: OSError) -> DumpError:
+    return DumpError(err.errno, f"{name}: {err.strerror or err}")
 
 
 def _byte_view(data: object) -> BytesLike:
@@ -267,6 +300,11 @@ def _checked_file_object(target: Any) -> Any:
     writable = getattr(target, "writable", None)
     if callable(writable) and not writable():
         raise ValueError("dump target file object is not open for writing")
+    if not callable(getattr(target, "flush", None)):
+        raise PcapError(
+            f"dump target file object {type(target).__name__} has no flush() method "
+            "(the Dumper flushes it on flush() and close())"
+        )
     return target
 
 

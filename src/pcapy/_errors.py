@@ -5,6 +5,7 @@
           ├── BPFError                 a filter that does not compile or cannot run
           ├── LibpcapNotFoundError     libpcap could not be loaded (lists every place tried)
           ├── WorkerError              a capture worker process failed (capture_parallel)
+          ├── DumpError                writing a savefile failed (also an OSError: .errno)
           ├── CaptureError             a live-capture call that libpcap refused
           │    ├── NoSuchDeviceError
           │    ├── CapturePermissionError   (also a PermissionError)
@@ -109,6 +110,15 @@ class TruncatedSavefileError(SavefileError):
 
 class MalformedSavefileError(SavefileError):
     """A length, option or field value that no valid file can have."""
+
+
+class DumpError(PcapError, OSError):
+    """Writing a savefile failed: a full disk, ``/dev/full``, an I/O error.
+
+    Also an ``OSError``, with its ``errno`` and ``strerror``. Raised by the call whose data
+    could not be written (``Dumper()`` itself when the file header cannot be), and again by
+    every later ``dump()`` or ``flush()``: the file is cut short.
+    """
 
 
 class WorkerError(PcapError):

@@ -75,9 +75,9 @@ def pack_batch(packets: Iterator[tuple[Pkthdr, bytes]], max_packets: int) -> tup
     offset = 0
     for hdr, data in islice(packets, max_packets):
         sec, usec = hdr.getts()
-        if sec > 0xFFFFFFFF:
+        if not 0 <= sec <= 0xFFFFFFFF:  # pcapng's if_tsoffset can make it negative
             raise PcapError(
-                f"a time stamp of {sec} s does not fit next_batch()'s 32-bit seconds; "
+                f"a time stamp of {sec} s does not fit next_batch()'s unsigned 32-bit seconds; "
                 "read this file with next() or iteration"
             )
         meta += BATCH_META.pack(sec, usec, offset, len(data))
