@@ -14,6 +14,7 @@ libpcap's code for it, and the generator keeps the same mutable state libpcap do
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import sys
@@ -942,6 +943,7 @@ def _protochain_loop(number: int, ipv6: bool, base: int, scratch: int) -> list[S
 # --- addresses ----------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_dotted(text: str) -> tuple[int, int]:
     """libpcap's ``__pcap_atoin``: (value, number of bits given); BPFError if invalid."""
     value = 0

@@ -60,6 +60,7 @@ class Block:
     true: Optional[Block] = None
     false: Optional[Block] = None
     returns: bool = False
+    settled: bool = False  # already minimal (a search tree's node): the optimizer passes by
 
 
 @dataclass(eq=False)

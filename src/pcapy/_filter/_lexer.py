@@ -212,8 +212,20 @@ def _keyword_at(text: str, position: int) -> Optional[Token]:
     return Token(KEYWORDS[word], word, 0, position, len(word))
 
 
+_PLAIN_DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+){1,3}(?=$|[ \r\n\t()])")
+_MAC_LIKE_DOTTED = re.compile(r"[0-9]{4}\.[0-9]{4}\.[0-9]{4}")
+
+
+def _dotted_at(text: str, position: int) -> Optional[Token]:
+    """Fast path: a decimal dotted address standing alone (not ``xxxx.xxxx.xxxx``, a MAC)."""
+    match = _PLAIN_DOTTED.match(text, position)
+    if match is None or _MAC_LIKE_DOTTED.fullmatch(match.group()):
+        return None
+    return Token("HID", match.group(), 0, position, len(match.group()))
+
+
 def _next_token(text: str, position: int) -> Token:
-    keyword = _keyword_at(text, position)
+    keyword = _keyword_at(text, position) or _dotted_at(text, position)
     if keyword is not None:
         return keyword
     word = _word_at(text, position) if _WORD_START.match(text, position) else None

@@ -143,8 +143,8 @@ def _trim(table: dict[Any, Any]) -> None:
 
 def _meet(states: list[_State]) -> _State:
     first = states[0]
-    if len(states) == 1:
-        return first.copy()
+    if len(states) == 1 or any(state is _NOTHING_KNOWN for state in states):
+        return first.copy() if len(states) == 1 else _State()
     rest = states[1:]
     return _State(
         first.a if all(s.a == first.a for s in rest) else None,
@@ -320,13 +320,27 @@ def _make_jump(block: Block, target: Block) -> None:
     block.true = block.false = target
 
 
-def _knowledge_pass(root: Block) -> bool:
+_NOTHING_KNOWN = _State()
+
+
+def _pass_settled(block: Block, incoming: dict[int, list[_State]]) -> None:
+    """A settled block is left alone; what follows it learns nothing from it."""
+    for target in (block.true, block.false):
+        states = incoming.setdefault(id(target), [])
+        if not states or states[-1] is not _NOTHING_KNOWN:
+            states.append(_NOTHING_KNOWN)
+
+
+def _knowledge_pass(order: list[Block]) -> bool:
     """Pass 1: decide tests from what holds on every way into them."""
     changed = False
-    incoming: dict[int, list[_State]] = {id(root): [_State()]}
-    for block in _order(root):
+    incoming: dict[int, list[_State]] = {id(order[0]): [_State()]}
+    for block in order:
         states = incoming.pop(id(block), None)
         if not states or block.returns:
+            continue
+        if block.settled:
+            _pass_settled(block, incoming)
             continue
         state = _meet(states)
         kept = [stmt for stmt in block.stmts if not _run(state, stmt)]  # drop reloads
@@ -357,7 +371,7 @@ def _thread(state: _State, target: Block, live_in: dict[int, set[Register]]) -> 
     written: set[Register] = set()
     current = target
     for _ in range(64):
-        if current.returns:
+        if current.returns or current.settled:
             break
         trial = state.copy()
         for stmt in current.stmts:
@@ -380,14 +394,17 @@ def _thread(state: _State, target: Block, live_in: dict[int, set[Register]]) -> 
     return target
 
 
-def _threading_pass(root: Block) -> bool:
+def _threading_pass(order: list[Block]) -> bool:
     """Pass 2: edges skip blocks their own knowledge decides."""
     changed = False
-    live_in = _liveness(root)
-    incoming: dict[int, list[_State]] = {id(root): [_State()]}
-    for block in _order(root):
+    live_in = _liveness(order)
+    incoming: dict[int, list[_State]] = {id(order[0]): [_State()]}
+    for block in order:
         states = incoming.pop(id(block), None)
         if not states or block.returns:
+            continue
+        if block.settled:
+            _pass_settled(block, incoming)
             continue
         state = _meet(states)
         for stmt in block.stmts:
@@ -439,10 +456,10 @@ def _defs_uses(stmt: Stmt) -> tuple[Register, set[Register]]:  # noqa: PLR0911 -
     return "X", {"A"}
 
 
-def _liveness(root: Block) -> dict[int, set[Register]]:
+def _liveness(order: list[Block]) -> dict[int, set[Register]]:
     """The registers each block reads before writing them (its live-in set)."""
     live_in: dict[int, set[Register]] = {}
-    for block in reversed(_order(root)):
+    for block in reversed(order):
         live = _live_at_exit(block, live_in)
         for stmt in reversed(block.stmts):
             defined, used = _defs_uses(stmt)
@@ -463,11 +480,11 @@ def _live_at_exit(block: Block, live_in: dict[int, set[Register]]) -> set[Regist
     return live
 
 
-def _dead_code_pass(root: Block) -> bool:
+def _dead_code_pass(order: list[Block]) -> bool:
     """Pass 3: drop statements whose results are never used."""
     changed = False
     live_in: dict[int, set[Register]] = {}
-    for block in reversed(_order(root)):
+    for block in reversed(order):
         if block.returns:
             live_in[id(block)] = set()
             continue
@@ -487,10 +504,10 @@ def _dead_code_pass(root: Block) -> bool:
     return changed
 
 
-def _simplify_pass(root: Block) -> bool:
+def _simplify_pass(order: list[Block]) -> bool:
     """Tests with one destination become jumps; empty jumps are skipped."""
     changed = False
-    for block in _order(root):
+    for block in order:
         if block.returns:
             continue
         if block.jump & 0xF0 != JA and block.true is block.false:
@@ -512,10 +529,9 @@ def _simplify_pass(root: Block) -> bool:
     return changed
 
 
-def _has_inner_jumps(root: Block) -> bool:
+def _has_inner_jumps(order: list[Block]) -> bool:
     return any(
-        stmt.code & 0x07 == JMP or stmt.jt is not None for block in _order(root)
-        for stmt in block.stmts
+        stmt.code & 0x07 == JMP or stmt.jt is not None for block in order for stmt in block.stmts
     )
 
 
@@ -528,17 +544,17 @@ def _skip_empty_root(root: Block) -> Block:
 
 def optimize_graph(root: Block) -> Block:
     """The optimized program's entry block (the graph is changed in place)."""
-    if _has_inner_jumps(root):
+    order = _order(root)  # stays a topological order: every change only shortens paths
+    if _has_inner_jumps(order):
         return root
     for _ in range(_PASSES):
-        changed = _knowledge_pass(root)
-        changed |= _threading_pass(root)
-        changed |= _dead_code_pass(root)
-        changed |= _simplify_pass(root)
-        root = _skip_empty_root(root)
+        changed = _knowledge_pass(order)
+        changed |= _threading_pass(order)
+        changed |= _dead_code_pass(order)
+        changed |= _simplify_pass(order)
         if not changed:
             break
-    return root
+    return _skip_empty_root(root)
 
 
 def accepts_nothing(root: Block) -> bool:

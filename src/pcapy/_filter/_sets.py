@@ -123,7 +123,7 @@ class _Tree:
         if len(ranges) <= _LEAF_SIZE:
             return self._leaf_chain(ranges)
         middle = len(ranges) // 2
-        node = Block([], JMP | JGE | K, ranges[middle][0])
+        node = Block([], JMP | JGE | K, ranges[middle][0], settled=True)
         node.true = self._build(ranges[middle:])
         node.false = self._build(ranges[:middle])
         return node
@@ -145,11 +145,11 @@ class _Tree:
     def _range_test(self, low: int, high: int) -> tuple[Block, list[tuple[Block, bool]]]:
         """Blocks testing low <= A <= high: the entry, and the branches taken when outside."""
         if low == high:
-            block = Block([], JMP | JEQ | K, low)
+            block = Block([], JMP | JEQ | K, low, settled=True)
             self.found.append((block, True))
             return block, [(block, False)]
-        at_least = Block([], JMP | JGE | K, low)
-        at_most = Block([], JMP | JGT | K, high)
+        at_least = Block([], JMP | JGE | K, low, settled=True)
+        at_most = Block([], JMP | JGT | K, high, settled=True)
         at_least.true = at_most
         self.found.append((at_most, False))
         return at_least, [(at_least, False), (at_most, True)]

@@ -86,7 +86,10 @@ class Walker:
         if key is None:
             return start + 1
         end = start + 1
-        while end < len(items) and items[end][0] == "or" and set_key(items[end][1]) == key:
+        while end < len(items) and items[end][0] == "or":
+            node = items[end][1]
+            if not isinstance(node, ast.Address) or set_key(node) != key:
+                break
             end += 1
         return end
 
