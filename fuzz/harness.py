@@ -851,7 +851,7 @@ def target_bpf(data: bytes) -> object:
         program = BPFProgram.from_instructions(insns, 1)
     except BPFError as err:
         return re.sub(r"\d+", "#", str(err))
-    inlined = program.inline_statements("deliver()")
+    inlined = program.inline_statements([(0, "deliver()")])
     if not forward:
         if inlined is not None:
             _fail("a program with a backward jump was inlined")

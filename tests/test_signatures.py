@@ -107,7 +107,7 @@ SIGNATURES: dict[str, str] = {
     "BPFProgram.filter": "(packet)",
     "BPFProgram.get_bpf": "()",
     "BPFProgram.from_instructions": "(instructions, linktype=1)",
-    "BPFProgram.inline_statements": "(accept)",
+    "BPFProgram.inline_statements": "(deliver)",
     # records
     "Device": "(name, description, addresses, flags)",
     "DeviceAddress": "(family, address, netmask=None, broadcast=None, destination=None)",

@@ -25,6 +25,7 @@ from ._savefile._linktype import dlt_to_linktype
 
 if TYPE_CHECKING:
     from ._bpf_vm import InPlaceFilterFunction
+    from ._codegen import Line
 
 # The translator (_bpf_vm) is imported by the first program made, not by `import pcapy`.
 
@@ -161,11 +162,11 @@ class BPFProgram:
             self._in_place = compile_program_in_place(self._instructions)
         return self._in_place
 
-    def inline_statements(self, accept: str) -> Optional[list[str]]:
+    def inline_statements(self, deliver: Sequence[Line]) -> Optional[list[Line]]:
         """The program as statements for a savefile reader's loop (see ``_bpf_vm``)."""
         from ._bpf_vm import inline_statements  # noqa: PLC0415
 
-        return inline_statements(self._instructions, accept)
+        return inline_statements(self._instructions, deliver)
 
     def get_bpf(self) -> list[Instruction]:
         """The instructions as ``(code, jt, jf, k)`` tuples, as ``tcpdump -ddd`` prints them."""

@@ -49,9 +49,25 @@ Loads use precompiled :class:`struct.Struct` ``unpack_from`` methods for
 
 from __future__ import annotations
 
-import re
 import struct
 from typing import Callable, Optional, Sequence, Union, cast
+
+from ._codegen import (
+    ACCUMULATOR,
+    BASE,
+    CAPLEN,
+    INDEX,
+    LOAD_U16,
+    LOAD_U32,
+    PACKET,
+    REJECT,
+    WIRELEN,
+    Emitter,
+    Line,
+    compile_variant,
+    indented,
+    scratch,
+)
 
 __all__ = [
     "FilterFunction",
@@ -455,8 +471,8 @@ class _PathFacts:
     def __init__(self, a: int | None, x: int | None) -> None:
         self.a = a  # constant value of A, or None (then variable `a` holds A)
         self.x = x  # same for X
-        self.length = 0  # len(pkt) >= length is proven
-        self.x_length = 0  # len(pkt) >= X + x_length is proven (X variable)
+        self.length = 0  # caplen >= length is proven
+        self.x_length = 0  # caplen >= X + x_length is proven (X variable)
 
     def copy(self) -> _PathFacts:
         facts = _PathFacts(self.a, self.x)
@@ -465,10 +481,10 @@ class _PathFacts:
         return facts
 
     def a_expr(self) -> str:
-        return "a" if self.a is None else str(self.a)
+        return ACCUMULATOR if self.a is None else str(self.a)
 
     def x_expr(self) -> str:
-        return "x" if self.x is None else str(self.x)
+        return INDEX if self.x is None else str(self.x)
 
     def set_x_variable(self) -> None:
         self.x = None
@@ -515,36 +531,29 @@ def _fold_alu(op: int, a: int, b: int, from_x: bool) -> int | None:
 
 
 # Operand values that leave A unchanged.
+# Operand values that leave A unchanged.
 _ALU_IDENTITY = {_ADD: 0, _SUB: 0, _MUL: 1, _DIV: 1, _OR: 0, _XOR: 0, _LSH: 0, _RSH: 0}
 
-# Python statements for A op b; {m} is 0xFFFFFFFF, for C's 32-bit wrap-around.
+# Python expressions for A op b; {m} is 0xFFFFFFFF, for C's 32-bit wrap-around.
 _ALU_CONSTANT_TEMPLATES = {
-    _ADD: "a = ({a} + {b}) & {m}",
-    _SUB: "a = ({a} - {b}) & {m}",
-    _MUL: "a = {a} * {b} & {m}",
-    _DIV: "a = {a} // {b}",
-    _MOD: "a = {a} % {b}",
-    _AND: "a = {a} & {b}",
-    _OR: "a = {a} | {b}",
-    _XOR: "a = {a} ^ {b}",
-    _LSH: "a = {a} << {b} & {m}",
-    _RSH: "a = {a} >> {b}",
-    _NEG: "a = -{a} & {m}",
-}
-_ALU_X_TEMPLATES = {
-    _ADD: "a = ({a} + x) & {m}",
-    _SUB: "a = ({a} - x) & {m}",
-    _MUL: "a = {a} * x & {m}",
-    _AND: "a = {a} & x",
-    _OR: "a = {a} | x",
-    _XOR: "a = {a} ^ x",
+    _ADD: "({a} + {b}) & {m}",
+    _SUB: "({a} - {b}) & {m}",
+    _MUL: "{a} * {b} & {m}",
+    _DIV: "{a} // {b}",
+    _MOD: "{a} % {b}",
+    _AND: "{a} & {b}",
+    _OR: "{a} | {b}",
+    _XOR: "{a} ^ {b}",
+    _LSH: "{a} << {b} & {m}",
+    _RSH: "{a} >> {b}",
+    _NEG: "-{a} & {m}",
 }
 
 
 def _alu_with_constant(op: int, a: str, b: int, from_x: bool) -> tuple[str | None, int | None]:
-    """Statement (or constant result) for A op b where A is the variable `a`.
+    """Expression (or constant result) for A op b where A is the variable `a`.
 
-    Returns (statement, None) for code to emit, (None, value) when the
+    Returns (expression, None) for code to emit, (None, value) when the
     result is the constant value, and (None, None) when A is unchanged.
     """
     if op in (_LSH, _RSH):
@@ -559,30 +568,27 @@ def _alu_with_constant(op: int, a: str, b: int, from_x: bool) -> tuple[str | Non
     return _ALU_CONSTANT_TEMPLATES[op].format(a=a, b=b, m=_U32_LITERAL), None
 
 
-def _alu_with_variable_x(op: int, a: str) -> list[str]:
-    """Statements for A op X where X is the variable `x`."""
-    if op in (_DIV, _MOD):
-        sign = "//" if op == _DIV else "%"
-        return ["if not x: return 0", f"a = {a} {sign} x"]  # libpcap: X == 0 rejects
+def _alu_with_variable_x(op: int, a: str) -> str:
+    """The expression for A op X where X is the variable `x` (not a division: see _alu)."""
     if op == _LSH:
         # Shifting by X >= 32 gives 0 in libpcap; the guard also keeps Python
         # from building a huge integer.
-        return [f"a = {a} << x & {_U32_LITERAL} if x < 32 else 0"]
+        return f"{a} << {INDEX} & {_U32_LITERAL} if {INDEX} < 32 else 0"
     if op == _RSH:
-        return [f"a = {a} >> x"]  # A < 2**32, so X >= 32 gives 0 as in libpcap
-    return [_ALU_X_TEMPLATES[op].format(a=a, m=_U32_LITERAL)]
+        return f"{a} >> {INDEX}"  # A < 2**32, so X >= 32 gives 0 as in libpcap
+    return _ALU_CONSTANT_TEMPLATES[op].format(a=a, b=INDEX, m=_U32_LITERAL)
 
 
-def _load_expression(size: int, offset: str, base: str = "") -> str:
-    """Python expression reading a big-endian value of *size* at *offset*.
+def _load_expression(size: int, offset: str, in_place: bool) -> str:
+    """Python expression reading a big-endian value of *size* at *offset* of the packet.
 
-    *base* is ``""`` for a filter over the packet alone, or ``"base + "`` for
-    one that reads the packet in place inside a larger buffer.
+    An in-place filter reads the packet where it lies, ``BASE`` bytes into ``PACKET``.
     """
+    where = f"{BASE} + {offset}" if in_place else offset
     if size == _B:
-        return f"pkt[{base}{offset}]"
-    unpack = "_u16" if size == _H else "_u32"
-    return f"{unpack}(pkt, {base}{offset})[0]"
+        return f"{PACKET}[{where}]"
+    unpack = LOAD_U16 if size == _H else LOAD_U32
+    return f"{unpack}({PACKET}, {where})[0]"
 
 
 _LOAD_WIDTH = {_W: 4, _H: 2, _B: 1}
@@ -609,15 +615,36 @@ def _decide_jump(op: int, a: int, b: int) -> bool:
     return bool(a & b)
 
 
-class _Translator:
-    """Writes the Python source of one program."""
+class _Exits:
+    """How a translated path ends: returning a verdict, or, inlined into a record loop,
+    rejecting with ``REJECT`` and delivering with the loop's own statements."""
 
-    def __init__(self, insns: Sequence[Instruction], in_place: bool = False) -> None:
+    def __init__(self, deliver: Optional[Sequence[Line]] = None) -> None:
+        self.inlined = deliver is not None
+        self._deliver = list(deliver or ())
+        self.reject = REJECT if self.inlined else "return 0"
+
+    def verdict(self, value: str) -> list[Line]:
+        """The statements that end a path whose verdict is ``value`` (a literal or ``a``)."""
+        if not self.inlined:
+            return [(0, f"return {value}")]
+        if value == "0":
+            return [(0, REJECT)]
+        if value.isdigit():
+            return [*self._deliver, (0, REJECT)]
+        return [(0, f"if {value}:"), *indented(self._deliver), (0, REJECT)]
+
+
+class _Translator:
+    """Writes the Python statements of one program."""
+
+    def __init__(self, insns: Sequence[Instruction], in_place: bool = False,
+                 exits: Optional[_Exits] = None) -> None:
         self.in_place = in_place
-        self.base = "base + " if in_place else ""
+        self.exits = exits if exits is not None else _Exits()
         self.blocks = _build_blocks(insns)
         self.plan = _Plan(self.blocks)
-        self.uses_buflen = False
+        self.uses_caplen = False
         self.memory_read = sorted(
             {
                 k
@@ -629,58 +656,52 @@ class _Translator:
 
     # -- whole function --
 
-    def function_body(self) -> list[str]:
-        """The statements of the filter function, unindented."""
+    def function_body(self) -> list[Line]:
+        """The statements of the filter function, at depth 0."""
         looping = bool(self.plan.states)
+        body: list[Line]
         if looping:
-            body = ["state = 0", "while True:"]
-            body += self._indent(self._dispatch(self.plan.roots()), 1)
+            body = [(0, "state = 0"), (0, "while True:")]
+            body += indented(self._dispatch(self.plan.roots()))
         else:
             body = self._region(0, _PathFacts(0, 0))
-        preamble = []
-        if self.uses_buflen and not self.in_place:
-            preamble.append("buflen = len(pkt)")
+        preamble: list[Line] = []
+        if self.uses_caplen and not self.in_place:
+            preamble.append((0, f"{CAPLEN} = len({PACKET})"))
         if looping:
-            preamble.append("a = x = 0")
-        preamble += [f"m{k} = 0" for k in self.memory_read]  # libpcap zeroes M[]
+            preamble.append((0, f"{ACCUMULATOR} = {INDEX} = 0"))
+        preamble += [(0, f"{scratch(k)} = 0") for k in self.memory_read]  # libpcap zeroes M[]
         return preamble + body
 
     def source(self) -> str:
         """Source of ``_make_filter(_u16, _u32)``, which returns the filter."""
-        lines = [
-            "def _make_filter(_u16, _u32):",
-            "    def bpf_program(pkt, base, buflen, wirelen):"
-            if self.in_place
-            else "    def bpf_program(pkt, wirelen):",
-        ]
-        lines += self._indent(self.function_body(), 2)
-        lines.append("    return bpf_program")
-        return "\n".join(lines) + "\n"
+        parameters = [PACKET, BASE, CAPLEN, WIRELEN] if self.in_place else [PACKET, WIRELEN]
+        emitter = Emitter()
+        with emitter.block(f"def _make_filter({LOAD_U16}, {LOAD_U32})"):
+            with emitter.block(f"def bpf_program({', '.join(parameters)})"):
+                emitter.lines(self.function_body())
+            emitter.line("return bpf_program")
+        return emitter.source()
 
-    @staticmethod
-    def _indent(lines: list[str], levels: int) -> list[str]:
-        pad = "    " * levels
-        return [pad + line for line in lines]
-
-    def _dispatch(self, roots: list[int]) -> list[str]:
+    def _dispatch(self, roots: list[int]) -> list[Line]:
         """Binary search on `state` that runs the region of the selected root."""
         if len(roots) == 1:
             return self._region(roots[0], _PathFacts(None, None))
         middle = len(roots) // 2
-        lines = [f"if state < {roots[middle]}:"]
-        lines += self._indent(self._dispatch(roots[:middle]), 1)
+        lines: list[Line] = [(0, f"if state < {roots[middle]}:")]
+        lines += indented(self._dispatch(roots[:middle]))
         return lines + self._dispatch(roots[middle:])
 
     # -- one region: the inline code reachable from a root without a state --
 
-    def _region(self, root: int, facts: _PathFacts) -> list[str]:
+    def _region(self, root: int, facts: _PathFacts) -> list[Line]:
         """Code for every path from block *root*; each path ends the function or loop.
 
         The longer branch of each conditional jump continues at the same
         indentation (iteratively), the shorter one is indented (recursively),
         so recursion depth stays logarithmic.
         """
-        lines: list[str] = []
+        lines: list[Line] = []
         start = root
         at_root = True
         while True:
@@ -695,34 +716,38 @@ class _Translator:
                 return lines
             if block.kind == "ret":
                 value = block.k if block.code == _RET | _IMM else facts.a_expr()
-                lines.append(f"return {value}")
+                lines += self.exits.verdict(str(value))
                 return lines
             if block.kind == "goto":
                 start = block.targets[0]
                 continue
             start = self._branch(block, facts, lines)
 
-    def _enter_state(self, target: int, facts: _PathFacts) -> list[str]:
+    def _enter_state(self, target: int, facts: _PathFacts) -> list[Line]:
         lines = []
         if facts.a is not None:
-            lines.append(f"a = {facts.a}")
+            lines.append((0, f"{ACCUMULATOR} = {facts.a}"))
         if facts.x is not None:
-            lines.append(f"x = {facts.x}")
-        return [*lines, f"state = {target}", "continue"]
+            lines.append((0, f"{INDEX} = {facts.x}"))
+        return [*lines, (0, f"state = {target}"), (0, "continue")]
 
-    def _bounds_check(self, start: int, facts: _PathFacts, lines: list[str]) -> bool:
+    def _reject_below(self, length: str, lines: list[Line]) -> None:
+        """Reject a packet shorter than ``length``, in one line."""
+        self.uses_caplen = True
+        lines.append((0, f"if {CAPLEN} < {length}: {self.exits.reject}"))
+
+    def _bounds_check(self, start: int, facts: _PathFacts, lines: list[Line]) -> bool:
         """Check, once, the packet length this block's paths need; False if always 0."""
         needed = self.plan.required_length[start]
         if needed >= _INFINITE_LENGTH:
-            lines.append("return 0")
+            lines += self.exits.verdict("0")
             return False
         if needed > facts.length:
-            self.uses_buflen = True
-            lines.append(f"if buflen < {needed}: return 0")
+            self._reject_below(str(needed), lines)
             facts.length = needed
         return True
 
-    def _branch(self, block: _Block, facts: _PathFacts, lines: list[str]) -> int:
+    def _branch(self, block: _Block, facts: _PathFacts, lines: list[Line]) -> int:
         """Emit a conditional jump; return the block whose code follows it."""
         op = block.code & 0xF0
         taken, not_taken = block.targets
@@ -737,11 +762,11 @@ class _Translator:
         if op == _JEQ and b_const is not None:
             taken_facts.a = b_const  # on the true branch of jeq, A is known
         if self.plan.cost(taken) <= self.plan.cost(not_taken):
-            lines.append(f"if {condition}:")
-            lines += self._indent(self._region_from(taken, taken_facts), 1)
+            lines.append((0, f"if {condition}:"))
+            lines += indented(self._region_from(taken, taken_facts))
             return not_taken
-        lines.append(f"if {negated}:")
-        lines += self._indent(self._region_from(not_taken, facts.copy()), 1)
+        lines.append((0, f"if {negated}:"))
+        lines += indented(self._region_from(not_taken, facts.copy()))
         facts.a = taken_facts.a
         return taken
 
@@ -759,7 +784,7 @@ class _Translator:
                 return False
         return None
 
-    def _region_from(self, start: int, facts: _PathFacts) -> list[str]:
+    def _region_from(self, start: int, facts: _PathFacts) -> list[Line]:
         """Code for control passing to *start* (a state entry or inline code)."""
         if start in self.plan.states:
             return self._enter_state(start, facts)
@@ -767,7 +792,7 @@ class _Translator:
 
     # -- straight-line instructions --
 
-    def _body(self, block: _Block, facts: _PathFacts, lines: list[str]) -> bool:
+    def _body(self, block: _Block, facts: _PathFacts, lines: list[Line]) -> bool:
         """Emit a block's non-jump instructions; False if the path returned."""
         for code, k in block.body:
             cls = code & 0x07
@@ -776,39 +801,39 @@ class _Translator:
             elif cls == _LDX:
                 self._load_x(code, k, facts, lines)
             elif cls == _ST:
-                lines.append(f"m{k} = {facts.a_expr()}")
+                lines.append((0, f"{scratch(k)} = {facts.a_expr()}"))
             elif cls == _STX:
-                lines.append(f"m{k} = {facts.x_expr()}")
+                lines.append((0, f"{scratch(k)} = {facts.x_expr()}"))
             elif cls == _ALU:
                 if not self._alu(code, k, facts, lines):
                     return False
             elif code & 0xF8 == _TXA:
                 if facts.x is None:
-                    lines.append("a = x")
+                    lines.append((0, f"{ACCUMULATOR} = {INDEX}"))
                 facts.a = facts.x
             else:  # tax
                 if facts.a is None:
-                    lines.append("x = a")
+                    lines.append((0, f"{INDEX} = {ACCUMULATOR}"))
                 facts.set_x_variable()
                 facts.x = facts.a
         return True
 
-    def _load_a(self, code: int, k: int, facts: _PathFacts, lines: list[str]) -> None:
+    def _load_a(self, code: int, k: int, facts: _PathFacts, lines: list[Line]) -> None:
         mode, size = code & 0xE0, code & 0x18
         facts.a = None
         if mode == _IMM:
             facts.a = k
         elif mode == _LEN:
-            lines.append(f"a = wirelen & {_U32_LITERAL}")
+            lines.append((0, f"{ACCUMULATOR} = {WIRELEN} & {_U32_LITERAL}"))
         elif mode == _MEM:
-            lines.append(f"a = m{k}")
+            lines.append((0, f"{ACCUMULATOR} = {scratch(k)}"))
         elif mode == _ABS:  # the block's bounds check covered it
-            lines.append(f"a = {_load_expression(size, str(k), self.base)}")
+            lines.append((0, f"{ACCUMULATOR} = {_load_expression(size, str(k), self.in_place)}"))
         else:
             self._indirect_load(size, k, facts, lines)
 
-    def _indirect_load(self, size: int, k: int, facts: _PathFacts, lines: list[str]) -> None:
-        """A = P[X + k]; rejects unless X + k + width <= buflen in exact arithmetic.
+    def _indirect_load(self, size: int, k: int, facts: _PathFacts, lines: list[Line]) -> None:
+        """A = P[X + k]; rejects unless X + k + width <= caplen in exact arithmetic.
 
         libpcap's checks are written to catch the 32-bit wrap-around of X + k,
         so a load past 4 GiB is out of bounds, never a wrapped offset.
@@ -817,30 +842,31 @@ class _Translator:
         if facts.x is not None:
             offset = facts.x + k
             if offset + width > facts.length:
-                self.uses_buflen = True
-                lines.append(f"if buflen < {offset + width}: return 0")
+                self._reject_below(str(offset + width), lines)
                 facts.length = offset + width
-            lines.append(f"a = {_load_expression(size, str(offset), self.base)}")
+            load = _load_expression(size, str(offset), self.in_place)
+            lines.append((0, f"{ACCUMULATOR} = {load}"))
             return
         if k + width > facts.x_length:
-            self.uses_buflen = True
-            lines.append(f"if buflen < x + {k + width}: return 0")
+            self._reject_below(f"{INDEX} + {k + width}", lines)
             facts.x_length = k + width
-        lines.append(f"a = {_load_expression(size, f'x + {k}' if k else 'x', self.base)}")
+        load = _load_expression(size, f"{INDEX} + {k}" if k else INDEX, self.in_place)
+        lines.append((0, f"{ACCUMULATOR} = {load}"))
 
-    def _load_x(self, code: int, k: int, facts: _PathFacts, lines: list[str]) -> None:
+    def _load_x(self, code: int, k: int, facts: _PathFacts, lines: list[Line]) -> None:
         mode = code & 0xE0
         facts.set_x_variable()
         if mode == _IMM:
             facts.x = k
         elif mode == _LEN:
-            lines.append(f"x = wirelen & {_U32_LITERAL}")
+            lines.append((0, f"{INDEX} = {WIRELEN} & {_U32_LITERAL}"))
         elif mode == _MEM:
-            lines.append(f"x = m{k}")
+            lines.append((0, f"{INDEX} = {scratch(k)}"))
         else:  # ldxb 4*([k]&0xf); the block's bounds check covered it
-            lines.append(f"x = (pkt[{self.base}{k}] & 15) << 2")
+            load = _load_expression(_B, str(k), self.in_place)
+            lines.append((0, f"{INDEX} = ({load} & 15) << 2"))
 
-    def _alu(self, code: int, k: int, facts: _PathFacts, lines: list[str]) -> bool:
+    def _alu(self, code: int, k: int, facts: _PathFacts, lines: list[Line]) -> bool:
         """Emit an ALU instruction; False if it always rejects (division by X == 0)."""
         op = code & 0xF0
         from_x = bool(code & _SRC_X)
@@ -849,20 +875,25 @@ class _Translator:
             if facts.a is not None:
                 folded = _fold_alu(op, facts.a, b, from_x)
                 if folded is None:
-                    lines.append("return 0")
+                    lines += self.exits.verdict("0")
                     return False
                 facts.a = folded
                 return True
             if from_x and b == 0 and op in (_DIV, _MOD):
-                lines.append("return 0")
+                lines += self.exits.verdict("0")
                 return False
-            statement, value = _alu_with_constant(op, "a", b, from_x)
-            if statement is not None:
-                lines.append(statement)
+            expression, value = _alu_with_constant(op, ACCUMULATOR, b, from_x)
+            if expression is not None:
+                lines.append((0, f"{ACCUMULATOR} = {expression}"))
             elif value is not None:
                 facts.a = value
             return True
-        lines += _alu_with_variable_x(op, facts.a_expr())
+        if op in (_DIV, _MOD):  # libpcap: X == 0 rejects
+            lines.append((0, f"if not {INDEX}: {self.exits.reject}"))
+            sign = "//" if op == _DIV else "%"
+            lines.append((0, f"{ACCUMULATOR} = {facts.a_expr()} {sign} {INDEX}"))
+        else:
+            lines.append((0, f"{ACCUMULATOR} = {_alu_with_variable_x(op, facts.a_expr())}"))
         facts.a = None
         return True
 
@@ -885,44 +916,22 @@ def program_source(program: Sequence[Instruction], *, in_place: bool = False) ->
     return _Translator(_normalize(program), in_place).source()
 
 
-_RETURN_ZERO_AFTER_IF = re.compile(r"^(\s*)if (.*): return 0$")
-_RETURN = re.compile(r"^(\s*)return (\w+)$")
-
-
-def inline_statements(program: Sequence[Instruction], accept: str) -> Optional[list[str]]:
+def inline_statements(
+    program: Sequence[Instruction], deliver: Sequence[Line]
+) -> Optional[list[Line]]:
     """The program as statements to paste into a loop over packets, or None if it loops.
 
-    The statements read the packet in place (names ``pkt``, ``base``, ``buflen``, ``wirelen``
-    as in :func:`compile_program_in_place`) and, instead of returning, run ``continue`` for a
-    rejected packet and ``accept`` (one statement, e.g. a ``yield``) then ``continue`` for an
-    accepted one. Inlining saves a Python call per packet, the largest single cost of reading a
-    filtered savefile. Programs with backward jumps or states keep a loop of their own, whose
+    The statements read the packet in place (the loop ABI's ``PACKET``, ``BASE``, ``CAPLEN``,
+    ``WIRELEN``, as :func:`compile_program_in_place` does) and, instead of returning, run
+    ``REJECT`` for a rejected packet and ``deliver`` then ``REJECT`` for an accepted one.
+    Inlining saves a Python call per packet, the largest single cost of reading a filtered
+    savefile. Programs with backward jumps or states keep a loop of their own, whose
     ``continue`` would mean something else, so they are not inlined.
     """
-    translator = _Translator(_normalize(_validated(program)), in_place=True)
-    body = translator.function_body()
+    translator = _Translator(_normalize(_validated(program)), True, _Exits(deliver))
     if translator.plan.states:
         return None
-    out: list[str] = []
-    for line in body:
-        if_return = _RETURN_ZERO_AFTER_IF.match(line)
-        if if_return:
-            out.append(f"{if_return.group(1)}if {if_return.group(2)}: continue")
-            continue
-        ret = _RETURN.match(line)
-        if ret is None:
-            if "return" in line:
-                return None
-            out.append(line)
-            continue
-        indent, value = ret.groups()
-        if value == "0":
-            out.append(f"{indent}continue")
-        elif value.isdigit():
-            out += [f"{indent}{accept}", f"{indent}continue"]
-        else:
-            out += [f"{indent}if {value}:", f"{indent}    {accept}", f"{indent}continue"]
-    return out
+    return translator.function_body()
 
 
 def _validated(program: Sequence[Instruction]) -> Sequence[Instruction]:
@@ -931,11 +940,8 @@ def _validated(program: Sequence[Instruction]) -> Sequence[Instruction]:
 
 
 def _build(source: str) -> Callable[..., int]:
-    namespace: dict[str, object] = {}
-    # The source is generated by this module from a validated program.
-    exec(compile(source, "<pcapy BPF program>", "exec"), namespace)  # noqa: S102
-    make_filter = cast(Callable[[object, object], Callable[..., int]], namespace["_make_filter"])
-    return make_filter(_unpack_u16, _unpack_u32)
+    make_filter = compile_variant("bpf program", source, "_make_filter")
+    return cast(Callable[..., int], make_filter(_unpack_u16, _unpack_u32))
 
 
 def compile_program_in_place(program: Sequence[Instruction]) -> InPlaceFilterFunction:

@@ -23,15 +23,16 @@ import dataclasses
 import os
 import sys
 import weakref
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any, Callable, Optional
 
 from ._bpf import BPFProgram
 from ._errors import PcapError, SavefileError
 from ._libpcap import _memdump
 from ._pkthdr import Pkthdr
+from ._source import Breakable
 from ._savefile import SavefileSource, restart_pcap
-from ._savefile._pcap import PcapFileHeader, PcapRecordStream, _Reposition, count_records
+from ._savefile._pcap import PcapFileHeader, PcapRecordStream, count_records
 
 ENV_PURE = "PCAPY_FILTER_IN_PYTHON"
 BATCH_PACKETS = 4096
@@ -117,8 +118,7 @@ class OffloadedRecords:
         self._dump = PcapRecordStream(_dump_header(header), self._feed.batches(), b"", 0)
         self._fallback: Optional[PcapRecordStream] = None
         # Weakly: the generator refers to this object, and whoever iterates holds the generator.
-        self._running: Optional[weakref.ref[Iterator[Packet]]] = None
-        self._parking = False
+        self._running: Optional[weakref.ref[Generator[Packet, None, None]]] = None
 
     def _restart_at(self, offset: int) -> PcapRecordStream:
         return restart_pcap(self._stream, self._header, offset)
@@ -143,7 +143,7 @@ class OffloadedRecords:
         packet_filter: Optional[BPFProgram],
         callback: Callable[..., object],
         cnt: int,
-        source: object,
+        source: Breakable,
         *,
         counted: bool = True,
     ) -> int:
@@ -155,7 +155,7 @@ class OffloadedRecords:
             delivered = self._dump.drive(None, callback, cnt, source, counted=counted)
             if self._feed.failed_at is None or (0 < cnt <= delivered):
                 return delivered
-            if getattr(source, "break_requested", False):
+            if source.break_requested:
                 return delivered
         rest = cnt - delivered if cnt > 0 else cnt
         return delivered + self._take_over().drive(
@@ -185,21 +185,15 @@ class OffloadedRecords:
         running = self._running() if self._running is not None else None
         self._running = None
         if running is not None:
-            self._parking = True
-            try:
-                running.throw(_Reposition())  # type: ignore[attr-defined]  # the loop saves its place
-            except (StopIteration, _Reposition):
-                pass
-            finally:
-                self._parking = False
+            running.close()  # the record loop inside saves its place
 
 
-def _iterate(records: OffloadedRecords) -> Iterator[Packet]:
+def _iterate(records: OffloadedRecords) -> Generator[Packet, None, None]:
     # A function, not a method, so that the generator holds no bound method of `records`
     # beyond the references it needs (see _BatchFeed).
     if records._fallback is None:
         yield from records._dump.iterate(None)
-        if records._parking or records._feed.failed_at is None:
+        if records._feed.failed_at is None:
             return
     yield from records._take_over().iterate(records._program)
 

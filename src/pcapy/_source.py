@@ -34,6 +34,12 @@ Packet = tuple[Optional[Pkthdr], bytes]
 TIMEOUT: Packet = (None, b"")
 
 
+class Breakable(Protocol):
+    """What a record loop looks at between packets: whether ``breakloop()`` was called."""
+
+    break_requested: bool
+
+
 class PacketSource(Protocol):
     """What ``Reader`` needs from an engine; see the module docstring."""
 

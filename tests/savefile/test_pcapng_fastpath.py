@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import random
 import struct
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, Callable, Optional
 
@@ -20,6 +21,7 @@ import pytest
 
 import pcapy
 from helpers import Trickle, pcapng_block, pcapng_option, read_all
+from pcapy._codegen import Line
 from pcapy._pkthdr import PcapngPkthdr
 from pcapy._savefile import _pcapng, open_savefile
 
@@ -281,7 +283,7 @@ class NotInlined(pcapy.BPFProgram):
 
     __slots__ = ()
 
-    def inline_statements(self, accept: str) -> Optional[list[str]]:
+    def inline_statements(self, deliver: Sequence[Line]) -> Optional[list[Line]]:
         return None
 
 
@@ -300,8 +302,8 @@ def first_byte_below(value: int, linktype: int = 1, inline: bool = True) -> pcap
 
 
 def test_the_filter_stand_ins_are_what_they_claim():
-    assert longer_than(1).inline_statements("yield") is not None
-    assert longer_than(1, inline=False).inline_statements("yield") is None
+    assert longer_than(1).inline_statements([(0, "yield")]) is not None
+    assert longer_than(1, inline=False).inline_statements([(0, "yield")]) is None
 
 
 @pytest.mark.parametrize("inline", [True, False])

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Protocol, Union, runtime_c
 from .._constants import TstampPrecision
 from .._errors import SavefileError, TruncatedSavefileError, UnknownFormatError
 from .._pkthdr import Pkthdr
-from .._source import pack_batch
+from .._source import Breakable, pack_batch
 from . import _pcap
 from ._stream import ByteSource, PathOrFile, open_stream
 
@@ -37,7 +37,7 @@ class RecordStream(Protocol):
         packet_filter: Optional[BPFProgram],
         callback: Callable[[Pkthdr, bytes], object],
         cnt: int,
-        source: object,
+        source: Breakable,
         *,
         counted: bool = True,
     ) -> int: ...

@@ -16,21 +16,34 @@ packet, including where it fails and what it says:
 
 The hot loop handles a record that lies wholly in the current chunk with one ``unpack_from``,
 one slice and one C-level tuple construction; everything unusual (chunk refills, clipping,
-swapped lengths, pseudo-header fix-ups, errors) goes through ``_slow_record``.
+swapped lengths, pseudo-header fix-ups, errors) goes through ``_slow_record_reader``. The loop
+is generated (``loop_source``, through ``pcapy._codegen``) once per way of delivering packets
+and per filter, so a filter's statements run inside it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import struct
 import sys
-import textwrap
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol, cast
+from typing import Any, Callable, Optional, Protocol
 
+from .._codegen import (
+    BASE,
+    CAPLEN,
+    LOAD_U16,
+    LOAD_U32,
+    PACKET,
+    WIRELEN,
+    Emitter,
+    Line,
+    compile_variant,
+    indented,
+    signature,
+)
 from .._errors import (
     MalformedSavefileError,
     SavefileError,
@@ -38,7 +51,7 @@ from .._errors import (
     UnsupportedVersionError,
 )
 from .._pkthdr import NanoPkthdr, Pkthdr, header_builder
-from .._source import BATCH_META
+from .._source import BATCH_META, Breakable
 from ._cursor import Cursor
 from ._linktype import (
     LINKTYPE_FCS_PRESENT,
@@ -184,10 +197,6 @@ def build_file_header(
     return struct.pack(f"{byte_order}IHHiIII", magic, 2, 4, 0, 0, snaplen, stored)
 
 
-class _Reposition(Exception):  # noqa: N818 - a signal to a generator, not an error
-    """Thrown into a record generator to make it save its position and stop."""
-
-
 InPlaceFilter = Callable[[bytes, int, int, int], int]
 
 
@@ -197,135 +206,177 @@ class PacketFilter(Protocol):
     @property
     def in_place_function(self) -> InPlaceFilter: ...
 
-    def inline_statements(self, accept: str) -> Optional[list[str]]: ...
+    def inline_statements(self, deliver: Sequence[Line]) -> Optional[list[Line]]: ...
 
 
-# The fast path over the records lying wholly in the current chunk, shared by the templates
-# below; {per_packet} runs for each record, read in place as pkt[base:stop].
-_FAST_PATH = """\
-while {more} pos + record_size <= end:
-    fields = unpack_from(pkt, pos)
-    base = pos + record_size
-    buflen = fields[2]
-    stop = base + buflen
-    if buflen > fast_limit or stop > end:
-        break
-    pos = stop
-{per_packet}"""
+Statements = tuple[Line, ...]
 
 
-def build_loop(template: str, function: str, indent: int, per_packet: tuple[str, ...],
-               fast_path: str = _FAST_PATH, **parts: str) -> Callable[..., Any]:
-    """Compile ``template`` with ``fast_path`` (its statements at ``indent``) filled in.
+def fast_path(emitter: Emitter, more: str, per_packet: Statements) -> None:
+    """The loop over the records lying wholly in the current chunk (shared with the batch
+    loop): ``per_packet`` runs for each, with its packet at ``PACKET[BASE:stop]``; ``more``
+    is a condition (ending in ``and``) checked before each record."""
+    with emitter.block(f"while {more}pos + record_size <= end"):
+        emitter.line(
+            f"fields = unpack_from({PACKET}, pos)",
+            f"{BASE} = pos + record_size",
+            f"{CAPLEN} = fields[2]",
+            f"stop = {BASE} + {CAPLEN}",
+        )
+        with emitter.block(f"if {CAPLEN} > fast_limit or stop > end"):
+            emitter.line("break")
+        emitter.line("pos = stop")
+        emitter.lines(per_packet)
 
-    ``fast_path`` has two fields: ``{more}`` (part of its loop condition) and
-    ``{per_packet}`` (the statements run for each record). The pcapng engine builds its loops
-    here too, with its own fast path.
+
+@dataclass(frozen=True)
+class LoopKind:
+    """One way of delivering packets from a record loop (the pcapng engine uses these too).
+
+    ``deliver`` runs for a packet read in place, ``deliver_item`` for an ``item`` the slow path
+    returned; ``more`` is checked before each record, ``stop`` after the fast path (where the
+    loop returns ``result``). A generator parks when it is closed (``GeneratorExit`` at a
+    ``yield``), keeping its position; a driver keeps its position however it ends.
     """
-    body = textwrap.indent("\n".join(per_packet), " " * 4)
-    fast_path = fast_path.format(more=parts.pop("more", ""), per_packet=body)
-    source = template.format(fast_path=textwrap.indent(fast_path, " " * indent), **parts)
-    namespace: dict[str, Any] = {}
-    # The source is this module's template plus statements generated from a validated program.
-    exec(compile(source, f"<pcapy {function}>", "exec"), namespace)  # noqa: S102
-    return cast(Callable[..., Any], namespace[function])
+
+    name: str
+    deliver: Statements
+    deliver_item: Statements
+    more: str = ""
+    stop: str = ""
+    result: str = ""
+
+    @property
+    def generator(self) -> bool:
+        return not self.result
+
+    def returns(self) -> str:
+        return f"return {self.result}" if self.result else "return"
+
+    def leave(self, emitter: Emitter) -> None:
+        """The handler that keeps the loop's position when it stops."""
+        if self.generator:
+            # close() at a yield parks the generator; its position is kept for the next one.
+            with emitter.block("except GeneratorExit"):
+                emitter.line("cursor.position = pos", "raise")
+            return
+        # However a driver ends (count reached, break, a callback's exception), the position
+        # stays just past the last packet delivered, unless the slow path moved to a new chunk.
+        with emitter.block("finally"), emitter.block(f"if cursor.buffer is {PACKET}"):
+            emitter.line("cursor.position = pos")
 
 
-# The record loop, as source: one template for every filter and for both ways of delivering
-# packets. The fast path handles a record lying wholly in the current chunk; `pos` always points
-# past the last record delivered, so stopping at a delivery loses nothing. {deliver} is what
-# happens to an accepted packet, read in place as pkt[base:stop]: a `yield` (for next() and
-# iteration) or a call of the callback (for loop() and dispatch(), which then run without a
-# generator in between). {per_packet} is {deliver}, or a filter with {deliver} inlined.
-_LOOP_TEMPLATE = """
-def run(cursor, unpack_from, record_size, make, fast_limit, slow, accept,
-        _u16, _u32, _Reposition, callback, left, source):
-    pkt, pos = cursor.buffer, cursor.position
-    end = len(pkt)
-    try:
-        while True:
-{fast_path}
-            {stop_check}
-            cursor.position = pos
-            item = slow()
-            pkt, pos = cursor.buffer, cursor.position
-            end = len(pkt)
-            if item is None:
-                return {result}
-            if accept is None or accept(item[1], 0, len(item[1]), item[0][3]):
-                {deliver_item}
-    {leave}
-"""
-_GENERATOR_PARTS = {
-    "deliver": "yield make(fields), pkt[base:stop]",
-    "deliver_item": "yield item",
-    "more": "",
-    "stop_check": "",
-    "result": "",
-    # A _Reposition thrown at a yield parks the generator; its position is kept for the next.
-    "leave": "except _Reposition:\n        cursor.position = pos",
-}
-_DRIVER_PARTS = {
-    "deliver": "callback(make(fields), pkt[base:stop]); left -= 1",
-    "deliver_item": "callback(*item); left -= 1",
-    "more": "left and not source.break_requested and",
-    "stop_check": "if not left or source.break_requested: return left",
-    "result": "left",
-    # However the driver ends (count reached, break, a callback's exception), the position
-    # stays just past the last packet delivered, unless the slow path moved on to a new chunk.
-    "leave": "finally:\n        if cursor.buffer is pkt:\n            cursor.position = pos",
-}
+def _lines(*texts: str) -> Statements:
+    return tuple((0, text) for text in texts)
+
+
+_PACKET_IN_PLACE = f"{PACKET}[{BASE}:stop]"
+GENERATOR = LoopKind(
+    "generator", _lines(f"yield make(fields), {_PACKET_IN_PLACE}"), _lines("yield item")
+)
+DRIVER = LoopKind(
+    "driver",
+    _lines(f"callback(make(fields), {_PACKET_IN_PLACE})", "left -= 1"),
+    _lines("callback(*item)", "left -= 1"),
+    more="left and not source.break_requested and ",
+    stop="not left or source.break_requested",
+    result="left",
+)
 # loop(-1) needs no count: a driver that keeps none does 4% less work a packet (measured).
-_UNCOUNTED_DRIVER_PARTS = {
-    **_DRIVER_PARTS,
-    "deliver": "callback(make(fields), pkt[base:stop])",
-    "deliver_item": "callback(*item)",
-    "more": "not source.break_requested and",
-    "stop_check": "if source.break_requested: return left",
-}
-_LOOP_PARTS = {"generator": _GENERATOR_PARTS, "driver": _DRIVER_PARTS,
-               "uncounted driver": _UNCOUNTED_DRIVER_PARTS}
-_u16 = struct.Struct(">H").unpack_from
-_u32 = struct.Struct(">I").unpack_from
+UNCOUNTED_DRIVER = LoopKind(
+    "uncounted driver",
+    _lines(f"callback(make(fields), {_PACKET_IN_PLACE})"),
+    _lines("callback(*item)"),
+    more="not source.break_requested and ",
+    stop="source.break_requested",
+    result="left",
+)
+_LOOP_KINDS = {kind.name: kind for kind in (GENERATOR, DRIVER, UNCOUNTED_DRIVER)}
+RUN_PARAMETERS = ("cursor", "unpack_from", "record_size", "make", "fast_limit", "slow", "accept",
+                  LOAD_U16, LOAD_U32, "callback", "left", "source")
+
+
+def loop_source(per_packet: Statements, kind: LoopKind) -> str:
+    """The record loop: the fast path, then one record the careful way, until the end.
+
+    ``pos`` always points past the last record delivered, so stopping at a delivery loses
+    nothing. ``per_packet`` is ``kind.deliver``, or a filter with it inlined.
+    """
+    emitter = Emitter()
+    with emitter.block(signature("run", RUN_PARAMETERS)):
+        emitter.line(f"{PACKET}, pos = cursor.buffer, cursor.position", f"end = len({PACKET})")
+        with emitter.block("try"), emitter.block("while True"):
+            fast_path(emitter, kind.more, per_packet)
+            if kind.stop:
+                with emitter.block(f"if {kind.stop}"):
+                    emitter.line(kind.returns())
+            emitter.line(
+                "cursor.position = pos",
+                "item = slow()",
+                f"{PACKET}, pos = cursor.buffer, cursor.position",
+                f"end = len({PACKET})",
+            )
+            with emitter.block("if item is None"):
+                emitter.line(kind.returns())
+            with emitter.block("if accept is None or accept(item[1], 0, len(item[1]), item[0][3])"):
+                emitter.lines(kind.deliver_item)
+        kind.leave(emitter)
+    return emitter.source()
 
 
 @functools.lru_cache(maxsize=64)
-def _record_loop(per_packet: tuple[str, ...], kind: str) -> Callable[..., Any]:
-    parts = dict(_LOOP_PARTS[kind])
-    del parts["deliver"]  # already in per_packet
-    return build_loop(_LOOP_TEMPLATE, "run", 12, per_packet, **parts)
+def _record_loop(per_packet: Statements, kind_name: str) -> Callable[..., Any]:
+    kind = _LOOP_KINDS[kind_name]
+    return compile_variant(f"pcap {kind.name}", loop_source(per_packet, kind), "run")
 
 
-def _per_packet(packet_filter: Optional[PacketFilter], deliver: str) -> tuple[str, ...]:
+def per_packet(packet_filter: Optional[PacketFilter], deliver: Statements) -> Statements:
+    """``deliver`` behind the filter: inlined when it can be, else a call of its in-place form
+    (``accept``); the classic loop reads the wire length from ``fields[3]``."""
     if packet_filter is None:
-        return (deliver,)
+        return deliver
     inlined = packet_filter.inline_statements(deliver)
     if inlined is not None:
-        return ("wirelen = fields[3]", *inlined)
-    return ("if accept(pkt, base, buflen, fields[3]):", "    " + deliver)
+        return ((0, f"{WIRELEN} = fields[3]"), *inlined)
+    return ((0, f"if accept({PACKET}, {BASE}, {CAPLEN}, fields[3]):"), *indented(deliver))
 
 
 # Batches in pcapy-ng's layout (see PcapRecordStream.next_batch): a buffer and, per packet,
 # four native uint32 (sec, usec, offset, caplen) locating the packet in that buffer. The buffer
 # is the read chunk itself, so no packet byte is copied.
-_BATCH_TEMPLATE = """
-def batch(cursor, unpack_from, record_size, fast_limit, accept, _u16, _u32, meta, pack_into,
-          left):
-    pkt, pos = cursor.buffer, cursor.position
-    end = len(pkt)
-    used = 0
-    try:
-{fast_path}
-    finally:
-        cursor.position = pos
-    return pkt, used
-"""
-_BATCH_DELIVER = "pack_into(meta, used, fields[0], {usec}, base, buflen); used += 16; left -= 1"
+BATCH_PARAMETERS = ("cursor", "unpack_from", "record_size", "fast_limit", "accept", LOAD_U16,
+                    LOAD_U32, "meta", "pack_into", "left")
+
+
+def batch_source(per_packet: Statements) -> str:
+    """The batch loop: the fast path only, packing each packet's place into ``meta``."""
+    emitter = Emitter()
+    with emitter.block(signature("batch", BATCH_PARAMETERS)):
+        emitter.line(
+            f"{PACKET}, pos = cursor.buffer, cursor.position", f"end = len({PACKET})", "used = 0"
+        )
+        with emitter.block("try"):
+            fast_path(emitter, "left and ", per_packet)
+        with emitter.block("finally"):
+            emitter.line("cursor.position = pos")
+        emitter.line(f"return {PACKET}, used")
+    return emitter.source()
+
+
+def batch_deliver(nanosecond: bool) -> Statements:
+    usec = "fields[1] // 1000" if nanosecond else "fields[1]"
+    return _lines(
+        f"pack_into(meta, used, fields[0], {usec}, {BASE}, {CAPLEN})", "used += 16", "left -= 1"
+    )
 
 
 @functools.lru_cache(maxsize=64)
-def _batch_loop(per_packet: tuple[str, ...]) -> Callable[..., tuple[bytes, int]]:
-    return build_loop(_BATCH_TEMPLATE, "batch", 8, per_packet, more="left and")
+def _batch_loop(per_packet: Statements) -> Callable[..., tuple[bytes, int]]:
+    return compile_variant("pcap batch", batch_source(per_packet), "batch")
+
+
+_u16 = struct.Struct(">H").unpack_from
+_u32 = struct.Struct(">I").unpack_from
 
 
 class PcapRecordStream:
@@ -336,7 +387,8 @@ class PcapRecordStream:
     up to ``cnt`` packets without a generator in between (pcapy's ``loop``/``dispatch``). A
     filter is run where each packet lies in the read buffer, and inlined into the record loop
     when it can be, so a rejected packet costs no call, no object and no copy. Starting either
-    parks the running generator at the packet it last returned.
+    parks the running generator at the packet it last returned (``park()``: it is closed, and
+    keeps its position).
 
     After a damaged record, the stream stays failed: every later read raises the same error
     rather than parsing what follows the damage as records.
@@ -347,7 +399,7 @@ class PcapRecordStream:
         self.header = header
         self._cursor = Cursor(chunks, buffer, offset)
         self._slow = _StickyFailure(_slow_record_reader(header, self._cursor), self._cursor)
-        self._running: Optional[Iterator[tuple[Pkthdr, bytes]]] = None
+        self._running: Optional[Generator[tuple[Pkthdr, bytes], None, None]] = None
         # Records that need more than slicing never take the fast path: clipping to the
         # snapshot, and the link type's maximum (a snapshot length may exceed it).
         self._fast_limit = min(header.snapshot, max_snaplen_for_dlt(header.dlt))
@@ -360,23 +412,23 @@ class PcapRecordStream:
         self, packet_filter: Optional[PacketFilter] = None
     ) -> Iterator[tuple[Pkthdr, bytes]]:
         """A generator over the remaining records that ``packet_filter`` (if any) accepts."""
-        self._park()
-        run = _record_loop(_per_packet(packet_filter, _GENERATOR_PARTS["deliver"]), "generator")
-        self._running = run(*self._arguments(packet_filter, None, 0, None))
+        self.park()
+        run = _record_loop(per_packet(packet_filter, GENERATOR.deliver), GENERATOR.name)
+        self._running = run(**self._arguments(packet_filter, None, 0, None))
         return self._running
 
     def drive(self, packet_filter: Optional[PacketFilter], callback: Callable[..., object],
-              cnt: int, source: object, *, counted: bool = True) -> int:
+              cnt: int, source: Breakable, *, counted: bool = True) -> int:
         """Call ``callback`` for up to ``cnt`` packets (all for ``cnt <= 0``), until
         ``source.break_requested``; return how many. Call ``iterate`` again afterwards.
 
         ``counted=False`` with ``cnt <= 0`` (``loop(-1)``) keeps no count and returns 0.
         """
-        self._park()
+        self.park()
         left = cnt if cnt > 0 else -1
-        kind = "uncounted driver" if left < 0 and not counted else "driver"
-        run = _record_loop(_per_packet(packet_filter, _LOOP_PARTS[kind]["deliver"]), kind)
-        return left - int(run(*self._arguments(packet_filter, callback, left, source)))
+        kind = UNCOUNTED_DRIVER if left < 0 and not counted else DRIVER
+        run = _record_loop(per_packet(packet_filter, kind.deliver), kind.name)
+        return left - int(run(**self._arguments(packet_filter, callback, left, source)))
 
     def next_batch(
         self, packet_filter: Optional[PacketFilter], max_packets: int
@@ -389,16 +441,17 @@ class PcapRecordStream:
         needs the careful path comes alone, in a buffer of its own. Call ``iterate`` again
         before using a generator.
         """
-        self._park()
-        usec = "fields[1] // 1000" if self.header.nanosecond else "fields[1]"
-        deliver = _BATCH_DELIVER.format(usec=usec)
-        run = _batch_loop(_per_packet(packet_filter, deliver))
+        self.park()
+        run = _batch_loop(per_packet(packet_filter, batch_deliver(self.header.nanosecond)))
         accept = packet_filter.in_place_function if packet_filter is not None else None
         meta = bytearray(16 * max_packets)
         record = self.header.record_struct
         while True:
-            buffer, used = run(self._cursor, record.unpack_from, record.size, self._fast_limit,
-                               accept, _u16, _u32, meta, BATCH_META.pack_into, max_packets)
+            buffer, used = run(
+                cursor=self._cursor, unpack_from=record.unpack_from, record_size=record.size,
+                fast_limit=self._fast_limit, accept=accept, _u16=_u16, _u32=_u32, meta=meta,
+                pack_into=BATCH_META.pack_into, left=max_packets,
+            )
             if used:
                 return buffer, bytes(meta[:used])
             item = self._slow()
@@ -415,24 +468,26 @@ class PcapRecordStream:
 
     def resume_offset(self) -> int:
         """Stop the running generator; the file offset of the next record it would read."""
-        self._park()
+        self.park()
         return self._cursor.file_offset()
 
-    def _park(self) -> None:
+    def park(self) -> None:
+        """Stop the running generator where it is; the next read starts after its last packet."""
         running, self._running = self._running, None
         if running is not None:
-            with contextlib.suppress(StopIteration, _Reposition):
-                running.throw(_Reposition())  # type: ignore[attr-defined]
+            running.close()
 
     def _arguments(self, packet_filter: Optional[PacketFilter],
                    callback: Optional[Callable[..., object]], left: int,
-                   source: object) -> tuple[Any, ...]:
+                   source: Optional[Breakable]) -> dict[str, Any]:
         record = self.header.record_struct
         accept = packet_filter.in_place_function if packet_filter is not None else None
-        make = header_builder(self.header.header_class)
-        return (self._cursor, record.unpack_from, record.size, make, self._fast_limit,
-                self._slow, accept, _u16, _u32, _Reposition, callback, left, source)
-
+        return {
+            "cursor": self._cursor, "unpack_from": record.unpack_from,
+            "record_size": record.size, "make": header_builder(self.header.header_class),
+            "fast_limit": self._fast_limit, "slow": self._slow, "accept": accept,
+            LOAD_U16: _u16, LOAD_U32: _u32, "callback": callback, "left": left, "source": source,
+        }
 
 
 class _StickyFailure:

@@ -51,8 +51,22 @@ import functools
 import struct
 import sys
 from collections.abc import Generator, Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
+from .._codegen import (
+    BASE,
+    CAPLEN,
+    LOAD_U16,
+    LOAD_U32,
+    PACKET,
+    REJECT,
+    WIRELEN,
+    Emitter,
+    compile_variant,
+    indented,
+    signature,
+)
 from .._constants import TstampPrecision
 from .._errors import (
     MalformedSavefileError,
@@ -62,9 +76,11 @@ from .._errors import (
     UnsupportedVersionError,
 )
 from .._pkthdr import PcapngPkthdr, Pkthdr, header_builder
+from .._source import Breakable
+from . import _pcap
 from ._cursor import Cursor
 from ._linktype import adjust_snapshot, linktype_to_dlt, max_snaplen_for_dlt
-from ._pcap import build_loop
+from ._pcap import LoopKind, Statements
 from ._pcapng_types import (
     BlockType,
     CustomBlock,
@@ -266,9 +282,9 @@ class PcapngRecordStream:
 
     def iterate(self, packet_filter: Optional[BPFProgram] = None) -> Iterator[Packet]:
         """A generator over the remaining packets that ``packet_filter`` (if any) accepts."""
-        self._park()
-        run = _record_loop(_per_packet(packet_filter, _GENERATOR_PARTS["deliver"]), False)
-        self._running = run(*self._arguments(packet_filter, None, 0, None))
+        self.park()
+        run = _record_loop(per_packet(packet_filter, GENERATOR.deliver), GENERATOR.name)
+        self._running = run(**self._arguments(packet_filter, None, 0, None))
         return self._running
 
     def drive(
@@ -276,7 +292,7 @@ class PcapngRecordStream:
         packet_filter: Optional[BPFProgram],
         callback: Callable[[Pkthdr, bytes], object],
         cnt: int,
-        source: object,
+        source: Breakable,
         *,
         counted: bool = True,  # pcapng always counts (a small share of its cost per packet)
     ) -> int:
@@ -286,12 +302,13 @@ class PcapngRecordStream:
         An exception from the callback propagates; the packet after the one it was given is
         the next one read.
         """
-        self._park()
+        self.park()
         left = cnt if cnt > 0 else -1
-        run = _record_loop(_per_packet(packet_filter, _DRIVER_PARTS["deliver"]), True)
-        return left - int(run(*self._arguments(packet_filter, callback, left, source)))
+        run = _record_loop(per_packet(packet_filter, DRIVER.deliver), DRIVER.name)
+        return left - int(run(**self._arguments(packet_filter, callback, left, source)))
 
-    def _park(self) -> None:
+    def park(self) -> None:
+        """Stop the running generator where it is; the next read starts after its last packet."""
         running, self._running = self._running, None
         if running is not None:
             running.close()  # it saves its position
@@ -301,13 +318,17 @@ class PcapngRecordStream:
         packet_filter: Optional[BPFProgram],
         callback: Optional[Callable[[Pkthdr, bytes], object]],
         left: int,
-        source: object,
-    ) -> tuple[object, ...]:
+        source: Optional[Breakable],
+    ) -> dict[str, object]:
         reader = self.reader
         accept, filter_dlt = _filter_parts(packet_filter)
         slow = functools.partial(reader.next_accepted_slow, accept, filter_dlt)
-        return (reader, reader.cursor, _make_pcapng_header, PacketOptions.from_block, slow,
-                accept, filter_dlt, _u16, _u32, callback, left, source)
+        return {
+            "reader": reader, "cursor": reader.cursor, "make": _make_pcapng_header,
+            "from_block": PacketOptions.from_block, "slow": slow, "accept": accept,
+            "filter_dlt": filter_dlt, LOAD_U16: _u16, LOAD_U32: _u32, "callback": callback,
+            "left": left, "source": source,
+        }
 
 
 def _filter_parts(packet_filter: Optional[BPFProgram]) -> tuple[Optional[InPlaceFilter], int]:
@@ -325,145 +346,158 @@ def _accepts(accept: InPlaceFilter, dlt: int, packet: Packet) -> bool:
     return bool(accept(data, 0, len(data), header[3]))
 
 
-# The record loop, as source, on the model of _pcap's: one template for every filter and for
-# both ways of delivering packets, compiled once per (filter, mode).
+# The record loop, on the model of _pcap's (its LoopKinds, generated through pcapy._codegen):
+# one source for every filter and both ways of delivering packets, compiled once per
+# (filter, kind).
 #
 # The fast path reads the run of Enhanced Packet Blocks lying wholly in the current chunk, on
 # interfaces with a fast entry (see _Reader.on_interface), and stops at anything else with `pos`
 # on that block, for `slow` (_Reader.next_slow) to read it with every check and error libpcap
 # has. `fields` holds the block at `pos`: its header, after the previous block's trailer, read
 # by the one `unpack_next` that checked that trailer. `pos` always points past the last packet
-# delivered, so stopping at a delivery loses nothing. {per_packet} is {deliver}, or a filter
-# with {deliver} inlined, run for each block with its packet at pkt[base:base + buflen].
-_FAST_PATH = """\
-while {more}:
-    _, block_type, length, if_id, high, low, buflen, wirelen = fields
-    stop = pos + length
-    if block_type != 6 or stop > last:
-        break
-    if if_id != current:
-        if if_id >= len(fast):
-            break
-        snapshot, interface, dlt, clock = fast[if_id]
-        if snapshot < 0:
-            break
-        current, matches = if_id, dlt == filter_dlt
-        if clock is not units_clock:
-            units_clock, stamp_high, stamp_low = clock, -1, 0
-            resolution, tsoffset, multiplier, _ = clock
-    if buflen > snapshot:
-        break
-    if length == (buflen + 35) & -4:  # the padded data and nothing else: no options
-        options = None
-    else:
-        if buflen + 36 > length or length & 3 or length > max_block:
-            break
-        options_start = pos + 28 + ((buflen + 3) & -4)
-        options = from_block(pkt[options_start : stop - 4], order, chunk_offset + options_start)
-    fields = unpack_next(pkt, stop - 4)
-    if fields[0] != length:
-        break
-    base = pos + 28
-    pos = stop
-{per_packet}"""
+# delivered, so stopping at a delivery loses nothing. The per-packet statements are the kind's
+# delivery, or a filter with it inlined, run for each block with its packet at
+# PACKET[BASE:BASE + CAPLEN].
+RUN_PARAMETERS = ("reader", "cursor", "make", "from_block", "slow", "accept", "filter_dlt",
+                  LOAD_U16, LOAD_U32, "callback", "left", "source")
+_EPB_HEAD = ("_", "block_type", "length", "if_id", "high", "low", CAPLEN, WIRELEN)
 
-# What happens to an accepted packet, {emit} being a `yield` or a call of the callback. The time
-# stamp's division is done once per second of capture: a packet whose time stamp has the high
-# word `stamp_high` and a low word in `stamp_low .. stamp_low + resolution - 1` falls in second
-# `stamp_seconds`, `fraction` units into it (compared as a difference: small ints are faster).
-_DELIVER = """\
-fraction = low - stamp_low
-if high != stamp_high or fraction >= resolution or fraction < 0:
-    stamp_seconds, fraction = divmod((high << 32) | low, resolution)
-    stamp_seconds += tsoffset
-    stamp_high, stamp_low = high, low - fraction
-{emit}"""
-_HEADER = "make((stamp_seconds, fraction * multiplier, buflen, wirelen, interface, options))"
 
-_LOOP_TEMPLATE = """
-def run(reader, cursor, make, from_block, slow, accept, filter_dlt, _u16, _u32,
-        callback, left, source):
-    pkt, pos = cursor.buffer, cursor.position
-    units_clock = None
-    try:
-        while True:
-            if reader.failure is not None:
-                raise reader.failure
-            layout = reader.layout
-            unpack_next = layout.trailer_and_epb_head.unpack_from
-            order = layout.order
-            fast = reader.fast
-            max_block = reader.max_block
-            chunk_offset = cursor.offset
-            last = len(pkt) - 28  # past it, a block and the next one's header do not fit
-            current = -1
-            fields = (0,) * 8  # not a block: next_slow decides what comes
-            if pos <= last:
-                fields = (0, *layout.epb_head.unpack_from(pkt, pos))
-{fast_path}
-            {stop_check}
-            cursor.position = pos
-            item = slow()
-            pkt, pos = cursor.buffer, cursor.position
-            if item is None:
-                return {result}
-            {deliver_item}
-    {leave}
-"""
-_GENERATOR_PARTS = {
-    "deliver": _DELIVER.format(emit=f"yield {_HEADER}, pkt[base : base + buflen]"),
-    "deliver_item": "yield item",
-    "more": "True",
-    "stop_check": "",
-    "result": "",
-    # Closing the generator (at a yield) keeps its position for the next one.
-    "leave": "except GeneratorExit:\n        cursor.position = pos\n        raise",
-}
-_DRIVER_PARTS = {
-    "deliver": _DELIVER.format(
-        emit=f"callback({_HEADER}, pkt[base : base + buflen])\nleft -= 1"
-    ),
-    "deliver_item": "callback(*item)\n            left -= 1",
-    "more": "left and not source.break_requested",
-    "stop_check": "if not left or source.break_requested:\n                return left",
-    "result": "left",
-    # However the driver ends (count reached, break, a callback's exception), the position
-    # stays just past the last packet delivered, unless the slow path moved on to a new chunk.
-    "leave": "finally:\n        if cursor.buffer is pkt:\n            cursor.position = pos",
-}
-_DELIVER_MARK = "__deliver__"
+def _fast_path(emitter: Emitter, more: str, per_packet: Statements) -> None:
+    with emitter.block(f"while {more}"):
+        emitter.line(f"{', '.join(_EPB_HEAD)} = fields", "stop = pos + length")
+        with emitter.block("if block_type != 6 or stop > last"):
+            emitter.line("break")
+        with emitter.block("if if_id != current"):
+            _switch_interface(emitter)
+        with emitter.block(f"if {CAPLEN} > snapshot"):
+            emitter.line("break")
+        _options(emitter)
+        emitter.line("fields = unpack_next(pkt, stop - 4)")
+        with emitter.block("if fields[0] != length"):
+            emitter.line("break")
+        emitter.line(f"{BASE} = pos + 28", "pos = stop")
+        emitter.lines(per_packet)
+
+
+def _switch_interface(emitter: Emitter) -> None:
+    """A block on another interface than the previous one: its fast entry, if it has one."""
+    with emitter.block("if if_id >= len(fast)"):
+        emitter.line("break")
+    emitter.line("snapshot, interface, dlt, clock = fast[if_id]")
+    with emitter.block("if snapshot < 0"):
+        emitter.line("break")
+    emitter.line("current, matches = if_id, dlt == filter_dlt")
+    with emitter.block("if clock is not units_clock"):
+        emitter.line(
+            "units_clock, stamp_high, stamp_low = clock, -1, 0",
+            "resolution, tsoffset, multiplier, _ = clock",
+        )
+
+
+def _options(emitter: Emitter) -> None:
+    """The block's options: none when the block is the padded data and nothing else."""
+    with emitter.block(f"if length == ({CAPLEN} + 35) & -4"):
+        emitter.line("options = None")
+    with emitter.block("else"):
+        with emitter.block(f"if {CAPLEN} + 36 > length or length & 3 or length > max_block"):
+            emitter.line("break")
+        emitter.line(
+            f"options_start = pos + 28 + (({CAPLEN} + 3) & -4)",
+            f"options = from_block({PACKET}[options_start : stop - 4], order, "
+            "chunk_offset + options_start)",
+        )
+
+
+def _deliver(*emit: str) -> Statements:
+    """What happens to an accepted packet, ``emit`` being a ``yield`` or a callback's call.
+
+    The time stamp's division is done once per second of capture: a packet whose time stamp
+    has the high word ``stamp_high`` and a low word in ``stamp_low .. stamp_low + resolution -
+    1`` falls in second ``stamp_seconds``, ``fraction`` units into it (compared as a
+    difference: small ints are faster).
+    """
+    emitter = Emitter()
+    emitter.line("fraction = low - stamp_low")
+    with emitter.block("if high != stamp_high or fraction >= resolution or fraction < 0"):
+        emitter.line(
+            "stamp_seconds, fraction = divmod((high << 32) | low, resolution)",
+            "stamp_seconds += tsoffset",
+            "stamp_high, stamp_low = high, low - fraction",
+        )
+    emitter.line(*emit)
+    return tuple(emitter.statements)
+
+
+_HEADER = f"make((stamp_seconds, fraction * multiplier, {CAPLEN}, {WIRELEN}, interface, options))"
+_PACKET_IN_PLACE = f"{PACKET}[{BASE} : {BASE} + {CAPLEN}]"
+GENERATOR = replace(
+    _pcap.GENERATOR, deliver=_deliver(f"yield {_HEADER}, {_PACKET_IN_PLACE}")
+)
+DRIVER = replace(
+    _pcap.DRIVER, deliver=_deliver(f"callback({_HEADER}, {_PACKET_IN_PLACE})", "left -= 1")
+)
+_LOOP_KINDS = {kind.name: kind for kind in (GENERATOR, DRIVER)}
 _u16 = struct.Struct(">H").unpack_from
 _u32 = struct.Struct(">I").unpack_from
 
 
+def loop_source(per_packet: Statements, kind: LoopKind) -> str:
+    """The pcapng record loop (see the comment above ``RUN_PARAMETERS``)."""
+    emitter = Emitter()
+    with emitter.block(signature("run", RUN_PARAMETERS)):
+        emitter.line(f"{PACKET}, pos = cursor.buffer, cursor.position", "units_clock = None")
+        with emitter.block("try"), emitter.block("while True"):
+            with emitter.block("if reader.failure is not None"):
+                emitter.line("raise reader.failure")
+            emitter.line(
+                "layout = reader.layout",
+                "unpack_next = layout.trailer_and_epb_head.unpack_from",
+                "order = layout.order",
+                "fast = reader.fast",
+                "max_block = reader.max_block",
+                "chunk_offset = cursor.offset",
+                # past `last`, a block and the next one's header do not fit
+                f"last = len({PACKET}) - 28",
+                "current = -1",
+                "fields = (0,) * 8",  # not a block: next_slow decides what comes
+            )
+            with emitter.block("if pos <= last"):
+                emitter.line(f"fields = (0, *layout.epb_head.unpack_from({PACKET}, pos))")
+            _fast_path(emitter, kind.more.removesuffix(" and ") or "True", per_packet)
+            if kind.stop:
+                with emitter.block(f"if {kind.stop}"):
+                    emitter.line(kind.returns())
+            emitter.line(
+                "cursor.position = pos",
+                "item = slow()",
+                f"{PACKET}, pos = cursor.buffer, cursor.position",
+            )
+            with emitter.block("if item is None"):
+                emitter.line(kind.returns())
+            emitter.lines(kind.deliver_item)
+        kind.leave(emitter)
+    return emitter.source()
+
+
 @functools.lru_cache(maxsize=64)
-def _record_loop(per_packet: tuple[str, ...], driver: bool) -> Callable[..., Any]:
+def _record_loop(per_packet: Statements, kind_name: str) -> Callable[..., Any]:
     """The record loop for these per-packet statements, as a generator or as a driver."""
-    parts = dict(_DRIVER_PARTS if driver else _GENERATOR_PARTS)
-    del parts["deliver"]  # already in per_packet
-    return build_loop(_LOOP_TEMPLATE, "run", 12, per_packet, fast_path=_FAST_PATH, **parts)
+    kind = _LOOP_KINDS[kind_name]
+    return compile_variant(f"pcapng {kind.name}", loop_source(per_packet, kind), "run")
 
 
-def _per_packet(packet_filter: Optional[BPFProgram], deliver: str) -> tuple[str, ...]:
-    """The statements run for each block of the fast path: {deliver}, behind the filter.
+def per_packet(packet_filter: Optional[BPFProgram], deliver: Statements) -> Statements:
+    """The statements run for each block of the fast path: ``deliver``, behind the filter.
 
-    A filter's inlined statements take one statement for an accepted packet; {deliver} is
-    several, so a mark stands in for it and is replaced by them at the mark's indentation.
     Packets from interfaces of another link type than the filter's are rejected first.
     """
     if packet_filter is None:
-        return tuple(deliver.splitlines())
-    inlined = packet_filter.inline_statements(_DELIVER_MARK)
+        return deliver
+    inlined = packet_filter.inline_statements(deliver)
     if inlined is None:
-        inlined = ["if accept(pkt, base, buflen, wirelen):", f"    {_DELIVER_MARK}"]
-    lines = ["if not matches:", "    continue"]
-    for line in inlined:
-        if line.strip() == _DELIVER_MARK:
-            indent = line[: len(line) - len(line.lstrip())]
-            lines += [indent + statement for statement in deliver.splitlines()]
-        else:
-            lines.append(line)
-    return tuple(lines)
+        inlined = [(0, f"if accept({PACKET}, {BASE}, {CAPLEN}, {WIRELEN}):"), *indented(deliver)]
+    return ((0, "if not matches:"), (1, REJECT), *inlined)
 
 
 class _Reader:
