@@ -30,9 +30,9 @@ from ._bpf import BPFProgram
 from ._errors import PcapError, SavefileError
 from ._libpcap import _memdump
 from ._pkthdr import Pkthdr
-from ._source import Breakable
 from ._savefile import SavefileSource, restart_pcap
 from ._savefile._pcap import PcapFileHeader, PcapRecordStream, count_records
+from ._source import Breakable
 
 ENV_PURE = "PCAPY_FILTER_IN_PYTHON"
 BATCH_PACKETS = 4096
