@@ -43,6 +43,7 @@ from typing import Any, Callable, Optional
 
 import pcapy
 from pcapy import BPFError, BPFProgram, PcapError, SavefileError, _offload
+from pcapy._bpf import compile_for, savefile_swapped
 from pcapy._bpf_vm import _OPCODE_NAMES
 from pcapy._offload import ENV_PURE
 from pcapy._pkthdr import NanoPkthdr, PcapngPkthdr, Pkthdr
@@ -93,12 +94,13 @@ def _error_key(err: PcapError) -> tuple[str, str]:
 class _Facts:
     """What a reader says about its file, against which every packet is checked."""
 
-    __slots__ = ("dlt", "pcapng", "snapshot")
+    __slots__ = ("dlt", "pcapng", "snapshot", "swapped")
 
     def __init__(self, reader: pcapy.Reader) -> None:
         self.dlt = reader.datalink()
         self.snapshot = reader.snapshot()
         self.pcapng = reader.file_format == "pcapng"
+        self.swapped = savefile_swapped(reader.file_header)
         for name, value in (("datalink", self.dlt), ("snapshot", self.snapshot)):
             if type(value) is not int:
                 _fail(f"{name}() returned {type(value).__name__}")
@@ -556,7 +558,9 @@ def _check_filters(data: bytes, facts: _Facts, expected: Outcome, rng: random.Ra
         as_text = rng.random() < 0.05
         if as_text:  # setfilter(str) compiles with libpcap, for the reader's link type
             try:
-                chain[0] = pcapy.compile(facts.dlt, facts.snapshot, _FILTER_EXPRESSION, 1, 0)
+                # as setfilter(str) compiles it: for this savefile (libpcap's savefile rules)
+                chain[0] = compile_for(facts.dlt, facts.snapshot, _FILTER_EXPRESSION, 1, 0,
+                                       savefile_swapped=facts.swapped)
             except PcapError:
                 as_text = False
         want = _expected_filtered(expected, first, chain, facts.pcapng, dlts, switch_after)
