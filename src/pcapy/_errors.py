@@ -23,9 +23,9 @@ pcapy (the C extension) made ``PcapError`` and ``BPFError`` unrelated siblings o
 here ``BPFError`` is a ``PcapError``, so ``except PcapError`` and ``except BPFError`` both still
 catch what they caught there. A closed handle raises the builtin ``ValueError``, as in pcapy.
 
-Savefile errors carry the byte ``offset`` at which the problem was found, so a message such as
-"truncated dump file; tried to read 16 header bytes, only got 4 (at byte offset 1272)" points at
-the place in the file.
+Savefile errors say what libpcap says, word for word (``str(err)``, e.g. "truncated dump file;
+tried to read 16 header bytes, only got 4"), and carry the byte ``offset`` at which the problem
+was found as an attribute, so that a program can point at the place in the file.
 """
 
 from __future__ import annotations
@@ -83,13 +83,15 @@ class HandleStateError(CaptureError):
 
 
 class SavefileError(PcapError):
-    """A capture file that cannot be read as far as it claims; ``offset`` is where it went wrong."""
+    """A capture file that cannot be read as far as it claims.
+
+    ``str(err)`` (also ``reason``) is libpcap's message for the fault; ``offset`` is the byte
+    offset in the file where it was found (None when unknown).
+    """
 
     def __init__(self, message: str, offset: Optional[int] = None) -> None:
         self.reason = message
         self.offset = offset
-        if offset is not None:
-            message = f"{message} (at byte offset {offset})"
         super().__init__(message)
 
     def __reduce__(self) -> tuple[type[SavefileError], tuple[str, Optional[int]]]:

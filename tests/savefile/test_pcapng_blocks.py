@@ -512,10 +512,8 @@ def test_a_block_of_exactly_16_mib_is_accepted_and_one_more_word_is_not():
     _, packets = read(SHB_PCAPY + idb() + block(0xBAD, bytes(16 * 1024 * 1024 - 12)))
     assert packets == []
     _, error = read_until_error(SHB_PCAPY + idb() + block(0xBAD, bytes(16 * 1024 * 1024 - 8)))
-    assert (
-        str(error)
-        == f"pcapng block size 16777220 > maximum 16777216 (at byte offset {len(SHB_PCAPY) + 20})"
-    )
+    assert str(error) == "pcapng block size 16777220 > maximum 16777216"
+    assert error.offset == len(SHB_PCAPY) + 20
 
 
 def test_a_hostile_block_length_allocates_nothing():
@@ -740,7 +738,7 @@ def test_broken_files_raise_with_libpcap_message_and_offset(
 ):
     got, error = read_until_error(data)
     assert type(error) is error_class
-    assert str(error) == f"{message} (at byte offset {offset})"
+    assert str(error) == message
     assert error.offset == offset
     assert len(got) == packets
 
