@@ -266,8 +266,38 @@ def summary(outcome: Outcome) -> tuple[int, ErrorKey]:
 
 
 def target_read(data: bytes) -> object:
-    """(a) open_offline on the bytes, everything read with next(), every packet checked."""
-    return summary(reference(data)[1])
+    """(a) open_offline on the bytes, everything read with next(), every packet checked; then
+    with next_batch(), which must give the same packets (or stop at one whose time stamp its
+    32-bit layout cannot hold, with a PcapError) and the same error."""
+    expected = reference(data)[1]
+    _check_batches(data, expected)
+    return summary(expected)
+
+
+def _check_batches(data: bytes, expected: Outcome) -> None:
+    packets, error = expected
+    got: list[bytes] = []
+    try:
+        reader = open_reader(data)
+    except PcapError:
+        return
+    with reader:
+        try:
+            while True:
+                buffer, meta = reader.next_batch(7)
+                if not meta:
+                    break
+                for _sec, _usec, offset, caplen in struct.iter_unpack("=IIII", meta):
+                    got.append(buffer[offset : offset + caplen])
+        except PcapError as err:
+            if "does not fit next_batch" in str(err):
+                return  # a time stamp before 1970 or after 2106: next() gave it
+            if _error_key(err) != error:
+                _fail(f"next_batch() raised {_error_key(err)}, next() {error}")
+    if [key[-1] for key in packets[: len(got)]] != got:
+        _fail("next_batch() gave other packet bytes than next()")
+    if len(got) != len(packets):
+        _fail(f"next_batch() gave {len(got)} packets, next() {len(packets)}")
 
 
 # -- (b) the Reader API ----------------------------------------------------------------------
@@ -979,7 +1009,106 @@ def target_offload(data: bytes) -> None:
 
 # -- running -----------------------------------------------------------------------------------
 
+# -- (g) hostile: structured floods and huge blocks, under item 1's budget ----------------------
+
+_MIB = 1 << 20
+BUDGET_RSS = 64 * _MIB  # above what the process held before the input, plus twice its largest block
+BUDGET_RATE = 3_000_000  # bytes a CPU second, asserted (10 MB/s is the goal on an idle machine)
+BUDGET_CONSTANT = 1.0  # seconds
+
+
+def _rss_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field):
+                return int(line.split()[1])
+    return 0
+
+
+def _reset_peak_rss() -> bool:
+    """Reset VmHWM (Linux: ``echo 5 > /proc/self/clear_refs``); False where that is refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def _touch_every_field(reader: pcapy.Reader) -> None:
+    """The pcapng option and metadata accessors: every field of every record kept."""
+    info = reader.file_header
+    for record in [*getattr(info, "sections", ()), *getattr(info, "interfaces", ()),
+                   *getattr(info, "statistics", ()), *getattr(info, "name_resolution", ()),
+                   *getattr(info, "secrets", ()), *getattr(info, "custom_blocks", ())]:
+        with contextlib.suppress(SavefileError):  # options decoded on demand may be broken
+            for name in dir(record):
+                if not name.startswith("_"):
+                    getattr(record, name)
+            if not hasattr(record, "data"):  # (the repr of 16 MiB of bytes is 64 MiB of text)
+                repr(record)
+
+
+def _read_all_ways(file_bytes: bytes) -> tuple[int, int]:
+    """Packets by next() (touching options and metadata) and by next_batch()."""
+    counts = []
+    reader: Optional[pcapy.Reader] = None
+    for batch in (False, True):
+        count = 0
+        try:
+            reader = open_reader(file_bytes)
+            while True:
+                if batch:
+                    _buffer, meta = reader.next_batch(64)
+                    if not meta:
+                        break
+                    count += len(meta) // 16
+                    continue
+                hdr, _data = reader.next()
+                if hdr is None:
+                    break
+                count += 1
+                options = getattr(hdr, "options", None)
+                if options is not None:
+                    with contextlib.suppress(SavefileError):
+                        repr(options)
+            _touch_every_field(reader)
+        except PcapError:
+            pass
+        reader = None  # before the next pass: one file's memory at a time
+        counts.append(count)
+    return counts[0], counts[1]
+
+
+def target_hostile(data: bytes) -> object:
+    """(g) a structure-aware recipe (``structured.build``): floods of blocks, options and name
+    records, huge blocks, gzip-wrapped or not, up to 16 MiB; read by ``next()`` and by
+    ``next_batch()``, every metadata field touched, within item 1's time and memory budget."""
+    import structured  # noqa: PLC0415 - fuzz/ is on the path wherever the harness is
+
+    file_bytes, size, largest = structured.build(data)
+    seconds = 2 * (BUDGET_CONSTANT + size / BUDGET_RATE)  # two passes
+    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
+    measured = _reset_peak_rss()
+    before = _rss_kib("VmRSS")
+    started = resource.getrusage(resource.RUSAGE_SELF)
+    by_next, by_batch = _read_all_ways(file_bytes)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    spent = (usage.ru_utime + usage.ru_stime) - (started.ru_utime + started.ru_stime)
+    if spent > seconds:
+        _fail(f"{spent:.1f} s of CPU for {size:,} bytes")
+    if measured:
+        grown = (_rss_kib("VmHWM") - before) * 1024
+        if grown > BUDGET_RSS + 2 * largest + len(file_bytes):
+            _fail(f"peak RSS grew by {grown / _MIB:.0f} MiB for {size:,} bytes "
+                  f"(largest block {largest / _MIB:.1f} MiB)")
+    if by_batch > by_next:
+        _fail(f"next_batch() gave {by_batch} packets, next() {by_next}")
+    return by_next.bit_length(), size.bit_length()
+
+
 TARGETS: dict[str, Callable[[bytes], object]] = {
+    "hostile": target_hostile,
     "read": target_read,
     "api": target_api,
     "gzip": target_gzip,

@@ -39,7 +39,9 @@ sys.path.insert(0, str(HERE))
 
 import seeds as seed_files  # noqa: E402
 
-TARGET_NAMES = ("read", "api", "gzip", "roundtrip", "bpf", "offload")
+TARGET_NAMES = ("read", "api", "gzip", "roundtrip", "bpf", "offload")  # --target all
+STRUCTURED_TARGETS = ("hostile",)  # recipes, not files: run on their own or with "everything"
+ALL_TARGETS = (*TARGET_NAMES, *STRUCTURED_TARGETS)
 _SAVED_PER_TARGET = 200  # failing inputs kept per target and process; all are counted
 
 
@@ -240,7 +242,7 @@ def run_atheris(targets: list[str], args: argparse.Namespace) -> tuple[int, int,
             name, runs = jobs.pop(0)
             log, stats = logs / f"{name}.log", logs / f"{name}.stats.json"
             command = [sys.executable, __file__, "--child", name, "--runs", str(runs),
-                       "--seed", str(args.seed + TARGET_NAMES.index(name) + 1),
+                       "--seed", str(args.seed + ALL_TARGETS.index(name) + 1),
                        "--seed-dir", str(seed_dir), "--max-len", str(args.max_len),
                        "--timeout", str(args.timeout), "--memory", str(args.memory),
                        "--crashes", args.crashes, "--work", args.work, "--stats", str(stats)]
@@ -286,13 +288,16 @@ def _have_atheris() -> bool:
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--target", default="all", choices=("all", *TARGET_NAMES))
+    parser.add_argument("--target", default="all",
+                        choices=("all", "everything", *TARGET_NAMES, *STRUCTURED_TARGETS))
     parser.add_argument("--inputs", type=int, default=100_000, help="total inputs to run")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--engine", choices=("atheris", "mutate"),
                         default="atheris" if _have_atheris() else "mutate")
     parser.add_argument("--max-len", type=int, default=65536, help="largest input, in bytes")
+    parser.add_argument("--max-size", type=int, default=16 << 20,
+                        help="hostile: largest file a recipe builds (decompressed), in bytes")
     parser.add_argument("--timeout", type=float, default=2.0, help="CPU seconds per input")
     parser.add_argument("--memory", type=int, default=2048, help="address-space limit, MiB")
     parser.add_argument("--crashes", default=str(HERE / "crashes"))
@@ -312,7 +317,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.child:
         atheris_child(args)
         return 0
-    targets = list(TARGET_NAMES) if args.target == "all" else [args.target]
+    targets = {"all": list(TARGET_NAMES), "everything": [*TARGET_NAMES, *STRUCTURED_TARGETS]}.get(
+        args.target, [args.target])
+    os.environ["PCAPY_FUZZ_MAX_SIZE"] = str(args.max_size)  # read by structured.build
     print(f"fuzzing {', '.join(targets)}: {args.inputs:,} inputs, engine {args.engine}, "
           f"{args.workers} workers, seed {args.seed}", flush=True)
     run = run_atheris if args.engine == "atheris" else run_mutate

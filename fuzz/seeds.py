@@ -133,7 +133,29 @@ def corpus_files(root: Path = CORPUS) -> list[Path]:
 
 
 def load(max_len: int = 65536, root: Path = CORPUS) -> dict[str, bytes]:
-    """Every seed, cut to ``max_len`` bytes: corpus files by their path, then generated ones."""
+    """Every seed, cut to ``max_len`` bytes: corpus files by their path, then generated ones,
+    then (when ``max_len`` lets them in whole) issue 12's hostile files, gzipped and scaled to
+    a few MB, and the ``hostile`` target's recipes for them."""
     seeds = {str(p.relative_to(root)): p.read_bytes()[:max_len] for p in corpus_files(root)}
     seeds.update({f"generated/{name}": data[:max_len] for name, data in generated().items()})
+    import structured  # noqa: PLC0415 - fuzz/ is on the path
+
+    seeds.update({f"recipe/{name}": data for name, data in structured.RECIPES.items()})
+    for name, data in hostile_seeds().items():
+        if len(data) <= max_len:
+            seeds[f"hostile/{name}"] = data
     return seeds
+
+
+def hostile_seeds() -> dict[str, bytes]:
+    """Issue 12's inputs (``hostile.py``) at a size a fuzzing worker reads in a fraction of a
+    second (past 65,536 options or interfaces where that is what they test)."""
+    import hostile  # noqa: PLC0415
+
+    scaled = {
+        "idb_flood": (66_000,), "idb_empty_options": (300_000,), "lt231_options": (300_000,),
+        "lt231_custom": (256 << 10,), "nrb_records": (256 << 10,), "epb_empty_options": (300_000,),
+        "section_flood": (20_000,), "isb_flood": (20_000,), "custom_flood": (20_000,),
+    }
+    return {f"{name}.gz": gzip.compress(b"".join(hostile.INPUTS[name](*arguments)), mtime=0)
+            for name, arguments in scaled.items()}

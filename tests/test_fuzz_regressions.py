@@ -53,6 +53,38 @@ def test_bounded_fuzzing_pass(tmp_path: Path):
     assert "failures: 0" in result.stdout, report
 
 
+HOSTILE_INPUTS = 120
+
+
+def test_bounded_hostile_pass(tmp_path: Path):
+    # Issue 12 #8: structure-aware recipes (floods of blocks, options and name records, huge
+    # blocks, gzip-wrapped), read by next() and next_batch() with every metadata field touched,
+    # each within item 1's time and memory budget (files up to 2 MiB here; 16 MiB in long runs).
+    command = [
+        sys.executable, str(FUZZ / "run.py"), "--engine", "mutate", "--target", "hostile",
+        "--inputs", str(HOSTILE_INPUTS), "--workers", "2", "--seed", str(CI_SEED),
+        "--max-size", str(2 << 20), "--crashes", str(tmp_path),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    report = result.stdout + result.stderr
+    for trace in sorted(tmp_path.glob("*.txt"))[:3]:
+        report += f"\n--- {trace.name}\n{trace.read_text()}"
+    assert result.returncode == 0, report
+    assert f"inputs run: {HOSTILE_INPUTS:,}" in result.stdout, report
+    assert "failures: 0" in result.stdout, report
+
+
+@pytest.mark.parametrize("name", ["idb_flood", "nrb_records", "huge_custom", "mix"])
+def test_hostile_recipes_stay_within_budget(harness, name: str):
+    sys.path.insert(0, str(FUZZ))
+    try:
+        import structured
+    finally:
+        sys.path.remove(str(FUZZ))
+    harness.install_time_bound()
+    harness.run_one(harness.TARGETS["hostile"], structured.RECIPES[name], 100)
+
+
 def _kept_inputs() -> list[Path]:
     return sorted(KEPT.glob("*.bin")) if KEPT.is_dir() else []
 

@@ -204,6 +204,9 @@ class Reader:
             return pack_batch(source.dispatch_packets(max_packets), max_packets)
         batch: tuple[bytes, bytes] = engine_batch(max_packets)
         self._rebind_next()
+        failure = getattr(source, "failure", None)
+        if not batch[1] and failure is not None:  # a batch ended by damage: now the error
+            raise copy.copy(failure)
         return batch
 
     # -- pcapy-ng 2.x: classify in the loop, admit some classes (see _classify) ---------------

@@ -22,7 +22,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Optional, Protocol
 
 from ._constants import TstampPrecision
-from ._errors import PcapError
+from ._errors import PcapError, SavefileError
 from ._pkthdr import Pkthdr
 
 if TYPE_CHECKING:
@@ -79,14 +79,25 @@ def pack_batch(packets: Iterator[tuple[Pkthdr, bytes]], max_packets: int) -> tup
     meta = bytearray()
     pieces: list[bytes] = []
     offset = 0
-    for hdr, data in islice(packets, max_packets):
-        sec, usec = hdr.getts()
-        if not 0 <= sec <= 0xFFFFFFFF:  # pcapng's if_tsoffset can make it negative
-            raise PcapError(
-                f"a time stamp of {sec} s does not fit next_batch()'s unsigned 32-bit seconds; "
-                "read this file with next() or iteration"
-            )
-        meta += BATCH_META.pack(sec, usec, offset, len(data))
-        pieces.append(data)
-        offset += len(data)
+    try:
+        for hdr, data in islice(packets, max_packets):
+            offset = _pack_one(meta, pieces, offset, hdr, data)
+    except SavefileError:
+        if not pieces:
+            raise
+        # The packets before the damage are delivered; the source keeps the error
+        # (``failure``), which the next call raises.
     return b"".join(pieces), bytes(meta)
+
+
+def _pack_one(meta: bytearray, pieces: list[bytes], offset: int, hdr: Pkthdr, data: bytes) -> int:
+    """Append one packet to a batch; the offset of the next."""
+    sec, usec = hdr.getts()
+    if not 0 <= sec <= 0xFFFFFFFF:  # pcapng's if_tsoffset can make it negative
+        raise PcapError(
+            f"a time stamp of {sec} s does not fit next_batch()'s unsigned 32-bit seconds; "
+            "read this file with next() or iteration"
+        )
+    meta += BATCH_META.pack(sec, usec, offset, len(data))
+    pieces.append(data)
+    return offset + len(data)
