@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 import struct
 import sys
 from collections.abc import Generator, Iterator, Sequence
@@ -330,6 +331,9 @@ def _record_loop(per_packet: Statements, kind_name: str) -> Callable[..., Any]:
     return compile_variant(f"pcap {kind.name}", loop_source(per_packet, kind), "run")
 
 
+_WIRELEN_USE = re.compile(rf"\b{WIRELEN}\b")
+
+
 def per_packet(packet_filter: Optional[PacketFilter], deliver: Statements) -> Statements:
     """``deliver`` behind the filter: inlined when it can be, else a call of its in-place form
     (``accept``); the classic loop reads the wire length from ``fields[3]``."""
@@ -337,7 +341,9 @@ def per_packet(packet_filter: Optional[PacketFilter], deliver: Statements) -> St
         return deliver
     inlined = packet_filter.inline_statements(deliver)
     if inlined is not None:
-        return ((0, f"{WIRELEN} = fields[3]"), *inlined)
+        if any(_WIRELEN_USE.search(text) for _depth, text in inlined):
+            return ((0, f"{WIRELEN} = fields[3]"), *inlined)
+        return tuple(inlined)
     return ((0, f"if accept({PACKET}, {BASE}, {CAPLEN}, fields[3]):"), *indented(deliver))
 
 

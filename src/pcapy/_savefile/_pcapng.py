@@ -283,7 +283,9 @@ class PcapngRecordStream:
     def iterate(self, packet_filter: Optional[BPFProgram] = None) -> Iterator[Packet]:
         """A generator over the remaining packets that ``packet_filter`` (if any) accepts."""
         self.park()
-        run = _record_loop(per_packet(packet_filter, GENERATOR.deliver), GENERATOR.name)
+        run = _record_loop(
+            per_packet(packet_filter, GENERATOR.deliver), GENERATOR.name, packet_filter is not None
+        )
         self._running = run(**self._arguments(packet_filter, None, 0, None))
         return self._running
 
@@ -304,7 +306,9 @@ class PcapngRecordStream:
         """
         self.park()
         left = cnt if cnt > 0 else -1
-        run = _record_loop(per_packet(packet_filter, DRIVER.deliver), DRIVER.name)
+        run = _record_loop(
+            per_packet(packet_filter, DRIVER.deliver), DRIVER.name, packet_filter is not None
+        )
         return left - int(run(**self._arguments(packet_filter, callback, left, source)))
 
     def park(self) -> None:
@@ -363,13 +367,13 @@ RUN_PARAMETERS = ("reader", "cursor", "make", "from_block", "slow", "accept", "f
 _EPB_HEAD = ("_", "block_type", "length", "if_id", "high", "low", CAPLEN, WIRELEN)
 
 
-def _fast_path(emitter: Emitter, more: str, per_packet: Statements) -> None:
+def _fast_path(emitter: Emitter, more: str, per_packet: Statements, filtered: bool) -> None:
     with emitter.block(f"while {more}"):
         emitter.line(f"{', '.join(_EPB_HEAD)} = fields", "stop = pos + length")
         with emitter.block("if block_type != 6 or stop > last"):
             emitter.line("break")
         with emitter.block("if if_id != current"):
-            _switch_interface(emitter)
+            _switch_interface(emitter, filtered)
         with emitter.block(f"if {CAPLEN} > snapshot"):
             emitter.line("break")
         _options(emitter)
@@ -380,14 +384,15 @@ def _fast_path(emitter: Emitter, more: str, per_packet: Statements) -> None:
         emitter.lines(per_packet)
 
 
-def _switch_interface(emitter: Emitter) -> None:
-    """A block on another interface than the previous one: its fast entry, if it has one."""
+def _switch_interface(emitter: Emitter, filtered: bool) -> None:
+    """A block on another interface than the previous one: its fast entry, if it has one;
+    with a filter, whether the interface has the filter's link type (``matches``)."""
     with emitter.block("if if_id >= len(fast)"):
         emitter.line("break")
     emitter.line("snapshot, interface, dlt, clock = fast[if_id]")
     with emitter.block("if snapshot < 0"):
         emitter.line("break")
-    emitter.line("current, matches = if_id, dlt == filter_dlt")
+    emitter.line("current, matches = if_id, dlt == filter_dlt" if filtered else "current = if_id")
     with emitter.block("if clock is not units_clock"):
         emitter.line(
             "units_clock, stamp_high, stamp_low = clock, -1, 0",
@@ -442,8 +447,9 @@ _u16 = struct.Struct(">H").unpack_from
 _u32 = struct.Struct(">I").unpack_from
 
 
-def loop_source(per_packet: Statements, kind: LoopKind) -> str:
-    """The pcapng record loop (see the comment above ``RUN_PARAMETERS``)."""
+def loop_source(per_packet: Statements, kind: LoopKind, *, filtered: bool) -> str:
+    """The pcapng record loop (see the comment above ``RUN_PARAMETERS``); ``filtered``: whether
+    ``per_packet`` is behind a filter (and so needs ``matches``)."""
     emitter = Emitter()
     with emitter.block(signature("run", RUN_PARAMETERS)):
         emitter.line(f"{PACKET}, pos = cursor.buffer, cursor.position", "units_clock = None")
@@ -464,7 +470,7 @@ def loop_source(per_packet: Statements, kind: LoopKind) -> str:
             )
             with emitter.block("if pos <= last"):
                 emitter.line(f"fields = (0, *layout.epb_head.unpack_from({PACKET}, pos))")
-            _fast_path(emitter, kind.more.removesuffix(" and ") or "True", per_packet)
+            _fast_path(emitter, kind.more.removesuffix(" and ") or "True", per_packet, filtered)
             if kind.stop:
                 with emitter.block(f"if {kind.stop}"):
                     emitter.line(kind.returns())
@@ -481,10 +487,11 @@ def loop_source(per_packet: Statements, kind: LoopKind) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _record_loop(per_packet: Statements, kind_name: str) -> Callable[..., Any]:
+def _record_loop(per_packet: Statements, kind_name: str, filtered: bool) -> Callable[..., Any]:
     """The record loop for these per-packet statements, as a generator or as a driver."""
     kind = _LOOP_KINDS[kind_name]
-    return compile_variant(f"pcapng {kind.name}", loop_source(per_packet, kind), "run")
+    source = loop_source(per_packet, kind, filtered=filtered)
+    return compile_variant(f"pcapng {kind.name}", source, "run")
 
 
 def per_packet(packet_filter: Optional[BPFProgram], deliver: Statements) -> Statements:
