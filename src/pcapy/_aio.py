@@ -9,6 +9,10 @@
   small queue, which is then yielded. The event loop is never blocked, cancellation is
   immediate, and on exit (end of iteration, ``break``, cancellation or an error) the
   descriptor is unregistered and the handle's previous blocking mode restored.
+- Every wait ends: ``breakloop()`` and ``close()``, from any thread or task, wake the wait, and
+  the iteration ends (``StopAsyncIteration``, as a plain ``for`` ends), as does iteration over
+  a savefile at ``breakloop()``. A failure of the capture (libpcap's error, such as "The
+  interface went down") is raised.
 - A live capture without a selectable descriptor (``getfd() == -1``, e.g. on Windows) is read
   with ``reader.next()`` in the loop's default thread pool: each call returns at the handle's
   read timeout at the latest (set a short one, e.g. ``set_timeout(100)``, before
@@ -22,6 +26,7 @@ Only one coroutine should iterate a given reader at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING
@@ -80,13 +85,14 @@ async def _savefile_packets(reader: Reader) -> AsyncGenerator[Packet, None]:
 async def _selectable_packets(reader: Reader) -> AsyncGenerator[Packet, None]:
     loop = asyncio.get_running_loop()
     fd = reader.getfd()
+    capture = reader._live  # breakloop() and close() must reach the wait
     queue: deque[Packet] = deque()
     was_nonblocking = reader.getnonblock()
     reader.setnonblock(1)
     try:
-        while True:
+        while not _ending(reader, capture):
             if reader.dispatch(-1, lambda hdr, data: queue.append((hdr, data))) == 0:
-                await _readable(loop, fd)
+                await _readable(loop, fd, capture)
                 continue
             while queue:
                 yield queue.popleft()
@@ -96,19 +102,45 @@ async def _selectable_packets(reader: Reader) -> AsyncGenerator[Packet, None]:
             reader.setnonblock(was_nonblocking)
 
 
-async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-    """Wait until ``fd`` is readable; the callback is removed however the wait ends."""
+def _ending(reader: Reader, capture: object) -> bool:
+    """Whether ``breakloop()`` (consumed here, as a loop consumes it) or ``close()`` came."""
+    if reader.closed:
+        return True
+    if getattr(capture, "break_requested", False):
+        capture.break_requested = False  # type: ignore[attr-defined]
+        return True
+    return False
+
+
+async def _readable(loop: asyncio.AbstractEventLoop, fd: int, capture: object) -> None:
+    """Wait until ``fd`` is readable, or ``breakloop()``/``close()`` is called (from any
+    thread); the callbacks are removed however the wait ends."""
     ready: asyncio.Future[None] = loop.create_future()
 
     def wake() -> None:
         if not ready.done():
             ready.set_result(None)
 
+    def wake_from_anywhere() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing waits any more
+            loop.call_soon_threadsafe(wake)
+
+    add = getattr(capture, "add_wakeup", None)
+    if add is not None:
+        add(wake_from_anywhere)
     loop.add_reader(fd, wake)
     try:
-        await ready
+        if not _ending_soon(capture):
+            await ready
     finally:
         loop.remove_reader(fd)
+        if add is not None:
+            capture.remove_wakeup(wake_from_anywhere)  # type: ignore[attr-defined]
+
+
+def _ending_soon(capture: object) -> bool:
+    """A breakloop() or close() that came before the wake-up was registered."""
+    return bool(getattr(capture, "break_requested", False) or getattr(capture, "_closed", False))
 
 
 async def _threaded_packets(reader: Reader) -> AsyncGenerator[Packet, None]:

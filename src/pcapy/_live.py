@@ -67,7 +67,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Generator, Iterator
-from typing import Optional, Protocol, Union
+from typing import Callable, Optional, Protocol, Union
 
 from ._args import as_c_int as _as_c_int
 from ._bpf import BPFProgram
@@ -243,6 +243,9 @@ class LiveCapture:
         self._fanout: Optional[tuple[int, int]] = None  # set_fanout() before activation
         self._readers = 0  # threads inside a read (a loop counts until it returns)
         self._closed = False
+        # Called (from any thread) by breakloop() and close(): how an asyncio wait, which is
+        # no read in progress, learns that it must end (see _aio).
+        self._wakeups: set[Callable[[], object]] = set()
         self._set_timeout(0)
 
     # -- configuration and activation ------------------------------------------------------
@@ -440,10 +443,23 @@ class LiveCapture:
         self._filter_linktype = program.linktype
 
     def breakloop(self) -> None:
-        """Stop a ``loop()``, ``dispatch()`` or ``next()`` running in any thread, at once."""
+        """Stop a ``loop()``, ``dispatch()``, ``next()`` or iteration (``for``, ``async for``)
+        running in any thread, at once."""
         self.break_requested = True
         self._handle.breakloop()
         self._waiter.wake()
+        self._notify_wakeups()
+
+    def add_wakeup(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` (from whatever thread calls them) on ``breakloop()``/``close()``."""
+        self._wakeups.add(callback)
+
+    def remove_wakeup(self, callback: Callable[[], object]) -> None:
+        self._wakeups.discard(callback)
+
+    def _notify_wakeups(self) -> None:
+        for callback in list(self._wakeups):
+            callback()
 
     # -- live methods ----------------------------------------------------------------------
     def stats(self) -> tuple[int, int, int]:
@@ -552,6 +568,7 @@ class LiveCapture:
         if self._readers:
             self.breakloop()
         else:
+            self._notify_wakeups()
             self._release()
 
     def _release(self) -> None:

@@ -101,6 +101,18 @@ class _AfterEnd:
         raise StopIteration
 
 
+def _until_break(
+    source: Any, packets: Iterator[tuple[Pkthdr, bytes]]
+) -> Iterator[tuple[Pkthdr, bytes]]:
+    """The packets, up to a ``breakloop()`` (the flag is consumed, as loops consume it)."""
+    while not source.break_requested:
+        packet = next(packets, None)
+        if packet is None:
+            return
+        yield packet
+    source.break_requested = False
+
+
 class Reader:
     """A capture handle on a savefile or a network interface (pcapy's ``Reader``).
 
@@ -133,8 +145,13 @@ class Reader:
         return next(self._source.packets, TIMEOUT)
 
     def __iter__(self) -> Iterator[tuple[Pkthdr, bytes]]:
-        """Iterate over packets: to EOF for a savefile, until ``breakloop()`` for a capture."""
-        return self._source.loop_packets()  # type: ignore[no-any-return]
+        """Iterate over packets: to EOF (or ``breakloop()``) for a savefile, until
+        ``breakloop()`` or ``close()`` for a capture. A ``breakloop()`` ends the iteration
+        running (or the next one to start), as it ends ``loop()``."""
+        source = self._source
+        if self._live is not None:
+            return source.loop_packets()  # type: ignore[no-any-return]
+        return _until_break(source, source.loop_packets())
 
     def loop(self, cnt: int, callback: Callback) -> None:
         """Call ``callback(hdr, data)`` for ``cnt`` packets; ``cnt <= 0`` means until EOF/break.
@@ -147,6 +164,7 @@ class Reader:
         source = self._source
         source.break_requested = False
         if self._drive(cnt, callback, counted=False) is not None:
+            source.break_requested = False  # a loop ended by breakloop() consumes it
             return
         remaining = cnt
         for hdr, data in source.loop_packets():
@@ -163,6 +181,7 @@ class Reader:
         source.break_requested = False
         driven = self._drive(cnt, callback, counted=True)
         if driven is not None:
+            source.break_requested = False  # consumed, as by loop()
             return driven
         count = 0
         for hdr, data in source.dispatch_packets(cnt):
