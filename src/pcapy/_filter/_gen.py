@@ -489,6 +489,8 @@ class CodeGenerator:
             return self.host_op(address, mask, direction, ethertype, 14, 24)
         if proto == "LINK":
             raise BPFError(f"link-layer modifier applied to {noun}")
+        if proto == "DECNET":
+            raise unsupported("DECnet addresses")
         if proto == "IPV6":
             raise BPFError("'ip6' modifier applied to ip host")
         raise BPFError(f"'{_spelling(proto)}' modifier applied to {noun}")

@@ -143,8 +143,8 @@ def _trim(table: dict[Any, Any]) -> None:
 
 def _meet(states: list[_State]) -> _State:
     first = states[0]
-    if len(states) == 1 or any(state is _NOTHING_KNOWN for state in states):
-        return first.copy() if len(states) == 1 else _State()
+    if all(state is first for state in states):
+        return first.copy()
     rest = states[1:]
     return _State(
         first.a if all(s.a == first.a for s in rest) else None,
@@ -320,15 +320,15 @@ def _make_jump(block: Block, target: Block) -> None:
     block.true = block.false = target
 
 
-_NOTHING_KNOWN = _State()
-
-
-def _pass_settled(block: Block, incoming: dict[int, list[_State]]) -> None:
-    """A settled block is left alone; what follows it learns nothing from it."""
+def _pass_settled(block: Block, states: list[_State], incoming: dict[int, list[_State]]) -> None:
+    """A settled block is left alone: it changes no register, and what follows it knows what
+    held before it (shared, not copied: a search tree has thousands of these)."""
+    first = states[0]
+    state = first if all(other is first for other in states) else _meet(states)
     for target in (block.true, block.false):
-        states = incoming.setdefault(id(target), [])
-        if not states or states[-1] is not _NOTHING_KNOWN:
-            states.append(_NOTHING_KNOWN)
+        targets = incoming.setdefault(id(target), [])
+        if not targets or targets[-1] is not state:
+            targets.append(state)
 
 
 def _knowledge_pass(order: list[Block]) -> bool:
@@ -340,7 +340,7 @@ def _knowledge_pass(order: list[Block]) -> bool:
         if not states or block.returns:
             continue
         if block.settled:
-            _pass_settled(block, incoming)
+            _pass_settled(block, states, incoming)
             continue
         state = _meet(states)
         kept = [stmt for stmt in block.stmts if not _run(state, stmt)]  # drop reloads
@@ -404,7 +404,7 @@ def _threading_pass(order: list[Block]) -> bool:
         if not states or block.returns:
             continue
         if block.settled:
-            _pass_settled(block, incoming)
+            _pass_settled(block, states, incoming)
             continue
         state = _meet(states)
         for stmt in block.stmts:
