@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import pcapy
 from pcapy._bpf import BPFProgram
 from pcapy._bpf_vm import validate
+from conftest import libpcap_available
 from pcapy._filter import compile_filter
 
 DLT_EN10MB, DLT_RAW, DLT_NULL, DLT_LINUX_SLL = 1, 12, 0, 113
@@ -124,3 +125,40 @@ def test_any_word_soup_gives_a_program_or_bpferror(words: list[str]) -> None:
     except pcapy.BPFError:
         return
     validate(program)
+
+
+# --- DLT_NULL and DLT_LOOP: address families, savefile rules, byte order -------------------------
+
+AF_VALUES = (2, 10, 24, 28, 30, 0x02000000, 0x1C000000)
+
+
+def loopback_packets() -> list[bytes]:
+    ipv4 = bytes.fromhex("45000014000100004006000001020304050607 08".replace(" ", ""))
+    ipv6 = bytes.fromhex("60000000000006400000000000000000000000000000000100000000000000000000"
+                         "000000000002")
+    return [family.to_bytes(4, order) + payload
+            for family in AF_VALUES for order in ("big", "little") for payload in (ipv4, ipv6)]
+
+
+@pytest.mark.skipif(not libpcap_available(), reason="libpcap is the reference here")
+@pytest.mark.parametrize("linktype", [DLT_NULL, 108])
+@pytest.mark.parametrize("swapped", [None, False, True])
+@pytest.mark.parametrize("expression", ["ip", "ip6", "tcp", "not ip6", "ip or ip6"])
+def test_loopback_families_as_libpcap_sees_them(
+    linktype: int, swapped: bool | None, expression: str
+) -> None:
+    from pcapy import _libpcap  # noqa: PLC0415 - the reference, when libpcap loads
+    from pcapy._savefile._linktype import dlt_to_linktype  # noqa: PLC0415
+
+    shape = None if swapped is None else _libpcap.SavefileShape(dlt_to_linktype(linktype), swapped)
+    try:
+        reference = _libpcap.compile_filter(linktype, 262144, expression, True, 0, shape)
+    except pcapy.BPFError:
+        with pytest.raises(pcapy.BPFError):
+            compile_filter(expression, linktype, savefile_swapped=swapped)
+        return
+    ours = compile_filter(expression, linktype, savefile_swapped=swapped)
+    theirs_program = BPFProgram._compiled(reference, linktype)
+    ours_program = BPFProgram._compiled(ours, linktype)
+    for packet in loopback_packets():
+        assert ours_program.filter(packet) == theirs_program.filter(packet), packet[:4].hex()
