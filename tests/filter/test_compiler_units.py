@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pcapy
+from conftest import libpcap_available
 from pcapy._bpf import BPFProgram
 from pcapy._bpf_vm import validate
-from conftest import libpcap_available
 from pcapy._filter import compile_filter
 
 DLT_EN10MB, DLT_RAW, DLT_NULL, DLT_LINUX_SLL = 1, 12, 0, 113
