@@ -1,9 +1,11 @@
 """Offloading a savefile's filter to libpcap, and taking it back, at an exact packet.
 
-``setfilter`` on a classic pcap file that pcapy opened by path hands reading to libpcap through
-``_libpcap._memdump``: libpcap reads and filters in C and only the matching records reach the
-Python parser (in batches, never one FFI call per packet). That is the fast way to filter a
-large file, and the only one that keeps pace with C bindings.
+``setfilter`` on a classic pcap file that pcapy opened by path (a regular file: never a FIFO or
+other stream libpcap could not position) hands reading to libpcap through ``_libpcap._memdump``,
+from the very descriptor already open (libpcap never reopens the file by its name, which may
+have been renamed over since): libpcap reads and filters in C and only the matching records
+reach the Python parser (in batches, never one FFI call per packet). That is the fast way to
+filter a large file, and the only one that keeps pace with C bindings.
 
 The offloaded stream behaves exactly like the pure-Python one:
 - Position: when the filter changes again, the packets already delivered are counted in the
@@ -46,7 +48,7 @@ def offload(source: SavefileSource, program: BPFProgram) -> Optional[OffloadedRe
     header = source.file_header
     if (
         os.environ.get(ENV_PURE)
-        or source.stream.path is None
+        or source.stream.regular_file_descriptor() < 0
         or not isinstance(header, PcapFileHeader)
         or not _memdump.available()
     ):
@@ -107,13 +109,13 @@ class OffloadedRecords:
 
     def __init__(self, source: SavefileSource, offset: int, program: BPFProgram) -> None:
         header = source.file_header
-        path = source.stream.path
-        if not isinstance(header, PcapFileHeader) or path is None:
+        fd = source.stream.regular_file_descriptor()
+        if not isinstance(header, PcapFileHeader) or fd < 0:
             raise TypeError("only classic pcap files opened by path can be offloaded")
         self._stream = source.stream
         self._header = header
         self._program = program
-        reader = _memdump.MemoryDumpReader(path, offset, header.nanosecond, program.instructions)
+        reader = _memdump.MemoryDumpReader(fd, offset, header.nanosecond, program.instructions)
         self._feed = _BatchFeed(reader, offset)
         self._dump = PcapRecordStream(_dump_header(header), self._feed.batches(), b"", 0)
         self._fallback: Optional[PcapRecordStream] = None

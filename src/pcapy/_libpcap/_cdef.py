@@ -127,6 +127,7 @@ pcap_t *pcap_open_offline_with_tstamp_precision(const char *, unsigned int, char
 int pcap_init(unsigned int, char *);
 char *pcap_lookupdev(char *);
 pcap_t *pcap_fopen_offline(FILE *, char *);
+pcap_t *pcap_fopen_offline_with_tstamp_precision(FILE *, unsigned int, char *);
 """
 
 OPTIONAL_FUNCTIONS: tuple[str, ...] = (
@@ -138,6 +139,7 @@ OPTIONAL_FUNCTIONS: tuple[str, ...] = (
     "pcap_init",
     "pcap_lookupdev",
     "pcap_fopen_offline",  # a macro, not a symbol, in Npcap
+    "pcap_fopen_offline_with_tstamp_precision",  # (likewise)
 )
 
 PCAP_ERRBUF_SIZE = 256
@@ -185,6 +187,7 @@ FILE *pcap_dump_file(pcap_dumper_t *);
 C_LIBRARY = """
 FILE *open_memstream(char **, size_t *);
 FILE *fmemopen(void *, size_t, const char *);
+FILE *fdopen(int, const char *);
 int fseek(FILE *, long, int);
 long ftell(FILE *);
 int fclose(FILE *);

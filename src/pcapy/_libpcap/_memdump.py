@@ -16,6 +16,7 @@ resume in Python at an exact packet when the filter changes or libpcap reports a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any, Optional
 
@@ -37,7 +38,7 @@ def available() -> bool:
         libpcap = load()
     except PcapError:
         return False
-    return libpcap.libc is not None and libpcap.has("pcap_open_offline_with_tstamp_precision")
+    return libpcap.libc is not None and libpcap.has("pcap_fopen_offline_with_tstamp_precision")
 
 
 class MemoryDump:
@@ -103,10 +104,17 @@ class MemoryDump:
 
 
 class MemoryDumpReader:
-    """libpcap reading ``path`` from ``offset`` with a filter, matches dumped to memory."""
+    """libpcap reading the file open on descriptor ``fd`` from ``offset`` with a filter,
+    matches dumped to memory.
+
+    libpcap reads through a duplicate of ``fd`` (``dup``, ``fdopen``, ``pcap_fopen_offline``),
+    never by the file's name: the file read is the one already open, whatever has since been
+    renamed over its name. The duplicate shares the file position with ``fd``, so whoever reads
+    ``fd`` afterwards seeks first (``restart_pcap`` does). ``fd`` must be a regular file.
+    """
 
     def __init__(
-        self, path: str, offset: int, nanosecond: bool, instructions: Sequence[Instruction]
+        self, fd: int, offset: int, nanosecond: bool, instructions: Sequence[Instruction]
     ) -> None:
         libpcap = load()
         self._ffi, self._lib, self._libc = libpcap.ffi, libpcap.lib, libpcap.libc
@@ -114,7 +122,7 @@ class MemoryDumpReader:
         self._dump: Optional[MemoryDump] = None
         self._read_buffer: Any = None
         try:
-            self._open(path, nanosecond)
+            self._open(fd, nanosecond)
             self._start_at(offset)
             set_handle_filter(self._handle, instructions)
             self._dump = MemoryDump(libpcap, self._handle)
@@ -123,14 +131,23 @@ class MemoryDumpReader:
             raise
         self.next_offset = offset  # where libpcap's next read begins
 
-    def _open(self, path: str, nanosecond: bool) -> None:
-        ffi, lib = self._ffi, self._lib
+    def _open(self, fd: int, nanosecond: bool) -> None:
+        ffi, lib, libc = self._ffi, self._lib, self._libc
+        duplicate = os.dup(fd)
+        try:
+            os.lseek(duplicate, 0, os.SEEK_SET)  # libpcap reads the file header first
+            stream = libc.fdopen(duplicate, b"rb")
+        except BaseException:
+            os.close(duplicate)
+            raise
+        if stream == ffi.NULL:
+            os.close(duplicate)
+            raise PcapError("cannot hand the open file to libpcap (fdopen failed)")
         errbuf = ffi.new("char[]", 256)
         precision = _PRECISION_NANO if nanosecond else _PRECISION_MICRO
-        handle = lib.pcap_open_offline_with_tstamp_precision(
-            path.encode("utf-8", "surrogateescape"), precision, errbuf
-        )
+        handle = lib.pcap_fopen_offline_with_tstamp_precision(stream, precision, errbuf)
         if handle == ffi.NULL:
+            libc.fclose(stream)  # libpcap closes the stream only once it owns a handle
             raise PcapError(errbuf_message(ffi, errbuf))
         self._handle = handle
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -65,7 +66,8 @@ class ByteSource:
         self._read: Callable[[int], bytes] = getattr(stream, "read1", None) or stream.read
         self._position = 0  # bytes of the (decompressed) stream read so far
         self.first = self._read_first()
-        #: the file's path when it is a plain file we opened (so libpcap may read it too)
+        #: the file's path when we opened it (a plain file or a FIFO: see
+        #: ``regular_file_descriptor`` for what libpcap may read)
         self.path: Optional[str] = name if owned else None
         if self.first[:2] == GZIP_MAGIC:
             self._read = self._gunzip()
@@ -127,6 +129,18 @@ class ByteSource:
         if self.path is None:
             raise PcapError(f"{self.name}: cannot seek in this stream")
         self._stream.seek(offset)
+
+    def regular_file_descriptor(self) -> int:
+        """The descriptor of the plain file we opened and read from, or -1 (a pipe, a FIFO,
+        a gzip stream, stdin, a file object): what libpcap may be handed to read from."""
+        if self.path is None:
+            return -1
+        try:
+            fd = int(self._stream.fileno())
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except (AttributeError, OSError, ValueError):
+            return -1
+        return fd if regular else -1
 
     def fileno(self) -> int:
         """The descriptor being read, or -1 (pcapy's ``getfd()`` on a savefile)."""
