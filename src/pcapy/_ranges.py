@@ -14,19 +14,23 @@ file header, or the section's SHB and IDBs) followed by the range's bytes, read 
 from __future__ import annotations
 
 import os
-from typing import IO, Any, Optional, Union
+from dataclasses import replace
+from typing import IO, Any, Union
 
 from ._errors import PcapError
 from ._reader import Reader
-from ._split import ByteRange, NeedMore, PcapLayout, find_pcap_boundary, pcapng_blocks
+from ._split import ByteRange, Likely, NeedMore, PcapLayout, find_pcap_boundary, pcapng_blocks
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-#: How far past a cut the classic-pcap search may read before giving the cut up.
+#: How far past a cut the classic-pcap search reads for a proof, and then for a likely boundary
+#: (``_split.Likely``) before giving the cut up.
+PROOF_LOOKAHEAD = 4 << 20
 MAX_LOOKAHEAD = 64 << 20
 _FIRST_WINDOW = 256 << 10
 _PCAPNG_SHB = 0x0A0D0D0A
 _PCAPNG_IDB = 1
+_PACKET_BLOCKS = frozenset({2, 3, 6})  # obsolete packet, simple packet, enhanced packet
 _WALK_READ = 1 << 20
 
 
@@ -62,25 +66,40 @@ def _pcap_layout(head: bytes) -> tuple[PcapLayout, int]:
 
     header = parse_file_header(head[:24])
     layout = PcapLayout(header.byte_order, header.record_struct.size,
-                        max_snaplen_for_dlt(header.dlt), header.lengths_swapped)
+                        max_snaplen_for_dlt(header.dlt), header.lengths_swapped,
+                        10**9 if header.nanosecond else 10**6)
     return layout, 24
 
 
 def _split_pcap(f: IO[bytes], head: bytes, size: int, n: int) -> list[ByteRange]:
     layout, first = _pcap_layout(head)
     cuts = sorted({first + (size - first) * i // n for i in range(1, n)})
-    starts = [first]
+    starts, proven = [first], [True]
     for cut in cuts:
         if cut <= starts[-1]:
             continue
         boundary = _pcap_boundary(f, cut, size, layout)
-        if boundary is not None and boundary > starts[-1]:
-            starts.append(boundary)
+        offset = boundary.offset if isinstance(boundary, Likely) else boundary
+        if offset is not None and starts[-1] < offset < size:
+            starts.append(offset)
+            proven.append(not isinstance(boundary, Likely))
     ends = [*starts[1:], size]
-    return [ByteRange(s, e, ((0, first),)) for s, e in zip(starts, ends) if e > s or s == first]
+    return [ByteRange(s, e, ((0, first),), proven=p) for s, e, p in zip(starts, ends, proven)]
 
 
-def _pcap_boundary(f: IO[bytes], cut: int, size: int, layout: PcapLayout) -> Optional[int]:
+def _pcap_boundary(f: IO[bytes], cut: int, size: int,
+                   layout: PcapLayout) -> Union[int, Likely, None]:
+    """Search with a window that grows as asked: a proof within ``PROOF_LOOKAHEAD`` bytes, else
+    the tie-break within ``MAX_LOOKAHEAD`` (see ``_split.Likely``)."""
+    found = _search_growing(f, cut, size, layout, PROOF_LOOKAHEAD)
+    if found is not None:
+        return found
+    likely = _search_growing(f, cut, size, replace(layout, likely=True), MAX_LOOKAHEAD)
+    return Likely(likely) if isinstance(likely, int) else None
+
+
+def _search_growing(f: IO[bytes], cut: int, size: int, layout: PcapLayout,
+                    limit: int) -> Union[int, Likely, None]:
     want = _FIRST_WINDOW
     while True:
         f.seek(cut)
@@ -88,7 +107,7 @@ def _pcap_boundary(f: IO[bytes], cut: int, size: int, layout: PcapLayout) -> Opt
         found = find_pcap_boundary(window, cut, size, layout)
         if not isinstance(found, NeedMore):
             return found
-        if found.size > MAX_LOOKAHEAD:
+        if found.size > limit:
             return None
         want = found.size
 
@@ -101,12 +120,13 @@ def _split_pcapng(f: IO[bytes], size: int, n: int) -> list[ByteRange]:
     start = 0
     start_context: tuple[tuple[int, int], ...] = ()
     for block in _walk_blocks(f, size):
-        at_cut = bool(cuts) and block.offset >= cuts[0]
+        # Ranges start at packet blocks: an IDB always precedes them, so the context has one.
+        at_cut = bool(cuts) and block.offset >= cuts[0] and block.block_type in _PACKET_BLOCKS
         if at_cut and block.offset > start:
             ranges.append(ByteRange(start, block.offset, start_context))
             start = block.offset
             start_context = () if block.block_type == _PCAPNG_SHB else tuple(context)
-        while cuts and cuts[0] <= block.offset:
+        while at_cut and cuts and cuts[0] <= block.offset:
             cuts.pop(0)
         if block.block_type == _PCAPNG_SHB:
             context = [(block.offset, block.length)]

@@ -9,8 +9,9 @@ lowest is advanced one record at a time (a header whose captured length exceeds 
 maximum, which the reader itself refuses, kills its chain), and two chains reaching the same
 offset merge. When one position is left, every surviving chain passes through it; the true
 chain, made of the file's real records, is among them (its first record after the cut is one
-of the candidates), so that position is a real record boundary: proven, not guessed. A chain
-running into the end of the file cannot merge with others; if the candidates do not converge
+of the candidates), so that position is a real record boundary: proven, not guessed. The proof
+assumes a file the reader reads to its end without error (its own chain ends exactly at the
+end of the file), so a chain running past the end dies too. If the candidates do not converge
 within the look-ahead the caller allows, there is no boundary here and the range grows. This is
 RAPCAP's candidate refinement (Anderson et al., 2017), with tcpslice's "a header followed by a
 plausible header" generalised to "all chains but one die or merge".
@@ -23,13 +24,15 @@ reads with the right byte order, link types and time-stamp resolutions.
 
 from __future__ import annotations
 
+import functools
 import heapq
+import re
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Union
 
-__all__ = ["ByteRange", "NeedMore", "PcapLayout", "find_pcap_boundary", "pcapng_blocks"]
+__all__ = ["ByteRange", "Likely", "NeedMore", "PcapLayout", "find_pcap_boundary", "pcapng_blocks"]
 
 
 @dataclass(frozen=True)
@@ -38,13 +41,16 @@ class ByteRange:
 
     ``context`` lists ``(offset, size)`` pieces of the file read before the range: the classic
     pcap file header, or a pcapng section's header and interface blocks. ``whole`` means the
-    file is read as it is, from its start (gzip files: one range).
+    file is read as it is, from its start (gzip files: one range). ``proven`` is False for a
+    start found by the tie-break (``Likely``): reading the range before it confirms it (or
+    raises ``TruncatedSavefileError``), so use all the ranges of a split together.
     """
 
     start: int
     end: int
     context: tuple[tuple[int, int], ...] = ()
     whole: bool = False
+    proven: bool = True
 
     @property
     def size(self) -> int:
@@ -60,11 +66,28 @@ class PcapLayout:
     header_size: int  # 16, or 24 for Kuznetzov's format
     max_caplen: int  # a larger captured length is an error for the reader: not a record
     lengths_swapped: int = 0  # _pcap's NOT_SWAPPED (0), MAYBE_SWAPPED (1), SWAPPED (2)
+    fraction_limit: int = 1_000_000  # time-stamp fraction units (10**6, or 10**9 for nsec)
+    #: also drop headers a capture tool would not write (a fraction of a second >= 1 s, a
+    #: captured length above the wire length or a wire length >= 2**24): a tie-break for
+    #: chains that never merge, whose result the previous range must confirm (see ``Likely``)
+    likely: bool = False
 
     @property
     def max_record(self) -> int:
         """The most bytes one record can take."""
         return self.header_size + self.max_caplen
+
+
+@dataclass(frozen=True)
+class Likely:
+    """A boundary found only with the tie-break of ``PcapLayout.likely``: not proven here.
+
+    It is confirmed when the range before it, read from a boundary that is proven, ends
+    exactly there: the reader raises ``TruncatedSavefileError`` otherwise, so a wrong guess
+    fails loudly and never passes as packets.
+    """
+
+    offset: int
 
 
 @dataclass(frozen=True)
@@ -74,7 +97,7 @@ class NeedMore:
     size: int
 
 
-Found = Union[int, NeedMore, None]
+Found = Union[int, Likely, NeedMore, None]
 
 
 def find_pcap_boundary(window: bytes, window_start: int, file_size: int,
@@ -83,38 +106,65 @@ def find_pcap_boundary(window: bytes, window_start: int, file_size: int,
 
     ``window`` holds the file's bytes from ``window_start``. Returns a file offset (``file_size``
     when no record starts after the cut), ``NeedMore`` when the chains need bytes past the
-    window (and the file has them), or ``None`` when the candidates cannot converge.
+    window (and the file has them), or ``None`` when the candidates cannot converge. When the
+    chains converge only at the end of the file (a "shadow" chain can run beside the file's
+    own: at 4 bytes in, a header whose captured length is the real wire length), the search
+    runs again with the tie-break and returns ``Likely(offset)``.
     """
+    found = _search(window, window_start, file_size, layout)
+    if found != file_size or file_size - window_start <= layout.max_record or layout.likely:
+        return found
+    likely = _search(window, window_start, file_size, replace(layout, likely=True))
+    return Likely(likely) if isinstance(likely, int) and likely < file_size else found
+
+
+def _search(window: bytes, window_start: int, file_size: int, layout: PcapLayout) -> Found:
     end = file_size - window_start  # the file's end, relative to the window
     have = len(window)
     span = struct.Struct(layout.byte_order + "II")
-    # The end of the file is a candidate too (when the cut lies in the last record): chains
-    # arriving exactly there merge with it; it is never advanced.
     reach = min(layout.max_record, end)
-    positions = [p for p in range(reach) if _plausible(window, p, have, span, layout)]
-    if end <= layout.max_record:
-        positions.append(end)
-    members = set(positions)
-    heapq.heapify(positions)
-    past_end = 0  # chains running past the end of the file: they merge with nothing
-    while len(members) + past_end > 1:
-        position = heapq.heappop(positions)
-        if position == end:
-            return None  # the end and a chain running past it: nothing is proven
-        members.discard(position)
+    # Each candidate's chain starts at the record after it (a later point of the same chain,
+    # so whatever they converge to is as proven). The end of the file is a candidate too (the
+    # cut may lie in the last record): chains arriving exactly there merge with it.
+    members: set[int] = set()
+    for position in _candidates(window, reach, have, span, layout):
         following = _advance(window, position, have, end, span, layout)
         if isinstance(following, NeedMore):
             return following if window_start + have < file_size else None
-        if following is None:
+        if following is not None and following <= end:
+            members.add(following)
+    if end <= layout.max_record:
+        members.add(end)
+    found = _converge(window, members, have, end, span, layout)
+    if isinstance(found, NeedMore):
+        return found if window_start + have < file_size else None
+    return None if found is None else window_start + found
+
+
+def _converge(window: bytes, members: set[int], have: int, end: int,
+              span: struct.Struct, layout: PcapLayout) -> Union[int, NeedMore, None]:
+    """Advance the lowest chain until one position is left (the proven boundary) or none.
+
+    A chain that dies (a length the reader refuses, or a record running past the end of the
+    file) is not the file's own chain, which reads to its end: it is dropped.
+    """
+    positions = sorted(members)  # a sorted list is a heap
+    while len(members) > 1:
+        position = heapq.heappop(positions)
+        if position == end:
+            return None  # (cannot happen: the end is the largest position)
+        members.discard(position)
+        following = _advance(window, position, have, end, span, layout)
+        if isinstance(following, NeedMore) or following is None:
+            if following is not None:
+                return following
             continue
         if following > end:
-            past_end += 1
-        elif following not in members:
+            continue
+        if following not in members:
             members.add(following)
             heapq.heappush(positions, following)
-    if past_end or not members:
-        return None
-    return window_start + positions[0]
+    return positions[0] if members else None
 
 
 def _record_size(window: bytes, position: int, span: struct.Struct,
@@ -123,12 +173,39 @@ def _record_size(window: bytes, position: int, span: struct.Struct,
     caplen: int
     length: int
     caplen, length = span.unpack_from(window, position + 8)
+    if layout.likely and (caplen > length or length >= 1 << 24 or span.unpack_from(
+            window, position)[1] >= layout.fraction_limit):
+        return -1
     swapped = layout.lengths_swapped
     if swapped == 2 or (swapped == 1 and caplen > length):
         caplen = length
     if caplen > layout.max_caplen:
         return -1
     return layout.header_size + caplen
+
+
+def _candidates(window: bytes, reach: int, have: int, span: struct.Struct,
+                layout: PcapLayout) -> list[int]:
+    """The offsets below ``reach`` whose header the reader would accept (lengths in range)."""
+    if layout.lengths_swapped or layout.max_caplen >= 1 << 24:
+        return [p for p in range(reach) if _plausible(window, p, have, span, layout)]
+    # A captured length below 2**24 has a zero top byte: a C-speed scan finds the offsets
+    # worth unpacking (the exact check follows).
+    shift = 10 if layout.byte_order == "<" else 8
+    pattern = _length_pattern(layout.byte_order, layout.max_caplen >> 16)
+    found = [m.start() - shift for m in pattern.finditer(window, shift, reach + shift + 2)]
+    tail = range(max(0, have - layout.header_size + 1), reach)  # headers past the window
+    return sorted({p for p in found if 0 <= p < reach
+                   and _plausible(window, p, have, span, layout)} | set(tail))
+
+
+@functools.lru_cache(maxsize=8)
+def _length_pattern(byte_order: str, top: int) -> re.Pattern[bytes]:
+    """Where a 32-bit length's two high bytes are (0, at most ``top``), as a lookahead."""
+    high = re.escape(bytes([top]))
+    if byte_order == "<":
+        return re.compile(b"(?=[\\x00-" + high + b"]\\x00)")
+    return re.compile(b"(?=\\x00[\\x00-" + high + b"])")
 
 
 def _plausible(window: bytes, position: int, have: int, span: struct.Struct,
