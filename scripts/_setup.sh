@@ -62,7 +62,7 @@ ensure_venv() {
   local extras=()
   # The table extras (pcapy[arrow], pcapy[dask]) are installed for the tests: pyarrow, numpy,
   # duckdb, polars, pandas and dask[distributed] (tests/tables skips only when they are missing).
-  [ "${1:-}" = "test" ] && extras=(pytest hypothesis mypy ruff
+  [ "${1:-}" = "test" ] && extras=(pytest hypothesis mypy ruff coverage
     pyarrow numpy duckdb polars pandas "dask[dataframe,distributed]")
   say "installing pcapy (editable) ${extras[*]:+and ${extras[*]}} into $VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT" "${extras[@]}"

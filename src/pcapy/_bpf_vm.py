@@ -939,8 +939,8 @@ def _validated(program: Sequence[Instruction]) -> Sequence[Instruction]:
     return program
 
 
-def _build(source: str) -> Callable[..., int]:
-    make_filter = compile_variant("bpf program", source, "_make_filter")
+def _build(source: str, family: str) -> Callable[..., int]:
+    make_filter = compile_variant(family, source, "_make_filter")
     return cast(Callable[..., int], make_filter(_unpack_u16, _unpack_u32))
 
 
@@ -952,7 +952,8 @@ def compile_program_in_place(program: Sequence[Instruction]) -> InPlaceFilterFun
     can reject a packet before copying it out (``caplen`` must not reach past
     the buffer's end).
     """
-    return cast(InPlaceFilterFunction, _build(program_source(program, in_place=True)))
+    source = program_source(program, in_place=True)
+    return cast(InPlaceFilterFunction, _build(source, "bpf program in place"))
 
 
 def compile_program(program: Sequence[Instruction]) -> FilterFunction:
@@ -970,4 +971,4 @@ def compile_program(program: Sequence[Instruction]) -> FilterFunction:
     current libpcap.  Like libpcap, a program whose backward jumps form an
     endless loop never returns (in Python, it can be interrupted).
     """
-    return cast(FilterFunction, _build(program_source(program)))
+    return cast(FilterFunction, _build(program_source(program), "bpf program"))

@@ -90,8 +90,8 @@ def test_bpf_families_need_a_filter():
 
 
 def test_each_variant_has_its_own_name_and_its_source_in_linecache():
-    generator = _pcap._record_loop(_pcap.GENERATOR.deliver, _pcap.GENERATOR.name)
-    driver = _pcap._record_loop(_pcap.DRIVER.deliver, _pcap.DRIVER.name)
+    generator = _pcap._record_loop(_pcap.PerPacket(_pcap.GENERATOR.deliver), "generator")
+    driver = _pcap._record_loop(_pcap.PerPacket(_pcap.DRIVER.deliver), "driver")
     assert generator.__code__.co_filename != driver.__code__.co_filename
     for function in (generator, driver):
         source = _codegen.source_of(function)
@@ -145,7 +145,7 @@ def test_pdb_steps_through_a_generated_loop():
     stream = _pcap.PcapRecordStream(
         _pcap.parse_file_header(pcap_bytes([])), iter(()), pcap_bytes(sample_records())[24:], 24
     )
-    run = _pcap._record_loop(_pcap.DRIVER.deliver, _pcap.DRIVER.name)
+    run = _pcap._record_loop(_pcap.PerPacket(_pcap.DRIVER.deliver), "driver")
     seen: list[bytes] = []
 
     class Source:

@@ -42,11 +42,7 @@ def _pcap_loop(kind: _pcap.LoopKind) -> Callable[[Optional[BPFProgram]], str]:
 
 
 def _pcapng_loop(kind: _pcap.LoopKind) -> Callable[[Optional[BPFProgram]], str]:
-    def source(program: Optional[BPFProgram]) -> str:
-        statements = _pcapng.per_packet(program, kind.deliver)
-        return _pcapng.loop_source(statements, kind, filtered=program is not None)
-
-    return source
+    return lambda program: _pcapng.loop_source(_pcapng.per_packet(program, kind.deliver), kind)
 
 
 def _pcap_batch(program: Optional[BPFProgram]) -> str:

@@ -30,7 +30,7 @@ import struct
 import sys
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, NamedTuple, Optional, Protocol
 
 from .._codegen import (
     BASE,
@@ -213,6 +213,18 @@ class PacketFilter(Protocol):
 Statements = tuple[Line, ...]
 
 
+class PerPacket(NamedTuple):
+    """The statements a record loop runs for each record of its fast path, and how a filter
+    takes part in them (``shape``): ``""`` (none), ``"inlined"`` or ``"called"`` (through its
+    in-place function). The shape is part of the variant's family name."""
+
+    statements: Statements
+    shape: str = ""
+
+    def family(self, name: str) -> str:
+        return f"{name} {self.shape}" if self.shape else name
+
+
 def fast_path(emitter: Emitter, more: str, per_packet: Statements) -> None:
     """The loop over the records lying wholly in the current chunk (shared with the batch
     loop): ``per_packet`` runs for each, with its packet at ``PACKET[BASE:stop]``; ``more``
@@ -297,7 +309,7 @@ RUN_PARAMETERS = ("cursor", "unpack_from", "record_size", "make", "fast_limit", 
                   LOAD_U16, LOAD_U32, "callback", "left", "source")
 
 
-def loop_source(per_packet: Statements, kind: LoopKind) -> str:
+def loop_source(per_packet: PerPacket, kind: LoopKind) -> str:
     """The record loop: the fast path, then one record the careful way, until the end.
 
     ``pos`` always points past the last record delivered, so stopping at a delivery loses
@@ -307,7 +319,7 @@ def loop_source(per_packet: Statements, kind: LoopKind) -> str:
     with emitter.block(signature("run", RUN_PARAMETERS)):
         emitter.line(f"{PACKET}, pos = cursor.buffer, cursor.position", f"end = len({PACKET})")
         with emitter.block("try"), emitter.block("while True"):
-            fast_path(emitter, kind.more, per_packet)
+            fast_path(emitter, kind.more, per_packet.statements)
             if kind.stop:
                 with emitter.block(f"if {kind.stop}"):
                     emitter.line(kind.returns())
@@ -326,25 +338,27 @@ def loop_source(per_packet: Statements, kind: LoopKind) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _record_loop(per_packet: Statements, kind_name: str) -> Callable[..., Any]:
+def _record_loop(per_packet: PerPacket, kind_name: str) -> Callable[..., Any]:
     kind = _LOOP_KINDS[kind_name]
-    return compile_variant(f"pcap {kind.name}", loop_source(per_packet, kind), "run")
+    family = per_packet.family(f"pcap {kind.name}")
+    return compile_variant(family, loop_source(per_packet, kind), "run")
 
 
 _WIRELEN_USE = re.compile(rf"\b{WIRELEN}\b")
 
 
-def per_packet(packet_filter: Optional[PacketFilter], deliver: Statements) -> Statements:
+def per_packet(packet_filter: Optional[PacketFilter], deliver: Statements) -> PerPacket:
     """``deliver`` behind the filter: inlined when it can be, else a call of its in-place form
     (``accept``); the classic loop reads the wire length from ``fields[3]``."""
     if packet_filter is None:
-        return deliver
+        return PerPacket(deliver)
     inlined = packet_filter.inline_statements(deliver)
-    if inlined is not None:
-        if any(_WIRELEN_USE.search(text) for _depth, text in inlined):
-            return ((0, f"{WIRELEN} = fields[3]"), *inlined)
-        return tuple(inlined)
-    return ((0, f"if accept({PACKET}, {BASE}, {CAPLEN}, fields[3]):"), *indented(deliver))
+    if inlined is None:
+        called = ((0, f"if accept({PACKET}, {BASE}, {CAPLEN}, fields[3]):"), *indented(deliver))
+        return PerPacket(called, "called")
+    if any(_WIRELEN_USE.search(text) for _depth, text in inlined):
+        inlined = [(0, f"{WIRELEN} = fields[3]"), *inlined]
+    return PerPacket(tuple(inlined), "inlined")
 
 
 # Batches in pcapy-ng's layout (see PcapRecordStream.next_batch): a buffer and, per packet,
@@ -354,7 +368,7 @@ BATCH_PARAMETERS = ("cursor", "unpack_from", "record_size", "fast_limit", "accep
                     LOAD_U32, "meta", "pack_into", "left")
 
 
-def batch_source(per_packet: Statements) -> str:
+def batch_source(per_packet: PerPacket) -> str:
     """The batch loop: the fast path only, packing each packet's place into ``meta``."""
     emitter = Emitter()
     with emitter.block(signature("batch", BATCH_PARAMETERS)):
@@ -362,7 +376,7 @@ def batch_source(per_packet: Statements) -> str:
             f"{PACKET}, pos = cursor.buffer, cursor.position", f"end = len({PACKET})", "used = 0"
         )
         with emitter.block("try"):
-            fast_path(emitter, "left and ", per_packet)
+            fast_path(emitter, "left and ", per_packet.statements)
         with emitter.block("finally"):
             emitter.line("cursor.position = pos")
         emitter.line(f"return {PACKET}, used")
@@ -377,8 +391,8 @@ def batch_deliver(nanosecond: bool) -> Statements:
 
 
 @functools.lru_cache(maxsize=64)
-def _batch_loop(per_packet: Statements) -> Callable[..., tuple[bytes, int]]:
-    return compile_variant("pcap batch", batch_source(per_packet), "batch")
+def _batch_loop(per_packet: PerPacket) -> Callable[..., tuple[bytes, int]]:
+    return compile_variant(per_packet.family("pcap batch"), batch_source(per_packet), "batch")
 
 
 _u16 = struct.Struct(">H").unpack_from

@@ -80,7 +80,7 @@ from .._source import Breakable
 from . import _pcap
 from ._cursor import Cursor
 from ._linktype import adjust_snapshot, linktype_to_dlt, max_snaplen_for_dlt
-from ._pcap import LoopKind, Statements
+from ._pcap import LoopKind, PerPacket, Statements
 from ._pcapng_types import (
     BlockType,
     CustomBlock,
@@ -283,9 +283,7 @@ class PcapngRecordStream:
     def iterate(self, packet_filter: Optional[BPFProgram] = None) -> Iterator[Packet]:
         """A generator over the remaining packets that ``packet_filter`` (if any) accepts."""
         self.park()
-        run = _record_loop(
-            per_packet(packet_filter, GENERATOR.deliver), GENERATOR.name, packet_filter is not None
-        )
+        run = _record_loop(per_packet(packet_filter, GENERATOR.deliver), GENERATOR.name)
         self._running = run(**self._arguments(packet_filter, None, 0, None))
         return self._running
 
@@ -306,9 +304,7 @@ class PcapngRecordStream:
         """
         self.park()
         left = cnt if cnt > 0 else -1
-        run = _record_loop(
-            per_packet(packet_filter, DRIVER.deliver), DRIVER.name, packet_filter is not None
-        )
+        run = _record_loop(per_packet(packet_filter, DRIVER.deliver), DRIVER.name)
         return left - int(run(**self._arguments(packet_filter, callback, left, source)))
 
     def park(self) -> None:
@@ -447,9 +443,8 @@ _u16 = struct.Struct(">H").unpack_from
 _u32 = struct.Struct(">I").unpack_from
 
 
-def loop_source(per_packet: Statements, kind: LoopKind, *, filtered: bool) -> str:
-    """The pcapng record loop (see the comment above ``RUN_PARAMETERS``); ``filtered``: whether
-    ``per_packet`` is behind a filter (and so needs ``matches``)."""
+def loop_source(per_packet: PerPacket, kind: LoopKind) -> str:
+    """The pcapng record loop (see the comment above ``RUN_PARAMETERS``)."""
     emitter = Emitter()
     with emitter.block(signature("run", RUN_PARAMETERS)):
         emitter.line(f"{PACKET}, pos = cursor.buffer, cursor.position", "units_clock = None")
@@ -470,7 +465,8 @@ def loop_source(per_packet: Statements, kind: LoopKind, *, filtered: bool) -> st
             )
             with emitter.block("if pos <= last"):
                 emitter.line(f"fields = (0, *layout.epb_head.unpack_from({PACKET}, pos))")
-            _fast_path(emitter, kind.more.removesuffix(" and ") or "True", per_packet, filtered)
+            more = kind.more.removesuffix(" and ") or "True"
+            _fast_path(emitter, more, per_packet.statements, bool(per_packet.shape))
             if kind.stop:
                 with emitter.block(f"if {kind.stop}"):
                     emitter.line(kind.returns())
@@ -487,24 +483,25 @@ def loop_source(per_packet: Statements, kind: LoopKind, *, filtered: bool) -> st
 
 
 @functools.lru_cache(maxsize=64)
-def _record_loop(per_packet: Statements, kind_name: str, filtered: bool) -> Callable[..., Any]:
+def _record_loop(per_packet: PerPacket, kind_name: str) -> Callable[..., Any]:
     """The record loop for these per-packet statements, as a generator or as a driver."""
     kind = _LOOP_KINDS[kind_name]
-    source = loop_source(per_packet, kind, filtered=filtered)
-    return compile_variant(f"pcapng {kind.name}", source, "run")
+    family = per_packet.family(f"pcapng {kind.name}")
+    return compile_variant(family, loop_source(per_packet, kind), "run")
 
 
-def per_packet(packet_filter: Optional[BPFProgram], deliver: Statements) -> Statements:
+def per_packet(packet_filter: Optional[BPFProgram], deliver: Statements) -> PerPacket:
     """The statements run for each block of the fast path: ``deliver``, behind the filter.
 
     Packets from interfaces of another link type than the filter's are rejected first.
     """
     if packet_filter is None:
-        return deliver
-    inlined = packet_filter.inline_statements(deliver)
+        return PerPacket(deliver)
+    shape, inlined = "inlined", packet_filter.inline_statements(deliver)
     if inlined is None:
+        shape = "called"
         inlined = [(0, f"if accept({PACKET}, {BASE}, {CAPLEN}, {WIRELEN}):"), *indented(deliver)]
-    return ((0, "if not matches:"), (1, REJECT), *inlined)
+    return PerPacket(((0, "if not matches:"), (1, REJECT), *inlined), shape)
 
 
 class _Reader:
