@@ -33,8 +33,10 @@ SIGNATURES: dict[str, str] = {
     # extensions
     "list_devices": "()",
     "datalink_name": "(dlt)",
+    "merge_by_time": "(inputs, output, *, file_format='pcapng', precision=None)",
     "capture_parallel": "(device, *, handler=None, workers=None, filter=None, snaplen=262144, "
-                        "promisc=False, buffer_size=None, fanout_mode=0, fanout_flags=32768, "
+                        "promisc=False, buffer_size=None, immediate=False, fanout_mode=0, "
+                        "fanout_flags=32768, "
                         "group_id=None, netns=None, worker_files=None, output=None, "
                         "duration=None)",
     # Reader: pcapy's methods ...

@@ -107,6 +107,7 @@ if TYPE_CHECKING:
         WorkerResult,
         WorkerStats,
         capture_parallel,
+        merge_by_time,
     )
     from ._ranges import read_range, split
     from ._savefile._pcapng_types import (
@@ -133,6 +134,7 @@ _PCAPNG_TYPES = frozenset({
 # The worker pool loads multiprocessing: imported when first asked for.
 _FANOUT_NAMES = frozenset({
     "ParallelCapture", "ParallelResult", "WorkerResult", "WorkerStats", "capture_parallel",
+    "merge_by_time",
 })
 # Tables and ranges (docs/tables.md) load on first use too; pyarrow only when a table is made.
 _LAZY_FUNCTIONS = {
@@ -183,6 +185,7 @@ __all__ = [
     "list_devices",
     # live capture on several cores
     "capture_parallel",
+    "merge_by_time",
     "ParallelCapture",
     "ParallelResult",
     "WorkerResult",

@@ -25,7 +25,10 @@ are rejected: the price of no duplicates, paid before the pool is ready.) Statis
 that moment too.
 
 Stopping. Workers ignore SIGINT (they are started with it ignored, so Ctrl-C in a terminal,
-which signals the whole process group, reaches only the parent); the parent decides. A stop
+which signals the whole process group, reaches only the parent); the parent decides. SIGTERM
+and SIGHUP, which a service manager or a closing terminal send to every process of the group,
+make a worker stop as the parent's stop does (it still reports), and the parent, seeing a
+worker finish, stops the others. A stop
 (``ParallelCapture.request_stop()``, Ctrl-C in the parent, ``duration`` passing, or a worker's
 failure) is one message down each worker's control pipe. A thread in the worker waits on that
 pipe and calls ``breakloop()``, which wakes the capture at once even on an idle link; the
@@ -62,7 +65,7 @@ from typing import Any, Callable, Optional, Union
 
 from ._args import as_int
 from ._bpf import BPFProgram
-from ._constants import PACKET_FANOUT_FLAG_DEFRAG, PACKET_FANOUT_HASH
+from ._constants import DLT_EN10MB, PACKET_FANOUT_FLAG_DEFRAG, PACKET_FANOUT_HASH
 from ._dumper import Dumper, PathOrFile
 from ._errors import PcapError, WorkerError
 from ._live import open_configured
@@ -78,6 +81,11 @@ START_TIMEOUT = 60.0
 GRACE = 5.0
 _REJECT_ALL = ((0x06, 0, 0, 0),)  # BPF "ret #0": the socket keeps no packet
 _STOP = "stop"
+#: The longest a stopping worker spends on packets already delivered (seconds), and how many
+#: it takes between two looks at the clock.
+DRAIN = 0.05
+DRAIN_BATCH = 256
+MAXIMUM_SNAPLEN = 262144
 
 
 # -- results ---------------------------------------------------------------------------------
@@ -189,6 +197,7 @@ def _serve(index: int, spec: _WorkerSpec, control: Connection, report: Connectio
             watcher = threading.Thread(target=_watch, args=(control, reader, stopping),
                                        name="pcapy-worker-control", daemon=True)
             watcher.start()
+            _stop_on_signals(reader, stopping)
             report.send(("ready", index, os.getpid()))
             handled = _capture(reader, _with_dump(handler, dumper), stopping)
             received, dropped, interface_dropped = _since(baseline, reader.stats())
@@ -245,9 +254,21 @@ def _watch(control: Connection, reader: Reader, stopping: threading.Event) -> No
     """Wait for the parent's stop (or its end: the pipe closes) and break the capture."""
     with contextlib.suppress(EOFError, OSError):
         control.recv()
+    _stop_capture(reader, stopping)
+
+
+def _stop_capture(reader: Reader, stopping: threading.Event) -> None:
     stopping.set()
     with contextlib.suppress(ValueError):  # the reader was closed meanwhile
         reader.breakloop()
+
+
+def _stop_on_signals(reader: Reader, stopping: threading.Event) -> None:
+    """SIGTERM and SIGHUP stop the worker as the parent's stop does, results and all: a
+    service manager or a closing terminal signals every process of the group, not only the
+    parent (which will stop the others and collect this worker's report as usual)."""
+    for name in ("SIGTERM", "SIGHUP"):
+        signal.signal(getattr(signal, name), lambda *_: _stop_capture(reader, stopping))
 
 
 def _with_dump(handler: Optional[Handler], dumper: Optional[Dumper]) -> Optional[Handler]:
@@ -266,7 +287,8 @@ def _with_dump(handler: Optional[Handler], dumper: Optional[Dumper]) -> Optional
 
 
 def _capture(reader: Reader, handler: Optional[Handler], stopping: threading.Event) -> int:
-    """Run the handler on every packet until the stop; return how many it ran on."""
+    """Run the handler on every packet until the stop, then on those already delivered;
+    return how many it ran on."""
     handled = 0
     while not stopping.is_set():
         if handler is None:
@@ -276,7 +298,25 @@ def _capture(reader: Reader, handler: Optional[Handler], stopping: threading.Eve
             for hdr, data in reader:
                 handler(hdr, data)
                 handled += 1
+    return handled + _drain(reader, handler or _ignore)
+
+
+def _drain(reader: Reader, handler: Handler) -> int:
+    """Handle what the kernel had handed over when the stop came (for at most ``DRAIN``
+    seconds): so that, once the link is quiet, every packet received is handled or dropped."""
+    reader.setnonblock(1)
+    deadline = time.monotonic() + DRAIN
+    handled = 0
+    while time.monotonic() < deadline:
+        count = reader.dispatch(DRAIN_BATCH, handler)
+        if not count:
+            break
+        handled += count
     return handled
+
+
+def _ignore(hdr: Pkthdr, data: bytes) -> None:
+    """The handler of a worker that only counts."""
 
 
 def _since(baseline: tuple[int, int, int], now: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -348,9 +388,10 @@ class ParallelCapture:
         handler: Any = None,
         workers: Optional[int] = None,
         filter: Optional[str] = None,
-        snaplen: int = 262144,
+        snaplen: int = MAXIMUM_SNAPLEN,
         promisc: bool = False,
         buffer_size: Optional[int] = None,
+        immediate: bool = False,
         fanout_mode: int = PACKET_FANOUT_HASH,
         fanout_flags: int = PACKET_FANOUT_FLAG_DEFRAG,
         group_id: Optional[int] = None,
@@ -365,8 +406,9 @@ class ParallelCapture:
         fanout = as_int("fanout_mode", fanout_mode) | as_int("fanout_flags", fanout_flags)
         self._outputs = _outputs(worker_files, output, count)
         self._specs = [
-            _WorkerSpec(device, _pickled(handler), filter or "", _options(snaplen, promisc,
-                        buffer_size), self.group_id, fanout, netns, path)
+            _WorkerSpec(device, _pickled(handler), filter or "",
+                        _options(snaplen, promisc, buffer_size, immediate), self.group_id, fanout,
+                        netns, path)
             for path in self._outputs.worker_paths
         ]
         self._workers: list[_Worker] = []
@@ -436,6 +478,10 @@ class ParallelCapture:
             self._pump(self._any_finished, deadline)
         except KeyboardInterrupt:
             interrupted = True
+        except BaseException:
+            self._shut_down()  # the workers never outlive a call that raises
+            self._remove_scratch()
+            raise
         return self.stop(interrupted=interrupted)
 
     def __enter__(self) -> ParallelCapture:
@@ -602,9 +648,10 @@ def capture_parallel(
     handler: Any = None,
     workers: Optional[int] = None,
     filter: Optional[str] = None,
-    snaplen: int = 262144,
+    snaplen: int = MAXIMUM_SNAPLEN,
     promisc: bool = False,
     buffer_size: Optional[int] = None,
+    immediate: bool = False,
     fanout_mode: int = PACKET_FANOUT_HASH,
     fanout_flags: int = PACKET_FANOUT_FLAG_DEFRAG,
     group_id: Optional[int] = None,
@@ -621,16 +668,17 @@ def capture_parallel(
     its own copy). It must be importable (defined at the top level of a module). None: the
     workers only count (and write). ``filter`` is a BPF expression; ``fanout_mode`` and
     ``fanout_flags`` are ``PACKET_FANOUT_*`` values (flow hash, IP fragments reassembled first,
-    by default); ``group_id`` defaults to a random one. ``netns`` names a network namespace
-    (``ip netns``) the workers join before opening the device. ``worker_files``, a path with
-    ``{worker}`` in it, keeps each worker's packets in a pcapng file; ``output`` merges them into
-    one pcapng file ordered by time stamp. Ctrl-C ends the capture and returns normally, with
-    ``interrupted`` set. A worker's exception stops the others and is raised as ``WorkerError``
-    (an error opening the device as itself).
+    by default); ``group_id`` defaults to a random one; ``immediate`` delivers each packet as it
+    comes (libpcap then uses TPACKET_V2 rather than V3's blocks). ``netns`` names a network
+    namespace (``ip netns``) the workers join before opening the device. ``worker_files``, a
+    path with ``{worker}`` in it, keeps each worker's packets in a pcapng file; ``output``
+    merges them into one pcapng file ordered by time stamp. Ctrl-C ends the capture and
+    returns normally, with ``interrupted`` set. A worker's exception stops the others and is
+    raised as ``WorkerError`` (an error opening the device as itself).
     """
     capture = ParallelCapture(
         device, handler=handler, workers=workers, filter=filter, snaplen=snaplen,
-        promisc=promisc, buffer_size=buffer_size, fanout_mode=fanout_mode,
+        promisc=promisc, buffer_size=buffer_size, immediate=immediate, fanout_mode=fanout_mode,
         fanout_flags=fanout_flags, group_id=group_id, netns=netns, worker_files=worker_files,
         output=output,
     )
@@ -657,10 +705,13 @@ def _group_id(group_id: Optional[int]) -> int:
     return group_id
 
 
-def _options(snaplen: int, promisc: bool, buffer_size: Optional[int]) -> dict[str, int]:
+def _options(snaplen: int, promisc: bool, buffer_size: Optional[int],
+             immediate: bool) -> dict[str, int]:
     options = {"snaplen": as_int("snaplen", snaplen), "promisc": int(bool(promisc))}
     if buffer_size is not None:
         options["buffer_size"] = as_int("buffer_size", buffer_size)
+    if immediate:
+        options["immediate_mode"] = 1
     return options
 
 
@@ -706,19 +757,27 @@ def _sigint_ignored() -> Iterator[None]:
 
 
 # -- merging ---------------------------------------------------------------------------------
-def merge_by_time(inputs: Sequence[Union[str, os.PathLike[str]]], output: PathOrFile) -> int:
-    """Merge savefiles into one pcapng file ordered by time stamp; return the packet count.
+def merge_by_time(inputs: Sequence[Union[str, os.PathLike[str]]], output: PathOrFile, *,
+                  file_format: Optional[str] = "pcapng",
+                  precision: Optional[str] = None) -> int:
+    """Merge savefiles into one file ordered by time stamp; return the packet count.
 
-    Packets keep their interface: each input's interfaces become interfaces of the output.
-    Packets with equal time stamps keep the inputs' order.
+    pcapng (the default) keeps the packets' interfaces: each input's interfaces become
+    interfaces of the output, at nanosecond resolution unless ``precision`` says otherwise. A
+    classic pcap output (``file_format="pcap"``) has one link type, the first input's, and
+    microsecond time stamps unless ``precision="nano"``. ``file_format=None`` chooses as
+    ``Dumper`` does (pcapng for a name ending in ``.pcapng``). Packets with equal time stamps
+    keep the inputs' order.
     """
+    if precision is None:
+        precision = "nano" if file_format == "pcapng" else "micro"
     readers = [open_offline(os.fspath(path)) for path in inputs]
     try:
         first = readers[0] if readers else None
-        dlt = first.datalink() if first is not None else 1
-        snaplen = first.snapshot() if first is not None else 262144
+        dlt = first.datalink() if first is not None else DLT_EN10MB
+        snaplen = first.snapshot() if first is not None else MAXIMUM_SNAPLEN
         count = 0
-        with Dumper(output, dlt, snaplen, precision="nano", format="pcapng") as dumper:
+        with Dumper(output, dlt, snaplen, precision=precision, format=file_format) as dumper:
             for hdr, data in heapq.merge(*map(iter, readers), key=_time_stamp):
                 dumper.dump(hdr, data)
                 count += 1

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.live
 CHOOSES_READ_PATH = True  # the workers read the default way; set_fanout's paths: test_fanout.py
 
 WORKERS = 2
-WAIT = 30.0  # seconds: the most any wait here may take on a very busy machine
+WAIT = 15.0  # seconds: the most any wait here may take (a live test has 30 in all)
 
 
 @pytest.fixture(scope="module")

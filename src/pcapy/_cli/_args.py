@@ -46,6 +46,9 @@ def add_source_options(group: Any) -> None:
                        help="do not put the interface in promiscuous mode")
     group.add_argument("--immediate", "--immediate-mode", dest="immediate",
                        action="store_true", help="deliver packets as soon as they arrive")
+    group.add_argument("--workers", type=int, metavar="N",
+                       help="capture with N processes sharing IFACE by flow (Linux "
+                            "PACKET_FANOUT); -w writes their packets merged by time")
     group.add_argument("-y", "--linktype", metavar="LINKTYPE",
                        help="capture with this link type (one -L lists; default LINUX_SLL2 "
                             "on 'any'), or compile -d for it without a file or device; "
@@ -130,6 +133,8 @@ def check_args(args: argparse.Namespace) -> argparse.Namespace:
         raise CommandError("-r and -i cannot be used together")
     if args.count < 0:
         raise CommandError(f"invalid packet count {args.count}")
+    if args.workers is not None and args.workers < 1:
+        raise CommandError(f"invalid number of workers {args.workers}")
     if args.snaplen < 0:
         raise CommandError(f"invalid snaplen {args.snaplen}")
     args.snaplen = args.snaplen or DEFAULT_SNAPLEN

@@ -41,6 +41,10 @@ def run_capture(argv: Sequence[str]) -> int:
         return list_linktypes(args)  # tcpdump: -L needs a device; a file ignores it
     if args.dump_program:
         return print_program(args)
+    if args.workers is not None:
+        from .workers import run_workers  # noqa: PLC0415 - loads the worker pool
+
+        return run_workers(args)
     reader = open_reader(args)
     try:
         with stop_signals(enabled=not args.read):

@@ -153,16 +153,25 @@ def live_batches(reader: pcapy.Reader, counter: PacketCounter) -> Iterator[int]:
 
 def print_statistics(reader: pcapy.Reader, captured: int, interrupted: bool) -> None:
     """tcpdump's closing lines: captured, received by filter, dropped by kernel (stderr)."""
-    lines = [_plural(captured, "captured")]
     try:
-        received, dropped, interface_dropped = reader.stats()
+        lines = statistics_lines(captured, *reader.stats())
     except pcapy.PcapError as err:
-        lines.append(f"pcap_stats: {err}")
-    else:
-        lines.append(_plural(received, "received by filter"))
-        lines.append(_plural(dropped, "dropped by kernel"))
-        if interface_dropped:
-            lines.append(_plural(interface_dropped, "dropped by interface"))
+        lines = [_plural(captured, "captured"), f"pcap_stats: {err}"]
+    write_statistics(lines, interrupted)
+
+
+def statistics_lines(captured: int, received: int, dropped: int,
+                     interface_dropped: int) -> list[str]:
+    """tcpdump's closing lines for these counts (the interface's only if not 0)."""
+    lines = [_plural(captured, "captured"), _plural(received, "received by filter"),
+             _plural(dropped, "dropped by kernel")]
+    if interface_dropped:
+        lines.append(_plural(interface_dropped, "dropped by interface"))
+    return lines
+
+
+def write_statistics(lines: list[str], interrupted: bool) -> None:
+    """The closing lines on stderr (after a blank line's worth of ``^C`` when interrupted)."""
     prefix = "\n" if interrupted else ""
     sys.stderr.write(prefix + "\n".join(lines) + "\n")
     sys.stderr.flush()
