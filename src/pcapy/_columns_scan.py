@@ -66,7 +66,8 @@ def pcap_batches(source: Any, batch_size: int) -> Optional[Iterator[RawBatch]]:
 
 
 def _walk(source: Any, records: Any, batch_size: int) -> Iterator[RawBatch]:
-    records._park()
+    park = getattr(records, "park", None) or records._park  # (renamed park() on main)
+    park()
     cursor = records._cursor
     header = records.header
     unit = 1 if header.nanosecond else 1000
