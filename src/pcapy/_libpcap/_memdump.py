@@ -17,6 +17,7 @@ resume in Python at an exact packet when the filter changes or libpcap reports a
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Sequence
 from typing import Any, Optional
 
@@ -48,6 +49,11 @@ class MemoryDump:
 
     Used for a savefile libpcap filters (``MemoryDumpReader``) and for live capture, where it
     replaces a ``pcap_next_ex`` round trip per packet by one call per batch.
+
+    Its C resources (the ``pcap_dumper_t``, with the memory stream it writes to, and the
+    stream's buffer) are released by ``close()`` or, for a dump dropped without it, when it is
+    garbage collected (``weakref.finalize``): the dumper first, since closing it flushes into
+    the buffer, then the buffer.
     """
 
     def __init__(self, libpcap: Libpcap, pcap: Any) -> None:
@@ -55,7 +61,6 @@ class MemoryDump:
             raise PcapError("this C library has no open_memstream")
         self._ffi, self._lib, self._libc = libpcap.ffi, libpcap.lib, libpcap.libc
         self._pcap = pcap
-        self._dumper: Any = None
         self._buffer = self._ffi.new("char **")
         self._size = self._ffi.new("size_t *")
         memory = self._libc.open_memstream(self._buffer, self._size)
@@ -65,9 +70,12 @@ class MemoryDump:
         if dumper == self._ffi.NULL:
             message = handle_error(self._ffi, self._lib, pcap)
             self._libc.fclose(memory)
-            self._free_buffer()
+            _free_stream_buffer(self._ffi, self._libc, self._buffer)
             raise PcapError(message or "pcap_dump_fopen failed")
-        self._dumper = dumper
+        self._dumper: Any = dumper
+        self._release = weakref.finalize(
+            self, _release_dump, self._ffi, self._lib, self._libc, dumper, self._buffer
+        )
         self._callback = self._ffi.cast("pcap_handler", self._ffi.addressof(self._lib, "pcap_dump"))
         self._user = self._ffi.cast("unsigned char *", dumper)
         #: the 24-byte file header pcap_dump_fopen wrote (link type, snapshot, precision)
@@ -92,15 +100,44 @@ class MemoryDump:
 
     def close(self) -> None:
         """Release the dumper and its memory (not the pcap handle); safe to call twice."""
-        if self._dumper is not None:
-            self._lib.pcap_dump_close(self._dumper)  # fclose()s the memory stream
-            self._dumper = None
-            self._free_buffer()
+        self._dumper = None
+        self._release()
 
-    def _free_buffer(self) -> None:
-        if self._buffer[0] != self._ffi.NULL:
-            self._libc.free(self._buffer[0])
-            self._buffer[0] = self._ffi.NULL
+
+def _release_dump(ffi: Any, lib: Any, libc: Any, dumper: Any, buffer: Any) -> None:
+    """Close a memory dump's ``pcap_dumper_t`` (which fcloses its stream), then free the
+    stream's buffer (open_memstream leaves that to the caller)."""
+    lib.pcap_dump_close(dumper)
+    _free_stream_buffer(ffi, libc, buffer)
+
+
+def _free_stream_buffer(ffi: Any, libc: Any, buffer: Any) -> None:
+    if buffer[0] != ffi.NULL:
+        libc.free(buffer[0])
+        buffer[0] = ffi.NULL
+
+
+class _ReaderResources:
+    """What a ``MemoryDumpReader`` owns in C, released in this order: the memory dump, the
+    savefile's ``pcap_t`` (``pcap_close`` closes its stdio stream), and only then the buffer
+    that stream read into."""
+
+    __slots__ = ("dump", "handle", "read_buffer")
+
+    def __init__(self) -> None:
+        self.dump: Optional[MemoryDump] = None
+        self.handle: Any = None
+        self.read_buffer: Any = None
+
+
+def _release_reader(lib: Any, owned: _ReaderResources) -> None:
+    if owned.dump is not None:
+        owned.dump.close()
+        owned.dump = None
+    if owned.handle is not None:
+        lib.pcap_close(owned.handle)
+        owned.handle = None
+    owned.read_buffer = None
 
 
 class MemoryDumpReader:
@@ -111,6 +148,9 @@ class MemoryDumpReader:
     never by the file's name: the file read is the one already open, whatever has since been
     renamed over its name. The duplicate shares the file position with ``fd``, so whoever reads
     ``fd`` afterwards seeks first (``restart_pcap`` does). ``fd`` must be a regular file.
+
+    ``close()`` releases its C resources; a reader dropped without it releases them when it is
+    garbage collected (``weakref.finalize``, in ``_ReaderResources``' order).
     """
 
     def __init__(
@@ -118,14 +158,13 @@ class MemoryDumpReader:
     ) -> None:
         libpcap = load()
         self._ffi, self._lib, self._libc = libpcap.ffi, libpcap.lib, libpcap.libc
-        self._handle: Any = None
-        self._dump: Optional[MemoryDump] = None
-        self._read_buffer: Any = None
+        self._owned = _ReaderResources()
+        self._release = weakref.finalize(self, _release_reader, self._lib, self._owned)
         try:
             self._open(fd, nanosecond)
             self._start_at(offset)
-            set_handle_filter(self._handle, instructions)
-            self._dump = MemoryDump(libpcap, self._handle)
+            set_handle_filter(self._owned.handle, instructions)
+            self._owned.dump = MemoryDump(libpcap, self._owned.handle)
         except BaseException:
             self.close()
             raise
@@ -149,10 +188,10 @@ class MemoryDumpReader:
         if handle == ffi.NULL:
             libc.fclose(stream)  # libpcap closes the stream only once it owns a handle
             raise PcapError(errbuf_message(ffi, errbuf))
-        self._handle = handle
+        self._owned.handle = handle
 
     def _start_at(self, offset: int) -> None:
-        stream = self._lib.pcap_file(self._handle)
+        stream = self._lib.pcap_file(self._owned.handle)
         if stream == self._ffi.NULL or self._libc.fseek(stream, offset, _SEEK_SET) != 0:
             raise PcapError(f"cannot position libpcap's reader at byte {offset}")
         self._stream = stream
@@ -171,7 +210,7 @@ class MemoryDumpReader:
         """
         buffer = self._ffi.new("char[]", READ_BUFFER)
         if self._libc.setvbuf(stream, buffer, _IOFBF, READ_BUFFER) == 0:
-            self._read_buffer = buffer
+            self._owned.read_buffer = buffer
 
     def read_batch(self, max_packets: int) -> tuple[int, bytes]:
         """Up to ``max_packets`` matching records as bytes, and how many there are (0 at EOF).
@@ -179,24 +218,15 @@ class MemoryDumpReader:
         Raises PcapError with libpcap's message if the file is damaged; ``next_offset`` then
         still holds where the failed batch began.
         """
-        if self._dump is None:
+        dump = self._owned.dump
+        if dump is None:
             raise PcapError("the filtered reader is closed")
-        count, records = self._dump.dispatch(max_packets)
+        count, records = dump.dispatch(max_packets)
         if count < 0:
-            raise PcapError(handle_error(self._ffi, self._lib, self._handle))
+            raise PcapError(handle_error(self._ffi, self._lib, self._owned.handle))
         self.next_offset = int(self._libc.ftell(self._stream))
         return count, records
 
     def close(self) -> None:
         """Release the dumper, its memory and the pcap handle; safe to call twice."""
-        if self._dump is not None:
-            self._dump.close()
-            self._dump = None
-        if self._handle is not None:
-            self._lib.pcap_close(self._handle)
-            self._handle = None
-        self._read_buffer = None  # only once the stream that used it is closed
-
-    def __del__(self) -> None:
-        if getattr(self, "_lib", None) is not None:
-            self.close()
+        self._release()
