@@ -63,9 +63,9 @@ from ._ir import (
 )
 
 Value = tuple[object, ...]
-_MAX_FACTS = 24
+_MAX_FACTS = 12
 _MAX_VALUE_DEPTH = 6
-_PASSES = 4
+_PASSES = 2
 
 
 def _constant(value: int) -> Value:
@@ -275,10 +275,15 @@ def _compare(op: int, left: int, right: int) -> bool:
     return bool(left & right)  # JSET
 
 
+def _learn_branch(state: _State, block: Block, branch: bool) -> None:
+    """What taking this branch of the block's test tells (the state is changed)."""
+    if block.jump & 0xF0 != JA and not block.jump & X and state.a is not None:
+        state.learn((state.a, block.jump & 0xF0, block.k & 0xFFFFFFFF), branch)
+
+
 def _edge_state(state: _State, block: Block, branch: bool) -> _State:
     edge = state.copy()
-    if block.jump & 0xF0 != JA and not block.jump & X and state.a is not None:
-        edge.learn((state.a, block.jump & 0xF0, block.k & 0xFFFFFFFF), branch)
+    _learn_branch(edge, block, branch)
     return edge
 
 
@@ -370,20 +375,20 @@ def _thread(state: _State, target: Block, live_in: dict[int, set[Register]]) -> 
     reachable: list[tuple[Block, set[Register]]] = []
     written: set[Register] = set()
     current = target
+    trial = state.copy()  # one copy, carried along the chain
     for _ in range(64):
         if current.returns or current.settled:
             break
-        trial = state.copy()
         for stmt in current.stmts:
             _run(trial, stmt)
             written.add(_defs_uses(stmt)[0])
         if current.jump & 0xF0 == JA:
-            state, following = trial, current.true
+            following = current.true
         else:
             decided = _decide(trial, current)
             if decided is None:
                 break
-            state = _edge_state(trial, current, decided)
+            _learn_branch(trial, current, decided)
             following = current.true if decided else current.false
         assert following is not None
         current = following
