@@ -208,7 +208,7 @@ class Walker:
         if q.addr == "PORT":
             if q.proto not in _PORT_PROTOCOLS:
                 raise BPFError("illegal qualifier of 'port'")
-            port, protocol = port_by_name(name, "port", "unknown port '{}'")
+            port, protocol = port_by_name(name, f"unknown port '{name}'")
             protocol = _checked_protocol(q.proto, protocol, f"port '{name}'")
             _check_port_number(port)
             return self.gen.ports(port, port, protocol, q.dir, False)
@@ -259,7 +259,7 @@ class Walker:
         raise unsupported("'byte'")
 
 
-def port_by_name(name: str, noun: str, error: str) -> tuple[int, int]:
+def port_by_name(name: str, error: str) -> tuple[int, int]:
     """libpcap's ``pcap_nametoport`` over the built-in tables: (port, protocol or UNDEF)."""
     if name.isdigit():
         value = int(name)
@@ -270,7 +270,7 @@ def port_by_name(name: str, noun: str, error: str) -> tuple[int, int]:
         return tcp, PROTO_UNDEF if udp == tcp else IPPROTO_TCP
     if udp is not None:
         return udp, IPPROTO_UDP
-    raise BPFError(error.format(name))
+    raise BPFError(error)
 
 
 def port_range_by_name(name: str) -> tuple[int, int, int]:
@@ -281,8 +281,8 @@ def port_range_by_name(name: str) -> tuple[int, int, int]:
         raise BPFError(f"unknown port in range '{name}'")
     first, second = name.split("-", 1)
     error = f"unknown port in range '{name}'"
-    low, low_protocol = port_by_name(first, "port", error.replace("{", "{{").replace("}", "}}"))
-    high, high_protocol = port_by_name(second, "port", error.replace("{", "{{").replace("}", "}}"))
+    low, low_protocol = port_by_name(first, error)
+    high, high_protocol = port_by_name(second, error)
     return low, high, low_protocol if low_protocol == high_protocol else PROTO_UNDEF
 
 
