@@ -23,9 +23,6 @@ from ._walk import Walker
 
 __all__ = ["MAX_INSTRUCTIONS", "SUPPORTED_LINKTYPES", "compile_filter"]
 
-_MAXIMUM_SNAPLEN = 262144
-
-
 def compile_filter(
     expression: str,
     linktype: int,
@@ -58,8 +55,12 @@ def _compile(
 ) -> tuple[Instruction, ...]:
     if not isinstance(expression, str):
         raise BPFError(f"filter expression must be a str, not {type(expression).__name__}")
-    if snaplen <= 0 or snaplen > _MAXIMUM_SNAPLEN:  # pcap_open_dead's rule
-        snaplen = _MAXIMUM_SNAPLEN
+    for name, value in (("linktype", linktype), ("snaplen", snaplen), ("netmask", netmask)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise BPFError(f"{name} must be an int, not {type(value).__name__}")
+    if snaplen == 0:  # pcap_open_dead keeps the snapshot length it is given
+        raise BPFError("snaplen of 0 rejects all packets")
+    snaplen &= 0xFFFFFFFF
     generator = CodeGenerator(linktype, snaplen, netmask & 0xFFFFFFFF, savefile_swapped)
     tree = parse(expression)
     root = returning(snaplen) if tree is None else finish(Walker(generator).node(tree), snaplen)
