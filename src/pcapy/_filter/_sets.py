@@ -44,6 +44,7 @@ from ._ir import (
     JMP,
     LD,
     LDX,
+    MAX_INSTRUCTIONS,
     Block,
     Fragment,
     K,
@@ -159,6 +160,18 @@ class _Tree:
             _set_branch(branch, target)
 
 
+def _check_size(ranges: int, trees: int) -> None:
+    """Refuse at once a set whose trees alone pass BPF_MAXINSNS (before building them)."""
+    smallest = trees * (ranges + (ranges - 1) // _LEAF_SIZE)
+    if smallest > MAX_INSTRUCTIONS:
+        what = "search trees" if trees > 1 else "a search tree"
+        raise BPFError(
+            f"filter needs at least {smallest} instructions, more than the {MAX_INSTRUCTIONS} "
+            f"(BPF_MAXINSNS) a kernel accepts: {ranges} separate addresses or address ranges "
+            f"make {what} of that size"
+        )
+
+
 def _set_branch(branch: tuple[Block, bool], target: Block) -> None:
     block, is_true = branch
     if is_true:
@@ -179,6 +192,7 @@ def host_set_fragment(gen: CodeGenerator, nodes: list[ast.Node]) -> Fragment:
     if gen.off_linkpl.variable:  # after geneve/vxlan: the X trick below needs a constant offset
         return _sequential(gen, nodes)
     values = [_member_value(node) & mask for node in nodes]
+    _check_size(len(_ranges(values)), 2 if direction == "OR" else 1)
     families = ["IP"] if proto == "IP" or gen.label_stack_depth != 0 else ["IP", "ARP", "RARP"]
     true_exits: list[tuple[Block, bool]] = []
     false_exits: list[tuple[Block, bool]] = []
