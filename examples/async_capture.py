@@ -29,9 +29,14 @@ def open_reader(args: argparse.Namespace) -> pcapy.Reader:
         reader.set_timeout(100)
         reader.set_immediate_mode(1)
         if reader.activate() < 0:
-            raise pcapy.PcapError(f"{args.interface}: cannot activate the capture")
+            message = reader.geterr()  # libpcap's reason, e.g. "You don't have permission..."
+            reader.close()
+            raise pcapy.PcapError(message)
     if args.expression:
         reader.setfilter(" ".join(args.expression))
+    if not args.read:  # as tcpdump says it: the capture is open (scripts may wait for it)
+        print(f"listening on {args.interface}, link-type "
+              f"{pcapy.datalink_name(reader.datalink())}", file=sys.stderr, flush=True)
     return reader
 
 

@@ -63,9 +63,10 @@ def open_capture(device: str, snaplen: int, promiscuous: bool) -> pcapy.Reader:
     reader.set_promisc(int(promiscuous))
     reader.set_timeout(100)
     reader.set_immediate_mode(1)
-    status = reader.activate()
-    if status < 0:
-        raise pcapy.PcapError(f"{device}: cannot activate the capture (status {status})")
+    if reader.activate() < 0:
+        message = reader.geterr()  # libpcap's reason, e.g. "You don't have permission..."
+        reader.close()
+        raise pcapy.PcapError(message)
     return reader
 
 
@@ -86,6 +87,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"sniffer: {err}", file=sys.stderr)
         return 1
     linktype = reader.datalink()
+    # As tcpdump says it: the capture is open from here on (scripts may wait for this line).
+    print(f"listening on {args.interface}, link-type {pcapy.datalink_name(linktype)}",
+          file=sys.stderr, flush=True)
 
     def show(header: pcapy.Pkthdr, data: bytes) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(header.getts()[0]))

@@ -8,7 +8,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Callable, Optional
 
 USEC_MAGIC = 0xA1B2C3D4
 NSEC_MAGIC = 0xA1B23C4D
@@ -70,13 +70,19 @@ def read_all(reader: Any) -> list[tuple[Any, bytes]]:
 
 
 def udp_burst(port: int, count: int = 10, delay: float = 0.3, gap: float = 0.02,
-              payload: bytes = b"pcapy-test") -> threading.Thread:
-    """Send ``count`` datagrams to 127.0.0.1:port (loopback only) from a thread, starting after
-    ``delay`` seconds (while the capture under test starts) and ``gap`` seconds apart."""
+              payload: bytes = b"pcapy-test",
+              until: Optional[Callable[[], bool]] = None) -> threading.Thread:
+    """Send up to ``count`` datagrams to 127.0.0.1:port (loopback only) from a thread, starting
+    after ``delay`` seconds and ``gap`` seconds apart, stopping early once ``until()`` is true.
+
+    Prefer ``delay=0`` once the capture under test has said it is open (a "listening on" line,
+    a returned ``open_live``): a fixed delay is a guess that a loaded machine breaks."""
     def send() -> None:
         time.sleep(delay)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for _ in range(count):
+                if until is not None and until():
+                    return
                 sock.sendto(payload, ("127.0.0.1", port))
                 time.sleep(gap)
 

@@ -79,6 +79,7 @@ SIGNATURES: dict[str, str] = {
                              "dpi_ports=None, tls_ports=None, dns_port=53, l2_offset=14, "
                              "profile=0)",
     "Reader.filtered_stats": "()",
+    "Reader.geterr": "()",
     "Reader.breakloop": "()",
     "Reader.snapshot": "()",
     "Reader.get_tstamp_precision": "()",

@@ -239,6 +239,7 @@ class LiveCapture:
         self._dlt = self._snapshot = 0
         self._precision = TstampPrecision.MICRO
         self._failed_activation: Optional[int] = None
+        self._activation_message = ""
         self._filter_linktype: Optional[int] = None  # the link type of the filter in force
         self._fanout: Optional[tuple[int, int]] = None  # set_fanout() before activation
         self._readers = 0  # threads inside a read (a loop counts until it returns)
@@ -289,7 +290,15 @@ class LiveCapture:
         status = self._handle.activate()
         if status < 0 and status != Status.ERROR_ACTIVATED:
             self._failed_activation = status
+            # worded now, while libpcap's error buffer still holds the reason
+            self._activation_message = str(self._handle.activation_error(status))
         return status
+
+    def geterr(self) -> str:
+        """Why activation failed (as ``open_live`` words it), else ``pcap_geterr``'s text."""
+        if self._failed_activation is not None:
+            return self._activation_message
+        return self._handle.geterr()
 
     def _start(self, status: int) -> None:
         handle = self._handle

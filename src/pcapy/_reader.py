@@ -504,8 +504,16 @@ class Reader:
         """Choose the time-stamp source before ``activate()``; returns the status."""
         return self._require_live().set_option("tstamp_type", as_c_int("tstamp_type", tstamp_type))
 
+    def geterr(self) -> str:
+        """libpcap's words for the last failure of this capture: why ``activate()`` returned an
+        error status, as ``open_live`` would raise it (e.g. "lo: You don't have permission to
+        capture on that device (socket: Operation not permitted)"), else ``pcap_geterr``'s text.
+        """
+        return self._require_live().geterr()
+
     def activate(self) -> int:
-        """Activate a handle from ``create()``: 0, a warning (> 0) or an error (< 0) status."""
+        """Activate a handle from ``create()``: 0, a warning (> 0) or an error (< 0) status;
+        after an error, ``geterr()`` says why in libpcap's words."""
         status = self._require_live().activate()
         if status >= 0:
             self._rebind_next()

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import resource
+import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 import pcapy
-from helpers import udp_burst
+from helpers import pcap_bytes, udp_burst, udp_frame
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -40,9 +41,24 @@ def needs_live_capture() -> None:
         pytest.skip(f"live capture is not available here: {err}")
 
 
-def example_burst(port: int) -> threading.Thread:
-    """Datagrams to 127.0.0.1:port only, after the example has had time to start."""
-    return udp_burst(port, count=20, delay=1.0, gap=0.05, payload=b"example")
+def run_capturing_example(name: str, port: int, *args: str,
+                          timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run a capturing example; once it says ``listening on`` (its capture is open), send
+    datagrams to 127.0.0.1:port (only there) until it exits, at most 200 of them."""
+    process = subprocess.Popen([sys.executable, str(EXAMPLES / name), *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    first_line = process.stderr.readline()  # blocks until the capture is open (or it failed)
+    try:
+        if first_line.startswith("listening on"):
+            sender = udp_burst(port, count=200, delay=0, gap=0.05, payload=b"example",
+                               until=lambda: process.poll() is not None)
+            sender.join(timeout)
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        process.kill()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout,
+                                       first_line + stderr)
 
 
 def test_every_example_has_a_docstring_and_a_main_guard() -> None:
@@ -95,6 +111,51 @@ def test_merge_pcapng(tmp_path: Path) -> None:
     assert len(interfaces) == 3  # one per source, each with its own link type
 
 
+def test_split_flows_within_a_small_descriptor_limit(tmp_path: Path) -> None:
+    """300 flows with 32 descriptors allowed: outputs are closed and reopened (least recently
+    used first), and every file is what an unbounded run writes."""
+    source = tmp_path / "flows.pcap"
+    frames = [udp_frame(b"%d" % i, sport=1000 + i % 300, dport=53) for i in range(900)]
+    source.write_bytes(pcap_bytes([(1_700_000_000 + i, 0, f, len(f))
+                                   for i, f in enumerate(frames)]))
+    bounded, unbounded = tmp_path / "bounded", tmp_path / "unbounded"
+
+    def limit_descriptors() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
+
+    done = subprocess.run([sys.executable, str(EXAMPLES / "split_flows.py"), str(source),
+                           str(bounded), "--max-open", "8"], capture_output=True, text=True,
+                          timeout=120, check=False, preexec_fn=limit_descriptors)
+    assert done.returncode == 0, done.stderr
+    assert run_example("split_flows.py", str(source), str(unbounded), "--max-open",
+                       "1000").returncode == 0
+    names = sorted(path.name for path in unbounded.iterdir())
+    assert len(names) == 300
+    assert sorted(path.name for path in bounded.iterdir()) == names
+    for name in names:
+        assert (bounded / name).read_bytes() == (unbounded / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("library", ["dpkt", "scapy"])
+def test_decoders_decode_ip_on_each_interface_of_a_merged_file(tmp_path: Path,
+                                                               library: str) -> None:
+    """An SLL2 capture merged with an Ethernet one: each packet decoded from its own
+    interface's link layer, IP layers included (scapy's need scapy.layers.inet)."""
+    if importlib.util.find_spec(library) is None:
+        pytest.skip(f"{library} is not installed")
+    merged = tmp_path / "merged.pcapng"
+    inputs = [corpus_file("pcap/sll2.pcap"), corpus_file("pcap/example.pcap")]
+    assert run_example("merge_pcapng.py", str(merged), *inputs).returncode == 0
+    result = run_example("decode_with_dpkt.py", "--library", library, str(merged))
+    assert result.returncode == 0, result.stderr
+    lines = [line.split(": ", 1)[1] for line in result.stdout.splitlines()]
+    cooked = "SLL2" if library == "dpkt" else "CookedLinuxV2"
+    ethernet = "Ethernet" if library == "dpkt" else "Ether"
+    assert sum(line.startswith(f"{cooked} / IP") for line in lines) == 3
+    assert sum(line.startswith(f"{ethernet} / IP") for line in lines) == 4631
+    assert len(lines) == 4634
+
+
 def test_decode_with_dpkt_or_scapy_or_neither() -> None:
     source = corpus_file("pcap/example.pcap")
     result = run_example("decode_with_dpkt.py", source, "-c", "3")
@@ -119,15 +180,32 @@ def test_sniffer_reports_errors_in_one_line() -> None:
     result = run_example("sniffer.py", "-i", "nosuchdevice0")
     assert result.returncode == 1
     assert result.stderr.startswith("sniffer: ") and "Traceback" not in result.stderr
+    # libpcap's words, as open_live raises them (tcpdump prints the same), not a status number
+    assert result.stderr == "sniffer: nosuchdevice0: No such device exists (No such device exists)\n"
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("example", ["sniffer.py", "async_capture.py"])
+def test_examples_say_why_capture_is_not_permitted(example: str) -> None:
+    """Without CAP_NET_RAW (dropped from the bounding set), libpcap's reason, not -8."""
+    needs_live_capture()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    done = subprocess.run([setpriv, "--bounding-set", "-net_raw,-net_admin", sys.executable,
+                           str(EXAMPLES / example), "-i", "lo"], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert "lo: You don't have permission to perform this capture on that device" in done.stderr
+    assert "status" not in done.stderr
 
 
 @pytest.mark.live
 def test_sniffer_on_loopback() -> None:
     needs_live_capture()
     port = 47_021
-    sender = example_burst(port)
-    result = run_example("sniffer.py", "-i", "lo", "-c", "3", f"udp port {port}", timeout=30)
-    sender.join()
+    result = run_capturing_example("sniffer.py", port, "-i", "lo", "-c", "3",
+                                   f"udp port {port}")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 3
@@ -138,10 +216,8 @@ def test_sniffer_on_loopback() -> None:
 def test_async_capture_on_loopback() -> None:
     needs_live_capture()
     port = 47_022
-    sender = example_burst(port)
-    result = run_example("async_capture.py", "-i", "lo", "-c", "3", "--timeout", "20",
-                         f"udp port {port}", timeout=30)
-    sender.join()
+    result = run_capturing_example("async_capture.py", port, "-i", "lo", "-c", "3",
+                                   "--timeout", "20", f"udp port {port}")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[-1].startswith("3 packets, ticker ran")

@@ -112,6 +112,10 @@ class Handle:
             message = f"{message} ({_status.PRIVILEGE_HINT})"
         return type(exception)(message, status)
 
+    def geterr(self) -> str:
+        """``pcap_geterr``: libpcap's message for the last error on this handle ('' if none)."""
+        return _status.handle_error(self._libpcap.ffi, self._libpcap.lib, self._pcap)
+
     def warning_message(self, status: int) -> str:
         """The text of a ``pcap_activate`` warning: libpcap's words and its detail, if any."""
         ffi, lib = self._libpcap.ffi, self._libpcap.lib
