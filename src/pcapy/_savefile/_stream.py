@@ -13,6 +13,7 @@ import gzip
 import os
 import stat
 import sys
+import threading
 import zlib
 from collections.abc import Iterator
 from typing import IO, Any, Callable, Optional, Union
@@ -60,6 +61,8 @@ class ByteSource:
     """An opened capture stream: its name, its first bytes, and an iterator over the rest."""
 
     def __init__(self, name: str, stream: Any, owned: bool) -> None:
+        self._io_lock = threading.Lock()
+        self._closed = self._close_pending = False
         self.name = name
         self._stream = stream  # what close() closes when we opened it
         self._owned = owned
@@ -94,6 +97,16 @@ class ByteSource:
         return read
 
     def _read_checked(self, size: int) -> bytes:
+        # Under the I/O lock, so that close() from another thread never closes the descriptor
+        # in the middle of a read, and no read ever reaches a descriptor closed (and perhaps
+        # reused by another file) since: such a read raises PcapError instead.
+        with self._io_lock:
+            if self._close_pending or self._closed:
+                self._close_now()
+                raise PcapError(f"{self.name}: the savefile was closed")
+            return self._read_unlocked(size)
+
+    def _read_unlocked(self, size: int) -> bytes:
         try:
             data = self._read(size)
         except EOFError as err:  # gzip: the compressed stream ends before its end marker
@@ -128,7 +141,10 @@ class ByteSource:
         """Continue reading at ``offset`` (plain files only: see ``path``)."""
         if self.path is None:
             raise PcapError(f"{self.name}: cannot seek in this stream")
-        self._stream.seek(offset)
+        with self._io_lock:
+            if self._closed or self._close_pending:
+                raise PcapError(f"{self.name}: the savefile was closed")
+            self._stream.seek(offset)
 
     def regular_file_descriptor(self) -> int:
         """The descriptor of the plain file we opened and read from, or -1 (a pipe, a FIFO,
@@ -150,8 +166,20 @@ class ByteSource:
             return -1
 
     def close(self) -> None:
-        if self._owned:
-            self._stream.close()
+        """Close what we opened: now, or, if another thread is inside a read, as soon as that
+        read returns (by that thread; no read follows)."""
+        self._close_pending = True
+        if self._io_lock.acquire(blocking=False):
+            try:
+                self._close_now()
+            finally:
+                self._io_lock.release()
+
+    def _close_now(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if self._owned:
+                self._stream.close()
 
     def __del__(self) -> None:
         # Collected with the last reader or iterator that used it: close what we opened. (A
