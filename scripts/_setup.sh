@@ -62,8 +62,15 @@ ensure_venv() {
   local extras=()
   # The table extras (pcapy[arrow], pcapy[dask]) are installed for the tests: pyarrow, numpy,
   # duckdb, polars, pandas and dask[distributed] (tests/tables skips only when they are missing).
+  # build, twine and hatchling (the build backend): scripts/test builds the sdist and the wheel
+  # and checks them with twine.
   [ "${1:-}" = "test" ] && extras=(pytest hypothesis mypy ruff coverage
-    pyarrow numpy duckdb polars pandas "dask[dataframe,distributed]")
+    pyarrow numpy duckdb polars pandas "dask[dataframe,distributed]" build twine hatchling)
+  # This project was installed as the distribution "pcapy" before it was named pcapy-cffi: a
+  # .venv made then would keep both (one module, two owners).
+  if "$VENV/bin/python" -m pip show -q pcapy >/dev/null 2>&1; then
+    "$VENV/bin/python" -m pip uninstall -y -q pcapy >/dev/null 2>&1 || true
+  fi
   say "installing pcapy (editable) ${extras[*]:+and ${extras[*]}} into $VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT" "${extras[@]}"
 }
