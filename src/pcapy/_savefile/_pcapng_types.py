@@ -30,7 +30,7 @@ import ipaddress
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional, cast
 
 from .._errors import MalformedSavefileError
 
@@ -510,6 +510,10 @@ class InterfaceStatistics:
     options: tuple[Option, ...] = ()
 
 
+# [the Interface whose options were decoded last, their OptionReader]
+_LAST_DECODED: list[object] = []
+
+
 class Interface:
     """An Interface Description Block: one capture interface of one section.
 
@@ -565,7 +569,15 @@ class Interface:
                              BlockType.INTERFACE_DESCRIPTION)
 
     def _reader(self) -> OptionReader:
-        return OptionReader(self.options, self.byte_order)
+        # The fields of one interface are often read together (a repr, a program listing every
+        # field): the last interface's decoded options are kept, so that reading its fields
+        # costs one decoding, and nothing more is kept however many interfaces there are.
+        last = _LAST_DECODED
+        if last and last[0] is self:
+            return cast(OptionReader, last[1])
+        reader = OptionReader(self.options, self.byte_order)
+        _LAST_DECODED[:] = [self, reader]
+        return reader
 
     @property
     def name(self) -> Optional[str]:
