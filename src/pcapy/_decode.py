@@ -298,30 +298,46 @@ def _link_payload(decoder: _Decoder, head: str, ethertype: int, view: _View,
 
 
 def _ethernet(decoder: _Decoder, view: _View, length: int) -> None:
+    _ethernet_frame(decoder, view, length, None, 0)
+
+
+#: a switch tag's text (given its bytes and whether -e is on), printed before the ethertype
+_SwitchTag = Callable[["_View", bool], str]
+
+
+def _ethernet_frame(decoder: _Decoder, view: _View, length: int, tag: Optional[_SwitchTag],
+                    tag_size: int) -> None:
+    """An Ethernet frame, with a switch tag of ``tag_size`` bytes after the addresses when
+    ``tag`` is given (printed whether or not -e, as tcpdump does)."""
     decoder.enter("Ethernet", "ether")
-    decoder.link_length = 14
-    view.need(0, 14)
-    macs, ethertype, offset = f"{view.mac(6)} > {view.mac(0)}", view.u16(12), 14
+    type_at = 12 + tag_size
+    decoder.link_length = type_at + 2
+    view.need(0, type_at + 2)
+    macs, ethertype, offset = f"{view.mac(6)} > {view.mac(0)}", view.u16(type_at), type_at + 2
+    tag_text = "" if tag is None else tag(view.sub(12, tag_size), decoder.link_header)
+    if tag_text and not decoder.link_header:
+        decoder.out(tag_text)
     if ethertype <= 1500:
-        size = min(ethertype, length - 14)
+        size = min(ethertype, length - offset)
         if decoder.link_header:
-            decoder.out(f"{macs}, 802.3, length {size}: ")
-        _llc(decoder, view.sub(14, size), size, macs)
+            decoder.out(f"{macs}, {tag_text}802.3, length {size}: ")
+        _llc(decoder, view.sub(offset, size), size, macs)
         return
-    head = macs + ", "
+    head = macs + ", " + (tag_text if decoder.link_header else "")
     decoder.layer = "vlan"
     while ethertype in _VLAN_TPIDS:  # IEEE 802.1Q tags: TPID, then priority, DEI, VLAN id
         if not view.has(offset, 4):
             raise _TruncatedError(head + " [|vlan]" if decoder.link_header else None)
         tci = view.u16(offset)
-        head += (_ethertype_text(ethertype, decoder.quiet, length if offset == 14 else None)
+        head += (_ethertype_text(ethertype, decoder.quiet,
+                                 length if offset == type_at + 2 else None)
                  + f"vlan {tci & 0xFFF}, p {tci >> 13}, " + ("DEI, " if tci & 0x1000 else ""))
         ethertype, offset = view.u16(offset + 2), offset + 4
         decoder.protocols.append("VLAN")
         decoder.link_length = offset
     if not decoder.link_header:  # an unknown payload is announced by its own ethertype
         head = macs + ", "
-    first = not decoder.link_header or offset == 14
+    first = not decoder.link_header or offset == type_at + 2
     head += _ethertype_text(ethertype, decoder.quiet, length if first else None)
     _link_payload(decoder, head, ethertype, view.sub(offset), length - offset)
 
@@ -727,6 +743,88 @@ def _tcp_payload(decoder: _Decoder, view: _View, length: int, ports: tuple[int, 
             _dns(decoder, view.sub(2), length - 2, mdns=False)
     elif 80 in ports or 8080 in ports:
         _http(decoder, view, length)
+    elif 22 in ports:
+        _ssh(decoder, view, length)
+    elif 6633 in ports or 6653 in ports:
+        _openflow(decoder, view, length)
+
+
+# -- OpenFlow (its header only, as tcpdump prints it without -v) ----------------------------
+_OF_VERSIONS = {1: "1.0", 2: "1.1", 3: "1.2", 4: "1.3", 5: "1.4", 6: "1.5"}
+_OF_COMMON = ("HELLO", "ERROR", "ECHO_REQUEST", "ECHO_REPLY")
+_OF_TYPES = {
+    1: (*_OF_COMMON, "VENDOR", "FEATURES_REQUEST", "FEATURES_REPLY", "GET_CONFIG_REQUEST",
+        "GET_CONFIG_REPLY", "SET_CONFIG", "PACKET_IN", "FLOW_REMOVED", "PORT_STATUS",
+        "PACKET_OUT", "FLOW_MOD", "PORT_MOD", "STATS_REQUEST", "STATS_REPLY",
+        "BARRIER_REQUEST", "BARRIER_REPLY", "QUEUE_GET_CONFIG_REQUEST",
+        "QUEUE_GET_CONFIG_REPLY"),
+    4: (*_OF_COMMON, "EXPERIMENTER", "FEATURES_REQUEST", "FEATURES_REPLY",
+        "GET_CONFIG_REQUEST", "GET_CONFIG_REPLY", "SET_CONFIG", "PACKET_IN", "FLOW_REMOVED",
+        "PORT_STATUS", "PACKET_OUT", "FLOW_MOD", "GROUP_MOD", "PORT_MOD", "TABLE_MOD",
+        "MULTIPART_REQUEST", "MULTIPART_REPLY", "BARRIER_REQUEST", "BARRIER_REPLY",
+        "QUEUE_GET_CONFIG_REQUEST", "QUEUE_GET_CONFIG_REPLY", "ROLE_REQUEST", "ROLE_REPLY",
+        "GET_ASYNC_REQUEST", "GET_ASYNC_REPLY", "SET_ASYNC", "METER_MOD"),
+}
+#: messages whose body must be empty (OpenFlow 1.0 and 1.3 alike)
+_OF_EMPTY = frozenset(("FEATURES_REQUEST", "GET_CONFIG_REQUEST", "BARRIER_REQUEST",
+                       "BARRIER_REPLY", "GET_ASYNC_REQUEST"))
+
+
+def _openflow(decoder: _Decoder, view: _View, length: int) -> None:
+    """Each OpenFlow message's header in the segment: version, type, length, xid."""
+    decoder.enter("OpenFlow", "openflow")
+    decoder.out(": OpenFlow")
+    offset = 0
+    while offset < length:
+        version = view.u8(offset)
+        decoder.out(f"\n\tversion {_OF_VERSIONS.get(version, f'unknown (0x{version:02x})')}")
+        if length - offset < 8:
+            _openflow_partial(decoder, view, offset, length)
+            return
+        kind, size = view.u8(offset + 1), view.u16(offset + 2)
+        names = _OF_TYPES.get(version, ())
+        name = names[kind] if kind < len(names) else None
+        decoder.out((f", type {name}" if name else f", type unknown (0x{kind:02x})")
+                    + f", length {size}{' (too short!)' if size < 8 else ''}"
+                    + f", xid 0x{view.u32(offset + 4):08x}")
+        if size < 8 or (name in _OF_EMPTY and size != 8):
+            decoder.out(" (invalid)")
+            view.need(offset + 8, length - offset - 8)
+            return
+        view.need(offset + 8, size - 8)
+        if size > length - offset:
+            return
+        offset += size
+
+
+def _openflow_partial(decoder: _Decoder, view: _View, offset: int, length: int) -> None:
+    """A message header cut by the end of the segment: what there is, then the note."""
+    remaining = length - offset
+    kind = view.u8(offset + 1) if remaining > 1 else None
+    if kind is not None:
+        names = _OF_TYPES.get(view.u8(offset), ())
+        decoder.out(f", type {names[kind]}" if kind < len(names)
+                    else f", type unknown (0x{kind:02x})")
+    if remaining >= 4:
+        size = view.u16(offset + 2)
+        decoder.out(f", length {size}{' (too short!)' if size < 8 else ''}")
+    decoder.out(" (end of TCP payload)")
+    view.need(offset, remaining)
+
+
+def _ssh(decoder: _Decoder, view: _View, length: int) -> None:
+    """An SSH version line (RFC 4253 4.2), ``SSH-2.0-...``, when the segment starts with one
+    that ends (CR LF or LF) within it; anything else prints nothing."""
+    decoder.enter("SSH", "ssh")
+    if any(view.u8(at) != ord(c) for at, c in enumerate("SSH-")):
+        return
+    for at in range(4, length):
+        byte = view.u8(at)
+        if byte == 0x0A or (byte == 0x0D and at + 1 < length and view.u8(at + 1) == 0x0A):
+            decoder.out(": SSH: " + view.raw(0, at).decode("ascii"))
+            return
+        if not 0x20 <= byte < 0x7F:
+            return
 
 
 # -- HTTP ---------------------------------------------------------------------------------
@@ -804,7 +902,10 @@ def _udp(decoder: _Decoder, view: _View, length: int, addresses: tuple[str, str]
         return
     if decoder.verbose:
         decoder.out(_udp_checksum(decoder, view, size))
-    if decoder.quiet or not (53 in ports or 5353 in ports):
+    if not decoder.quiet and not (53 in ports or 5353 in ports) and any(
+            _RX_PORTS[0] <= port <= _RX_PORTS[1] for port in ports):
+        _rx(decoder, view.sub(8, payload), min(size, length) - 8)
+    elif decoder.quiet or not (53 in ports or 5353 in ports):
         decoder.out(f"UDP, length {payload}")
     else:
         decoder.enter("DNS" if 53 in ports else "mDNS", "domain")
@@ -813,6 +914,64 @@ def _udp(decoder: _Decoder, view: _View, length: int, addresses: tuple[str, str]
             decoder.out(f"domain [length {payload} < 12] (invalid)")
         else:
             _dns(decoder, view.sub(8, payload), payload, mdns=53 not in ports)
+
+
+# -- Rx (AFS's remote procedure calls): the header, and acknowledgments ----------------------
+_RX_PORTS = (7000, 7009)
+_RX_TYPES = {1: "data", 2: "ack", 3: "busy", 4: "abort", 5: "ackall", 6: "challenge",
+             7: "response", 8: "debug", 9: "params", 13: "version"}
+_RX_ACK_REASONS = {1: "ack requested", 2: "duplicate packet", 3: "out of sequence",
+                   4: "exceeds window", 5: "no buffer space", 6: "ping", 7: "ping response",
+                   8: "delay", 9: "idle"}
+_RX_HEADER = 28
+
+
+def _rx(decoder: _Decoder, view: _View, length: int) -> None:
+    """An Rx packet: its type, with -v its sequence and serial numbers, and an ack's details.
+
+    The AFS services' calls and replies inside data packets are not decoded.
+    """
+    decoder.enter("Rx", "rx")
+    if not view.has(0, _RX_HEADER):
+        decoder.out(f" [|rx] ({length})")
+        return
+    kind = view.u8(20)
+    decoder.out(" rx " + _RX_TYPES.get(kind, f"type {kind}"))
+    if decoder.verbose:
+        decoder.out(f" seq {view.u32(12)} ser {view.u32(16)}")
+    if kind == 2:
+        try:
+            _rx_ack(decoder, view.sub(_RX_HEADER))
+        except _TruncatedError:
+            decoder.out(" [|ack]")
+    decoder.out(f" ({length})")
+
+
+def _rx_ack(decoder: _Decoder, view: _View) -> None:
+    view.need(0, 18)
+    first, count = view.u32(4), view.u8(17)
+    reason = view.u8(16)
+    decoder.out(f" first {first} serial {view.u32(12)} reason "
+                + _RX_ACK_REASONS.get(reason, f"#{reason}"))
+    if count:
+        acks = view.raw(18, count)
+        decoder.out(_rx_ranges(" acked ", first, acks, 1) + _rx_ranges(" nacked ", first, acks, 0))
+
+
+def _rx_ranges(label: str, first: int, acks: bytes, wanted: int) -> str:
+    """``acked 3-5,8``: the runs of packets whose ack byte is ``wanted``."""
+    runs: list[str] = []
+    index = 0
+    while index < len(acks):
+        if acks[index] != wanted:
+            index += 1
+            continue
+        end = index
+        while end + 1 < len(acks) and acks[end + 1] == wanted:
+            end += 1
+        runs.append(str(first + index) if end == index else f"{first + index}-{first + end}")
+        index = end + 1
+    return label + ",".join(runs) if runs else ""
 
 
 # -- DNS ----------------------------------------------------------------------------------
@@ -1552,3 +1711,8 @@ _IP_PROTOCOLS: dict[int, _Printer] = {
     59: lambda decoder, view, length: decoder.out("no next header"),
 }
 _PORTED: dict[int, _PortPrinter] = {6: _tcp, 17: _udp}
+
+# the other link layers, in their own module, which takes the helpers above from this one
+from ._decode_links import link_printers  # noqa: E402
+
+_LINKTYPES.update(link_printers())

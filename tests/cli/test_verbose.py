@@ -288,6 +288,8 @@ _UNDECODED = [
     ("UDP payload", re.compile(r"UDP, length \d+$")),
     ("IP protocol", re.compile(r" ip-proto-\d+ \d+$")),
     ("TCP payload", re.compile(r", length [1-9]\d*$")),
+    # the first data packet of an AFS call or reply: tcpdump decodes the service's arguments
+    ("Rx call", re.compile(r" rx data seq 1 ser \d+ \(\d+\)$")),
 ]
 
 
@@ -309,7 +311,7 @@ CORPUS_FILES: dict[str, tuple[int, dict[str, int]]] = {
     "pcapng/NullLoopback.pcap": (3, {}),
     "pcapng/err-buffertoosmall.pcapng": (27, {}),
     "pcapng/icmp-length-zero.pcapng": (1, {}),
-    "pcap/afs.pcap": (601, {"UDP payload": 248}),  # AFS rx, also quoted by ICMP errors
+    "pcap/afs.pcap": (601, {"UDP payload": 4, "Rx call": 124}),  # AFS calls and replies
     "pcap/pptp.pcap": (23, {"TCP payload": 7, "IP protocol": 1}),  # PPTP control, GRE
     "pcap/babel_rtt.pcap": (9, {"UDP payload": 9}),  # babel over IPv6
     "pcap/ipv6_mobility_1.pcap": (16, {"IP protocol": 16}),  # IPv6 mobility headers

@@ -37,6 +37,7 @@ The command uses only pcapy's public API; it is imported only when the command r
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Optional
@@ -55,6 +56,7 @@ SUBCOMMANDS: dict[str, str] = {
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command; returns the exit status (the console script passes it to ``exit``)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    open_closed_streams()
     try:
         return run_command(args)
     except (CommandError, pcapy.PcapError, OSError, ValueError) as err:
@@ -64,6 +66,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+
+
+def open_closed_streams() -> None:
+    """Started with standard output or error closed (``pcapy ... >&-``), Python has None
+    there; like tcpdump, write into the void instead (its writes fail unseen, status 0)."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 (lives as long as sys)
 
 
 def run_command(args: Sequence[str]) -> int:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import pcapy
-
 from .._constants import DLT_BY_NAME, DLT_NAME
 from .._decode import can_print
 from ._common import CommandError
@@ -38,6 +36,7 @@ LINKTYPE_DESCRIPTIONS = {
     "IPNET": "Solaris ipnet", "CAN_SOCKETCAN": "CAN-bus with SocketCAN headers",
     "IPV4": "Raw IPv4", "IPV6": "Raw IPv6", "IEEE802_15_4_NOFCS": "IEEE 802.15.4 without FCS",
     "DBUS": "D-Bus", "NFLOG": "Linux netfilter log messages", "INFINIBAND": "InfiniBand",
+    "IPOIB": "RFC 4391 IP-over-Infiniband",
     "NETLINK": "Linux netlink", "BLUETOOTH_LINUX_MONITOR": "Bluetooth Linux Monitor",
     "PKTAP": "Apple DLT_PKTAP", "VSOCK": "Linux vsock", "LINUX_SLL2": "Linux cooked v2",
     "AX25_KISS": "AX.25 with KISS header", "DSA_TAG_BRCM": "Broadcom tag",
@@ -68,7 +67,7 @@ def linktype_text(dlt: int) -> str:
     """``EN10MB (Ethernet)`` as tcpdump prints it in its banner."""
     name = linktype_name(dlt)
     if name is None:
-        return pcapy.datalink_name(dlt)
+        return str(dlt)
     description = LINKTYPE_DESCRIPTIONS.get(name)
     return f"{name} ({description})" if description else name
 

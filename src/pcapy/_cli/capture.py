@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Callable
 
 import pcapy
 
@@ -25,10 +24,11 @@ from .live import (
     live_batches,
     open_live,
     print_statistics,
-    stop_signals,
 )
-from .printer import PacketPrinter
+from .output import FileLimitReachedError, open_output
 from .program import print_program
+from .progress import Progress
+from .stopping import StopSignals, stop_signals
 
 
 def run_capture(argv: Sequence[str]) -> int:
@@ -47,9 +47,9 @@ def run_capture(argv: Sequence[str]) -> int:
         return run_workers(args)
     reader = open_reader(args)
     try:
-        with stop_signals(enabled=not args.read):
+        with stop_signals() as stop:
             _banner(describe_source(reader, args))
-            return _process(reader, args)
+            return _process(reader, args, stop)
     finally:
         reader.close()
 
@@ -86,31 +86,45 @@ def _banner(text: str) -> None:
     sys.stderr.flush()
 
 
-def _process(reader: pcapy.Reader, args: argparse.Namespace) -> int:
-    live = not args.read
-    if args.write:
-        dumper = reader.dump_open(args.write, format=args.format)
-        handle: Callable[[pcapy.Pkthdr, bytes], None] = dumper.dump
-    else:
-        dumper = None
-        handle = PacketPrinter(reader.datalink(), args, sys.stdout).print_packet
-    counter = PacketCounter(handle, args.count)
+def _process(reader: pcapy.Reader, args: argparse.Namespace, stop: StopSignals) -> int:
+    output = open_output(reader, args)
+    counter = PacketCounter(output.handle, args.count or 0, stop)
     try:
-        if live:
+        if not args.read:
             return _capture_live(reader, counter)
-        _read_file(reader, counter)
-        return 0
+        with Progress.for_file(args.read) if args.write else Progress(0) as progress:
+            _read_file(reader, counter, progress)
     finally:
-        if dumper is not None:
-            dumper.close()
-        sys.stdout.flush()
+        output.close()
+    if args.count_only:
+        print_count(counter.count)
+    return 0
 
 
-def _read_file(reader: pcapy.Reader, counter: PacketCounter) -> None:
-    for header, data in reader:
-        counter(header, data)
-        if counter.done:
-            break
+def print_count(count: int) -> None:
+    """``--count``'s line, on standard output."""
+    sys.stdout.write(f"{count} packet{'' if count == 1 else 's'}\n")
+    sys.stdout.flush()
+
+
+def _read_file(reader: pcapy.Reader, counter: PacketCounter, progress: Progress) -> None:
+    """Handle the file's packets until its end, ``-c`` or a stop signal."""
+    overhead = record_overhead(reader)
+    progress.update(overhead)
+    try:
+        for header, data in reader:
+            counter(header, data)
+            progress.advance(header.getcaplen() + overhead)
+            if counter.done:
+                break
+    except (KeyboardInterrupt, FileLimitReachedError):
+        pass
+
+
+def record_overhead(reader: pcapy.Reader) -> int:
+    """Bytes of file per record besides the packet (for progress): 16 for pcap, 32 for an
+    Enhanced Packet Block."""
+    return 32 if reader.file_format == "pcapng" else 16
 
 
 def _capture_live(reader: pcapy.Reader, counter: PacketCounter) -> int:
@@ -121,6 +135,8 @@ def _capture_live(reader: pcapy.Reader, counter: PacketCounter) -> int:
                 break
     except KeyboardInterrupt:
         interrupted = True
+    except FileLimitReachedError:
+        pass
     sys.stdout.flush()
     print_statistics(reader, counter.count, interrupted)
     return 0

@@ -8,11 +8,8 @@ mode, so Ctrl-C ends it at once even on an idle interface.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import select
-import signal
 import sys
-import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -21,6 +18,7 @@ import pcapy
 
 from ._common import CommandError, report
 from ._linktypes import datalink_line, linktype_name
+from .stopping import StopSignals
 
 READ_TIMEOUT_MS = 100
 _POLL_SECONDS = 0.1
@@ -37,6 +35,8 @@ def open_live(device: str, args: argparse.Namespace) -> pcapy.Reader:
             reader.set_immediate_mode(1)
         if args.precision == "nano":
             reader.set_tstamp_precision(pcapy.PCAP_TSTAMP_PRECISION_NANO)
+        if args.buffer_kib:
+            reader.set_buffer_size(args.buffer_kib * 1024)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             status = reader.activate()
@@ -44,10 +44,20 @@ def open_live(device: str, args: argparse.Namespace) -> pcapy.Reader:
             report(f"WARNING: {warning.message}")
         if status < 0:
             raise CommandError(f"{device}: {ACTIVATE_ERRORS.get(status, 'generic error')}")
+        if args.direction is not None:
+            set_direction(reader, args.direction)
     except BaseException:
         reader.close()
         raise
     return reader
+
+
+def set_direction(reader: pcapy.Reader, direction: int) -> None:
+    """-Q: capture only packets going that way, as ``pcap_setdirection`` does."""
+    try:
+        reader.setdirection(direction)
+    except pcapy.PcapError as err:
+        raise CommandError(f"pcap_setdirection() failed: {err}") from err
 
 
 def close_on_error(reader: pcapy.Reader, function: Callable[..., object],
@@ -111,29 +121,6 @@ ACTIVATE_ERRORS = {
 
 
 
-def _stop(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def stop_signals(*, enabled: bool) -> Iterator[None]:
-    """Make SIGINT and SIGTERM end a live capture, as tcpdump does (even if inherited ignored).
-
-    Both raise ``KeyboardInterrupt``; the previous handlers come back afterwards.
-    """
-    previous: dict[int, Any] = {}
-    if enabled and threading.current_thread() is threading.main_thread():
-        for name in ("SIGINT", "SIGTERM"):
-            number = getattr(signal, name, None)
-            if number is not None:
-                previous[number] = signal.signal(number, _stop)
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
 def live_batches(reader: pcapy.Reader, counter: PacketCounter) -> Iterator[int]:
     """Dispatch packets as they arrive; yields each batch's size (0 after an idle wait).
 
@@ -182,16 +169,20 @@ def _plural(count: int, what: str) -> str:
 
 
 class PacketCounter:
-    """Counts the packets handled, and says when ``-c`` is reached."""
+    """Counts the packets handled, and says when ``-c`` is reached; a SIGINT or SIGTERM
+    arriving while one is handled interrupts only after it."""
 
-    def __init__(self, handle: Callable[[pcapy.Pkthdr, bytes], None], limit: int) -> None:
+    def __init__(self, handle: Callable[[pcapy.Pkthdr, bytes], None], limit: int,
+                 stop: StopSignals) -> None:
         self.handle = handle
         self.limit = limit
         self.count = 0
+        self.stop = stop
 
     def __call__(self, header: pcapy.Pkthdr, data: bytes) -> None:
-        self.count += 1
-        self.handle(header, data)
+        with self.stop.deferred():  # a stop comes after this packet is whole
+            self.count += 1
+            self.handle(header, data)
 
     @property
     def done(self) -> bool:

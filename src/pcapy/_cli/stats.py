@@ -7,13 +7,13 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import IO, Optional
+from typing import IO, NamedTuple, Optional
 
 import pcapy
 
 from .._decode import summarize
 from ._args import Parser
-from ._common import PROG
+from ._common import PROG, error_message, report
 from ._linktypes import linktype_text
 from .printer import packet_linktype
 from .progress import Progress
@@ -107,33 +107,67 @@ def _utc(stamp_ns: int) -> str:
     return f"{text}.{fraction:09d} UTC"
 
 
-def tally_file(path: str, stream: IO[str]) -> Tally:
-    """Count one capture file, with a progress bar on ``stream`` if it is a terminal."""
+class FileTally(NamedTuple):
+    """One file's counts, and what stopped its reading early (None: read to its end)."""
+
+    tally: Tally
+    problem: Optional[str]
+    opened: bool
+
+
+def tally_file(path: str, stream: IO[str]) -> FileTally:
+    """Count one capture file, with a progress bar on ``stream`` if it is a terminal.
+
+    A file that cannot be opened, or is damaged partway, gives what was counted before the
+    damage and the error's text.
+    """
     tally = Tally()
-    progress = Progress.for_file(path, stream)
-    progress.update(FILE_HEADER_BYTES)
-    try:
-        with pcapy.open_offline(path) as reader:
-            default = reader.datalink()
-            for header, data in reader:
-                tally.add(header, data, packet_linktype(header, default))
-                progress.advance(header.getcaplen() + RECORD_HEADER_BYTES)
-    finally:
-        progress.close()
-    return tally
+    opened = False
+    with Progress.for_file(path, stream) as progress:
+        progress.update(FILE_HEADER_BYTES)
+        try:
+            with pcapy.open_offline(path) as reader:
+                opened = True
+                default = reader.datalink()
+                for header, data in reader:
+                    tally.add(header, data, packet_linktype(header, default))
+                    progress.advance(header.getcaplen() + RECORD_HEADER_BYTES)
+        except (pcapy.PcapError, OSError, ValueError) as err:
+            return FileTally(tally, file_problem(err, path), opened)
+    return FileTally(tally, None, opened)
+
+
+def file_problem(err: BaseException, path: str) -> str:
+    """The error's text without the file's name (it is printed before it)."""
+    if isinstance(err, OSError) and err.strerror and err.filename in (path, None):
+        return err.strerror
+    return error_message(err).removeprefix(f"{path}: ")
 
 
 def run(argv: Sequence[str]) -> int:
-    """``pcapy stats FILE [FILE ...]``."""
+    """``pcapy stats FILE [FILE ...]``: a report per file and one for all of them.
+
+    A file that cannot be read is named on standard error (``pcapy: FILE: error``) with its
+    report up to the damage, the other files are still read, and the status is 1.
+    """
     parser = Parser(prog=f"{PROG} stats", description="Summarise capture files.")
     parser.add_argument("files", nargs="+", metavar="FILE", help="pcap or pcapng files")
     parser.add_argument("--top", type=int, default=10, help="how many protocols and talkers")
     args = parser.parse_args(argv)
     total = Tally()
+    failed = 0
     for path in args.files:
-        tally = tally_file(path, sys.stderr)
-        sys.stdout.write("\n".join(tally.report(path, args.top)) + "\n")
+        tally, problem, opened = tally_file(path, sys.stderr)
+        if opened:
+            lines = tally.report(path, args.top)
+            if problem is not None:
+                lines.insert(1, f"  damaged:      {problem} (counted up to there)")
+            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.flush()
+        if problem is not None:
+            failed += 1
+            report(f"{path}: {problem}")
         total.merge(tally)
     if len(args.files) > 1:
         sys.stdout.write("\n".join(total.report(f"all {len(args.files)} files", args.top)) + "\n")
-    return 0
+    return 1 if failed else 0

@@ -23,8 +23,9 @@ import pcapy
 
 from ._common import CommandError, quiet_broken_pipe
 from ._linktypes import linktype_text
-from .live import open_live, statistics_lines, stop_signals, write_statistics
+from .live import open_live, statistics_lines, write_statistics
 from .printer import PacketPrinter
+from .stopping import stop_signals
 
 #: options of a single capture the workers do not take, and why
 _REFUSED = (
@@ -102,7 +103,7 @@ def probe(args: argparse.Namespace) -> tuple[int, int]:
 def _capture(capture: Any, args: argparse.Namespace, linktype: int,
              snapshot: int) -> Optional[Any]:
     """Start, say we listen, run to Ctrl-C or SIGTERM; None if standard output was closed."""
-    with stop_signals(enabled=True):
+    with stop_signals():
         capture.start()
         sys.stderr.write(f"listening on {args.interface}, link-type {linktype_text(linktype)}, "
                          f"snapshot length {snapshot} bytes\n")
