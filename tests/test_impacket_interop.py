@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -54,6 +55,14 @@ def test_split_py_splits_a_capture_by_connection(tmp_path: Path):
     assert written == expected
 
 
+def wait_for(condition, seconds: float) -> None:
+    """Poll ``condition`` until it holds or ``seconds`` pass (then the asserts say what is
+    missing)."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 @pytest.mark.live
 @pytest.mark.skipif(not is_root(), reason="live capture needs root (CAP_NET_RAW, CAP_NET_ADMIN)")
 def test_sniff_py_decodes_packets_on_lo():
@@ -63,19 +72,28 @@ def test_sniff_py_decodes_packets_on_lo():
         [sys.executable, "-u", str(script("sniff.py")), f"udp dst port {port}"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+    lines: list[str] = []
     try:
-        assert sniffer.stdin is not None
+        assert sniffer.stdin is not None and sniffer.stdout is not None
         sniffer.stdin.write(f"{devices.index('lo')}\n")
         sniffer.stdin.flush()
-        time.sleep(1.5)  # let it open lo and start its capture thread
+        stdout = sniffer.stdout
+        reader = threading.Thread(target=lambda: lines.extend(iter(stdout.readline, "")),
+                                  daemon=True)
+        reader.start()
+        # sniff.py prints "Listening on lo: ..." once its capture is open: send only then
+        wait_for(lambda: "Listening on" in "".join(lines), 20)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for i in range(5):  # bounded, to 127.0.0.1 only
                 sock.sendto(b"impacket interop %d" % i, ("127.0.0.1", port))
-                time.sleep(0.05)
-        time.sleep(1.0)
+        wait_for(lambda: "".join(lines).count(f"-> {port}") >= 5, 5)
     finally:
         sniffer.send_signal(signal.SIGKILL)
-        output, _ = sniffer.communicate(timeout=10)
+        sniffer.wait(timeout=10)
+        for pipe in (sniffer.stdin, sniffer.stdout):
+            if pipe is not None:
+                pipe.close()
+    output = "".join(lines)
     assert "Listening on lo: net=127.0.0.0, mask=255.0.0.0, linktype=1" in output
     assert output.count(f"-> {port}") == 5, output  # impacket's decoder: "UDP <sport> -> <dport>"
     assert output.count("IP DF 127.0.0.1 -> 127.0.0.1") == 5

@@ -262,20 +262,22 @@ def test_stats_progress_bar_on_a_terminal() -> None:
 
 # -- errors ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(("args", "needle"), [
-    (("-r", "/nonexistent/file.pcap"), "No such file or directory"),
+    (("-r", "__MISSING__"), "No such file or directory"),
     (("-r", "__CORPUS__", "tcp port"), "syntax error"),
     (("--no-such-option",), "unrecognized arguments"),
     (("-c", "-3", "-r", "__CORPUS__"), "invalid packet count"),
     (("-r", "__CORPUS__", "-i", "lo"), "cannot be used together"),
-    (("stats", "/nonexistent/file.pcap"), "No such file or directory"),
+    (("stats", "__MISSING__"), "No such file or directory"),
     (("stats",), "required"),
     (("-r", "__BROKEN__"), "bigger than snaplen"),
     (("-d", "-y", "NOSUCHTYPE", "tcp"), "invalid data link type"),
 ])
-def test_errors_are_one_line_and_exit_1(args: tuple[str, ...], needle: str) -> None:
-    example = str(corpus_file("pcap/example.pcap"))
-    broken = str(corpus_file("broken/kday1.pcap"))
-    args = tuple(example if a == "__CORPUS__" else broken if a == "__BROKEN__" else a for a in args)
+def test_errors_are_one_line_and_exit_1(args: tuple[str, ...], needle: str,
+                                        tmp_path: Path) -> None:
+    names = {"__CORPUS__": str(corpus_file("pcap/example.pcap")),
+             "__BROKEN__": str(corpus_file("broken/kday1.pcap")),
+             "__MISSING__": str(tmp_path / "no-such-dir" / "file.pcap")}  # surely absent
+    args = tuple(names.get(a, a) for a in args)
     assert needle in assert_one_error_line(pcapy_cmd(*args))
 
 
