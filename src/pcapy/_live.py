@@ -247,6 +247,8 @@ class LiveCapture:
         # Called (from any thread) by breakloop() and close(): how an asyncio wait, which is
         # no read in progress, learns that it must end (see _aio).
         self._wakeups: set[Callable[[], object]] = set()
+        self._failure: Optional[CaptureError] = None  # the interface went down: every read
+        self._next_interface_check = 0.0  # (monotonic) while waiting, see _check_interface
         self._set_timeout(0)
 
     # -- configuration and activation ------------------------------------------------------
@@ -362,6 +364,7 @@ class LiveCapture:
         try:
             if self._closed:
                 return TIMEOUT
+            self._raise_failure()
             packet = self._read_packet()
             if packet is None:
                 packet = self._wait_for_packet()
@@ -379,6 +382,7 @@ class LiveCapture:
         self._readers += 1
         try:
             while not (self.break_requested or self._closed):
+                self._raise_failure()
                 more_ready = yield from drain(DRAIN_BATCH)
                 if not more_ready:
                     self._wait_slice(None)
@@ -395,10 +399,12 @@ class LiveCapture:
         try:
             if self._closed:
                 return
+            self._raise_failure()
             packet = self._read_packet()
             if packet is None:
                 packet = self._wait_for_packet()
             if packet is None:
+                self._check_interface()  # (non-blocking reads wait elsewhere: asyncio)
                 return
             yield packet
             if cnt != 1 and not (self.break_requested or self._closed):
@@ -437,7 +443,28 @@ class LiveCapture:
                 return False
             seconds = min(seconds, remaining)
         self._waiter.wait(seconds)
+        self._check_interface()
         return True
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise CaptureError(str(self._failure), Status.ERROR)
+
+    def _check_interface(self) -> None:
+        """While waiting, at most every INTERFACE_CHECK seconds: is the device still up?
+
+        Linux's packet socket reports a device taken down once (``ENETDOWN``), which libpcap's
+        non-blocking read takes and keeps quiet about, waiting for the device to come back up;
+        libpcap's blocking read and pcapy-ng raise "The interface went down", and so does this,
+        on this read and every later one.
+        """
+        now = time.monotonic()
+        if now < self._next_interface_check or self.device is None:
+            return
+        self._next_interface_check = now + INTERFACE_CHECK
+        if not _interface_is_up(self._handle.selectable_fd(), self.device):
+            self._failure = CaptureError("The interface went down", Status.ERROR)
+            self._raise_failure()
 
     def install_filter(self, program: BPFProgram) -> None:
         """Filter in the kernel (or libpcap) from now on; the program must fit the link type."""
@@ -583,6 +610,29 @@ class LiveCapture:
     def _release(self) -> None:
         self._waiter.close()
         self._handle.close()
+
+
+INTERFACE_CHECK = 0.05  # seconds between two looks at the device's IFF_UP while waiting
+_SIOCGIFFLAGS = 0x8913
+_IFF_UP = 0x1
+
+
+def _interface_is_up(fd: int, device: str) -> bool:
+    """Whether ``device`` is up, asked through the capture's own socket (so in its network
+    namespace); True wherever that cannot be asked (not Linux, a device that is gone: libpcap
+    reports that one itself)."""
+    if fd < 0 or not sys.platform.startswith("linux"):
+        return True
+    import fcntl  # noqa: PLC0415 - POSIX only
+    import struct  # noqa: PLC0415
+
+    request = struct.pack("16sH14x", device.encode("utf-8", "surrogateescape")[:15], 0)
+    try:
+        answer = fcntl.ioctl(fd, _SIOCGIFFLAGS, request)
+    except OSError:
+        return True
+    flags = struct.unpack_from("H", answer, 16)[0]
+    return bool(flags & _IFF_UP)
 
 
 def _device_name(device: object) -> Optional[str]:
