@@ -412,6 +412,7 @@ class ParallelCapture:
             for path in self._outputs.worker_paths
         ]
         self._workers: list[_Worker] = []
+        self._started = False  # every worker became ready
         self._failure: Optional[_Failure] = None
         self._send_lock = threading.Lock()
         self._stop_requested: Optional[float] = None
@@ -443,6 +444,7 @@ class ParallelCapture:
         if self._failure is not None:
             self._shut_down()
             self._raise_failure()
+        self._started = True
 
     def request_stop(self) -> None:
         """Ask every worker to stop now; safe from any thread and from signal handlers."""
@@ -467,16 +469,25 @@ class ParallelCapture:
         self._result = self._collect(interrupted)
         return self._result
 
-    def run(self, duration: Optional[float] = None) -> ParallelResult:
-        """Start (unless started), capture until Ctrl-C, ``duration`` seconds or
-        ``request_stop()``, and stop."""
-        if not self._workers:
-            self.start()
+    def run(self, duration: Optional[float] = None, *,
+            ready: Optional[Callable[[], object]] = None) -> ParallelResult:
+        """Start (unless started), call ``ready()`` once every worker listens, capture until
+        Ctrl-C, ``duration`` seconds or ``request_stop()``, and stop.
+
+        Ctrl-C at any moment after the start (in ``ready()`` too) stops the capture and
+        returns, ``interrupted`` set; during the start it raises, every worker reaped.
+        """
         interrupted = False
-        deadline = None if duration is None else time.monotonic() + duration
         try:
+            if not self._workers:
+                self.start()
+            if ready is not None:
+                ready()
+            deadline = None if duration is None else time.monotonic() + duration
             self._pump(self._any_finished, deadline)
         except KeyboardInterrupt:
+            if not self._started:
+                raise  # start() has shut everything down
             interrupted = True
         except BaseException:
             self._shut_down()  # the workers never outlive a call that raises

@@ -139,9 +139,7 @@ def children():
     return sorted(pids)
 before = (children(), sorted(os.listdir("/proc/self/fd")))
 capture = pcapy.ParallelCapture(sys.argv[1], netns=sys.argv[2], workers=2)
-capture.start()
-print(json.dumps({"pids": capture.pids}), flush=True)
-result = capture.run()
+result = capture.run(ready=lambda: print(json.dumps({"pids": capture.pids}), flush=True))
 after = (children(), sorted(os.listdir("/proc/self/fd")))
 print(json.dumps({"interrupted": result.interrupted, "stop_seconds": result.stop_seconds,
                   "workers": len(result.workers), "same": before == after}), flush=True)

@@ -103,13 +103,14 @@ def probe(args: argparse.Namespace) -> tuple[int, int]:
 def _capture(capture: Any, args: argparse.Namespace, linktype: int,
              snapshot: int) -> Optional[Any]:
     """Start, say we listen, run to Ctrl-C or SIGTERM; None if standard output was closed."""
-    with stop_signals():
-        capture.start()
+    def banner() -> None:
         sys.stderr.write(f"listening on {args.interface}, link-type {linktype_text(linktype)}, "
                          f"snapshot length {snapshot} bytes\n")
         sys.stderr.flush()
+
+    with stop_signals():
         try:
-            return capture.run()
+            return capture.run(ready=banner)
         except pcapy.WorkerError as error:
             if isinstance(error.__cause__, BrokenPipeError):
                 return None  # `pcapy ... | head`: the reader went away
