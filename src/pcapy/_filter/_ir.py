@@ -131,7 +131,7 @@ def goto(stmts: list[Stmt], target: Block) -> Block:
     return Block(stmts, JMP | JA, 0, target, target)
 
 
-def _successors(block: Block) -> list[Block]:
+def successors(block: Block) -> list[Block]:
     if block.returns:
         return []
     assert block.true is not None, "an open branch at assembly"
@@ -139,14 +139,14 @@ def _successors(block: Block) -> list[Block]:
     return [block.true, block.false] if block.true is not block.false else [block.true]
 
 
-def _block_order(root: Block) -> list[Block]:
+def block_order(root: Block) -> list[Block]:
     """Reverse post-order from the root: every jump between blocks goes forward."""
     order: list[Block] = []
     seen = {id(root)}
     stack: list[tuple[Block, int]] = [(root, 0)]
     while stack:
         block, next_child = stack[-1]
-        children = _successors(block)
+        children = successors(block)
         if next_child < len(children):
             stack[-1] = (block, next_child + 1)
             child = children[next_child]
@@ -206,7 +206,7 @@ def _far_branches(layout: _Layout) -> list[tuple[int, int, Block]]:
         source = block_at[id(block)] + len(block.stmts)
         far.extend(
             (index, source, target)
-            for target in _successors(block)
+            for target in successors(block)
             if _reach(block_at, stubs_of, source, target) is None
         )
     return far
@@ -235,7 +235,7 @@ def _place_stubs(layout: _Layout, far: list[tuple[int, int, Block]]) -> None:
 
 
 def _layout(root: Block) -> _Layout:
-    layout = _Layout(_block_order(root))
+    layout = _Layout(block_order(root))
     for _ in range(64):
         far = _far_branches(layout)
         if not far:

@@ -24,6 +24,7 @@ keeps every load.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
@@ -60,6 +61,8 @@ from ._ir import (
     Block,
     Stmt,
     X,
+    block_order,
+    successors,
 )
 
 Value = tuple[object, ...]
@@ -290,35 +293,6 @@ def _edge_state(state: _State, block: Block, branch: bool) -> _State:
 # --- the graph --------------------------------------------------------------------------------
 
 
-def _successors(block: Block) -> list[Block]:
-    if block.returns:
-        return []
-    assert block.true is not None
-    assert block.false is not None
-    return [block.true] if block.true is block.false else [block.true, block.false]
-
-
-def _order(root: Block) -> list[Block]:
-    """Reverse post-order (every edge goes forward in it)."""
-    order: list[Block] = []
-    seen = {id(root)}
-    stack: list[tuple[Block, int]] = [(root, 0)]
-    while stack:
-        block, child = stack[-1]
-        children = _successors(block)
-        if child < len(children):
-            stack[-1] = (block, child + 1)
-            nxt = children[child]
-            if id(nxt) not in seen:
-                seen.add(id(nxt))
-                stack.append((nxt, 0))
-        else:
-            stack.pop()
-            order.append(block)
-    order.reverse()
-    return order
-
-
 def _make_jump(block: Block, target: Block) -> None:
     block.jump = JMP | JA
     block.k = 0
@@ -336,9 +310,22 @@ def _pass_settled(block: Block, states: list[_State], incoming: dict[int, list[_
             targets.append(state)
 
 
-def _knowledge_pass(order: list[Block]) -> bool:
-    """Pass 1: decide tests from what holds on every way into them."""
-    changed = False
+def _pass_on(block: Block, state: _State, incoming: dict[int, list[_State]]) -> None:
+    """What each way out of the block knows, for the blocks it leads to."""
+    if block.jump & 0xF0 == JA:
+        assert block.true is not None
+        incoming.setdefault(id(block.true), []).append(state)
+        return
+    for branch, target in ((True, block.true), (False, block.false)):
+        assert target is not None
+        incoming.setdefault(id(target), []).append(_edge_state(state, block, branch))
+
+
+def _walk_with_knowledge(
+    order: list[Block],
+) -> Iterator[tuple[Block, _State, dict[int, list[_State]]]]:
+    """Each reached block that is not settled, with what holds on every way into it; the
+    caller adds what each way out of it knows to the third item."""
     incoming: dict[int, list[_State]] = {id(order[0]): [_State()]}
     for block in order:
         states = incoming.pop(id(block), None)
@@ -347,7 +334,13 @@ def _knowledge_pass(order: list[Block]) -> bool:
         if block.settled:
             _pass_settled(block, states, incoming)
             continue
-        state = _meet(states)
+        yield block, _meet(states), incoming
+
+
+def _knowledge_pass(order: list[Block]) -> bool:
+    """Pass 1: decide tests from what holds on every way into them."""
+    changed = False
+    for block, state, incoming in _walk_with_knowledge(order):
         kept = [stmt for stmt in block.stmts if not _run(state, stmt)]  # drop reloads
         if len(kept) != len(block.stmts):
             block.stmts = kept
@@ -359,13 +352,7 @@ def _knowledge_pass(order: list[Block]) -> bool:
                 assert target is not None
                 _make_jump(block, target)
                 changed = True
-        if block.jump & 0xF0 == JA:
-            assert block.true is not None
-            incoming.setdefault(id(block.true), []).append(state)
-            continue
-        for branch, target in ((True, block.true), (False, block.false)):
-            assert target is not None
-            incoming.setdefault(id(target), []).append(_edge_state(state, block, branch))
+        _pass_on(block, state, incoming)
     return changed
 
 
@@ -403,15 +390,7 @@ def _threading_pass(order: list[Block]) -> bool:
     """Pass 2: edges skip blocks their own knowledge decides."""
     changed = False
     live_in = _liveness(order)
-    incoming: dict[int, list[_State]] = {id(order[0]): [_State()]}
-    for block in order:
-        states = incoming.pop(id(block), None)
-        if not states or block.returns:
-            continue
-        if block.settled:
-            _pass_settled(block, states, incoming)
-            continue
-        state = _meet(states)
+    for block, state, incoming in _walk_with_knowledge(order):
         for stmt in block.stmts:
             _run(state, stmt)
         branches = [(True, block.true)] if block.jump & 0xF0 == JA else [
@@ -428,13 +407,7 @@ def _threading_pass(order: list[Block]) -> bool:
                     block.true = threaded
                 else:
                     block.false = threaded
-        if block.jump & 0xF0 == JA:
-            assert block.true is not None
-            incoming.setdefault(id(block.true), []).append(state)
-            continue
-        for branch, target in ((True, block.true), (False, block.false)):
-            assert target is not None
-            incoming.setdefault(id(target), []).append(_edge_state(state, block, branch))
+        _pass_on(block, state, incoming)
     return changed
 
 
@@ -476,7 +449,7 @@ def _liveness(order: list[Block]) -> dict[int, set[Register]]:
 
 def _live_at_exit(block: Block, live_in: dict[int, set[Register]]) -> set[Register]:
     live: set[Register] = set()
-    for target in _successors(block):
+    for target in successors(block):
         live |= live_in[id(target)]
     if not block.returns and block.jump & 0xF0 != JA:
         live.add("A")
@@ -549,7 +522,7 @@ def _skip_empty_root(root: Block) -> Block:
 
 def optimize_graph(root: Block) -> Block:
     """The optimized program's entry block (the graph is changed in place)."""
-    order = _order(root)  # stays a topological order: every change only shortens paths
+    order = block_order(root)  # stays a topological order: every change only shortens paths
     if _has_inner_jumps(order):
         return root
     for _ in range(_PASSES):
@@ -564,4 +537,4 @@ def optimize_graph(root: Block) -> Block:
 
 def accepts_nothing(root: Block) -> bool:
     """Whether every return the program can reach returns 0."""
-    return not any(block.returns and block.k != 0 for block in _order(root))
+    return not any(block.returns and block.k != 0 for block in block_order(root))
