@@ -229,6 +229,8 @@ def check_args(args: argparse.Namespace) -> argparse.Namespace:
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), "")
     if args.read and args.interface:
         raise CommandError("-r and -i cannot be used together")
+    if args.time_format > 5:
+        raise CommandError("only -t, -tt, -ttt, -tttt and -ttttt are supported")
     if args.workers is not None and args.workers < 1:
         raise CommandError(f"invalid number of workers {args.workers}")
     if args.snaplen < 0:

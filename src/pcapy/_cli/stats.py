@@ -144,16 +144,25 @@ def file_problem(err: BaseException, path: str) -> str:
     return error_message(err).removeprefix(f"{path}: ")
 
 
+def build_parser() -> Parser:
+    """``pcapy stats``'s arguments."""
+    parser = Parser(prog=f"{PROG} stats",
+                    description="Summarise capture files: packets, bytes, time span, rates, "
+                                "link types, protocols and the busiest address pairs, for "
+                                "each file and all together.")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="pcap or pcapng files")
+    parser.add_argument("--top", type=int, default=10,
+                        help="how many protocols and talkers to list (default 10)")
+    return parser
+
+
 def run(argv: Sequence[str]) -> int:
     """``pcapy stats FILE [FILE ...]``: a report per file and one for all of them.
 
     A file that cannot be read is named on standard error (``pcapy: FILE: error``) with its
     report up to the damage, the other files are still read, and the status is 1.
     """
-    parser = Parser(prog=f"{PROG} stats", description="Summarise capture files.")
-    parser.add_argument("files", nargs="+", metavar="FILE", help="pcap or pcapng files")
-    parser.add_argument("--top", type=int, default=10, help="how many protocols and talkers")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     total = Tally()
     failed = 0
     for path in args.files:
