@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pcapy
+from pcapy._bpf_vm import compile_program
 
 from filter.generators import Case
 from filter.oracle import LOOPS, Program, Rejected, compile_reference, run_on_libpcap, verdicts
@@ -123,7 +124,7 @@ def compare(case: Case, packets: Sequence[Packet], compile_ours: CompileOurs | N
                           if run_unopt and lib_unopt is not None else None)
     ours_verdicts = []
     for label, program in ours:
-        run_vm = pcapy.BPFProgram.from_instructions(program).function
+        run_vm = compile_program(program)
         ours_verdicts.append((label, program, verdicts(run_vm, program, packets),
                               verdicts(run_on_libpcap(program), program, packets)))
     for index, (packet, wirelen) in enumerate(packets):
@@ -148,3 +149,75 @@ def compare(case: Case, packets: Sequence[Packet], compile_ours: CompileOurs | N
                     "verdict", case, f"ours {label} returns {got_vm}, libpcap {expected}",
                     packet, wirelen, libpcap=repr(lib_unopt), ours=repr(program)))
     return result
+
+
+UNSUPPORTED = "not supported by pcapy's filter compiler"
+REJECTS_ALL = "expression rejects all packets"
+#: Words of the language outside tier 1 (issue 14): pcapy's compiler may refuse them.
+OUTSIDE_TIER1 = frozenset((
+    "gateway", "type", "subtype", "dir", "addr1", "addr2", "addr3", "addr4", "address1",
+    "address2", "address3", "address4", "ra", "ta", "wlan", "decnet", "iso", "isis", "is-is",
+    "clnp", "esis", "es-is", "stp", "ipx", "netbeui", "llc", "atalk", "aarp", "lat", "sca",
+    "mopdl", "moprc", "l1", "l2", "iih", "lsp", "snp", "csnp", "psnp", "ifindex", "byte", "lane",
+    "oamf4", "oamf4ec", "oamf4sc", "oam", "vpi", "vci", "metac", "bcc", "sc", "ilmic", "connectmsg",
+    "metaconnect", "sio", "opc", "dpc", "sls", "hsio", "hopc", "hdpc", "hsls", "fisu", "lssu",
+    "msu", "hfisu", "hlssu", "hmsu", "action", "reason", "rnr", "rulenum", "rset", "ruleset",
+    "srnr", "subrulenum", "on", "ppp", "radio", "fddi", "tr", "arcnet", "slip",
+))
+NEWER_THAN_LIBPCAP_1_10 = frozenset(("vxlan",))
+
+
+def words(expression: str) -> set[str]:
+    return set(expression.replace("(", " ").replace(")", " ").replace("!", " ").split())
+
+
+def uses_outside_tier1(expression: str) -> bool:
+    """Whether the expression uses a construct outside tier 1, or a host/network *name*."""
+    tokens = words(expression)
+    return bool(tokens & OUTSIDE_TIER1) or any(".libpcap.test" in t for t in tokens)
+
+
+def libpcap_optimizer_wrong(result: CaseResult, packets: Sequence[Packet]) -> bool:
+    """libpcap 1.10.3's optimiser says "rejects all packets" where its own unoptimised
+    program accepts one of ``packets`` (the ``jset #0xffffffff`` bug, libpcap PR #1742)."""
+    if result.libpcap_opt_error != REJECTS_ALL or result.libpcap_unopt_error is not None:
+        return False
+    unoptimised = compile_reference(result.case.expression, result.case.dlt, optimize=False,
+                                    netmask=result.case.netmask,
+                                    savefile_swapped=result.case.savefile_swapped)
+    run = run_on_libpcap(unoptimised)
+    candidates = [*packets, *EDGE_PACKETS]
+    return any(v not in (0, LOOPS) for v in verdicts(run, unoptimised, candidates))
+
+
+#: Packets of all zeros and all ones: witnesses for tests of constants (``link[0] == 0``).
+EDGE_PACKETS: tuple[Packet, ...] = tuple(
+    (fill * size, size) for fill in (b"\x00", b"\xff") for size in (1, 2, 4, 14, 20, 40, 64, 128))
+
+
+def explained(disagreement: Disagreement, result: CaseResult, packets: Sequence[Packet],
+              *, outside_allowed: bool = True) -> str | None:
+    """Why a reject-parity difference is allowed (a category name), or None if it is not.
+
+    Verdict and executor differences are never allowed (``compare`` already lets pcapy match
+    either of libpcap's programs where they disagree with each other).
+    """
+    if disagreement.kind != "reject-parity":
+        return None
+    ours = disagreement.ours
+    if ours.startswith(UNSUPPORTED):
+        expression = result.case.expression
+        return "outside tier 1" if outside_allowed and uses_outside_tier1(expression) else None
+    if result.libpcap_unopt_error is not None and result.libpcap_opt_error is not None:
+        if words(result.case.expression) & NEWER_THAN_LIBPCAP_1_10:
+            return "newer than libpcap 1.10.3"
+        return None
+    if ours == "compiles" and libpcap_optimizer_wrong(result, packets):
+        return "libpcap 1.10.3 optimiser wrongly rejects all"
+    return None
+
+
+def unexplained(result: CaseResult, packets: Sequence[Packet], *,
+                outside_allowed: bool = True) -> list[Disagreement]:
+    return [d for d in result.disagreements
+            if explained(d, result, packets, outside_allowed=outside_allowed) is None]

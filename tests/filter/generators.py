@@ -80,6 +80,15 @@ def _mac(text: str) -> bytes:
     return bytes(int(part, 16) for part in re.split(r"[:.-]", text))
 
 
+def _literal(text: str) -> int:
+    """A number as libpcap's scanner reads it: 0x hex, a leading 0 octal, else decimal."""
+    if text[:2].lower() == "0x":
+        return int(text, 16)
+    if len(text) > 1 and text[0] == "0" and set(text) <= set("01234567"):
+        return int(text, 8)
+    return int(text, 10)
+
+
 def seeds_from_expression(expression: str) -> Seeds:
     seeds = Seeds()
     for match in _MAC_RE.finditer(expression):
@@ -93,7 +102,7 @@ def seeds_from_expression(expression: str) -> Seeds:
             seeds.ipv4 += _ipv4_variants(match.group(1), match.group(2))
     dotted_removed = _IPV4_RE.sub(lambda m: " " if "." in m.group(0) else m.group(0), without_v6)
     for match in _INT_RE.finditer(dotted_removed):
-        value = int(match.group(1), 0)
+        value = _literal(match.group(1))
         seeds.ints += [value, value + 1, value - 1]
     seeds.ints = [v & 0xFFFFFFFF for v in seeds.ints]
     return seeds

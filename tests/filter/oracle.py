@@ -104,26 +104,46 @@ def _empty_savefile(linktype: int, snaplen: int, swapped: bool) -> bytes:
 
 def _compile_on_savefile(expression: str, dlt: int, snaplen: int, optimize: bool,
                          netmask: int, swapped: bool) -> Program:
+    path = _empty_savefile(linktype_of(dlt), snaplen, swapped)
+    program, opened_dlt, _snaplen = compile_on_savefile(expression, path, optimize, netmask)
+    if opened_dlt != dlt:
+        raise RuntimeError(f"savefile of DLT {dlt} opened as {opened_dlt}")
+    return program
+
+
+def compile_on_savefile(expression: str, path: bytes | str, optimize: bool = True,
+                        netmask: int = PCAP_NETMASK_UNKNOWN) -> tuple[Program, int, int]:
+    """libpcap's program for a savefile (``pcap_open_offline``), its DLT and snapshot length."""
     lp = libpcap()
     ffi, lib = lp.ffi, lp.lib
     errbuf = ffi.new("char[]", 256)
-    handle = lib.pcap_open_offline(_empty_savefile(linktype_of(dlt), snaplen, swapped), errbuf)
+    path = path.encode() if isinstance(path, str) else path
+    handle = lib.pcap_open_offline(path, errbuf)
     if handle == ffi.NULL:
         raise RuntimeError(ffi.string(errbuf).decode())
     try:
-        if lib.pcap_datalink(handle) != dlt:
-            raise RuntimeError(f"savefile of DLT {dlt} opened as {lib.pcap_datalink(handle)}")
         program = ffi.new("struct bpf_program *")
         if lib.pcap_compile(handle, program, expression.encode(), int(optimize), netmask) < 0:
             raise Rejected(handle_error(ffi, lib, handle))
         try:
             insns = program.bf_insns
-            return tuple((insns[i].code, insns[i].jt, insns[i].jf, insns[i].k)
-                         for i in range(program.bf_len))
+            instructions = tuple((insns[i].code, insns[i].jt, insns[i].jf, insns[i].k)
+                                 for i in range(program.bf_len))
         finally:
             lib.pcap_freecode(program)
+        return instructions, int(lib.pcap_datalink(handle)), int(lib.pcap_snapshot(handle))
     finally:
         lib.pcap_close(handle)
+
+
+def savefile_is_swapped(path: Path) -> bool:
+    """Whether a pcap or pcapng file's (first section's) byte order is not the host's."""
+    head = path.read_bytes()[:12]
+    if head[:4] == b"\x0a\x0d\x0d\x0a":
+        little = head[8:12] == b"\x4d\x3c\x2b\x1a"
+    else:
+        little = head[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1")
+    return little != (sys.byteorder == "little")
 
 
 #: DLT_ values whose LINKTYPE_ (savefile) value differs, for the link types this module uses.
@@ -218,65 +238,108 @@ def has_backward_jump(program: Sequence[Instruction]) -> bool:
     return any(code == 0x05 and k > _MAX_U32 // 2 for code, _jt, _jf, k in program)
 
 
-LOOPS = -1  # the verdict of a run that did not end (a program that loops on that packet)
+LOOPS = -1  # the verdict of a run that does not end (a program that loops on that packet)
+STEP_LIMIT = 200_000
 
 
 def verdicts(run: Callable[[bytes, int], int], program: Sequence[Instruction],
-             packets: Sequence[tuple[bytes, int]], timeout: float = 2.0) -> list[int]:
-    """``run`` over every packet; for a program that can loop, in a child process.
+             packets: Sequence[tuple[bytes, int]]) -> list[int]:
+    """``run`` over every packet; ``LOOPS`` where the program would never return.
 
     libpcap's ``protochain`` code loops forever on some packets (in libpcap's interpreter as in
-    pcapy's); such a run cannot be interrupted in-process, so a looping program runs in a forked
-    child that reports each verdict as it goes; a packet it does not finish within ``timeout``
-    seconds gets ``LOOPS`` and a new child carries on from the next packet.
+    pcapy's), and a C call cannot be interrupted; so a program with a backward jump is first
+    traced by ``steps_to_return`` (a plain interpreter that counts steps), and ``run`` is
+    called only on the packets it returns on.
     """
     if not has_backward_jump(program):
         return [run(data, wirelen) for data, wirelen in packets]
-    results: list[int] = []
-    while len(results) < len(packets):
-        results += _verdicts_in_child(run, packets[len(results):], timeout)
-        if len(results) < len(packets):
-            results.append(LOOPS)
-    return results
+    return [run(data, wirelen) if steps_to_return(program, data, wirelen) is not None else LOOPS
+            for data, wirelen in packets]
 
 
-def _verdicts_in_child(run: Callable[[bytes, int], int],
-                       packets: Sequence[tuple[bytes, int]], timeout: float) -> list[int]:
-    """Verdicts from a forked child, up to the first packet it takes ``timeout`` s on."""
-    import os  # noqa: PLC0415
-    import select  # noqa: PLC0415
+_SIZES = {0x00: 4, 0x08: 2, 0x10: 1}
 
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report each verdict, then leave without cleanup
-        try:
-            os.close(read_end)
-            for data, wirelen in packets:
-                os.write(write_end, struct.pack("<I", run(data, wirelen)))
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    results: list[int] = []
-    buffered = b""
-    try:
-        while len(results) < len(packets):
-            ready, _, _ = select.select([read_end], [], [], timeout)
-            if not ready:
-                break
-            chunk = os.read(read_end, 4096)
-            if not chunk:
-                break
-            buffered += chunk
-            while len(buffered) >= 4:
-                results.append(struct.unpack_from("<I", buffered)[0])
-                buffered = buffered[4:]
-    finally:
-        os.close(read_end)
-        import signal  # noqa: PLC0415
 
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
-    return results
+def _load(packet: bytes, offset: int, size: int) -> int | None:
+    if offset < 0 or offset + size > len(packet):
+        return None
+    return int.from_bytes(packet[offset:offset + size], "big")
+
+
+def _alu(op: int, a: int, b: int) -> int | None:
+    """One ALU operation on unsigned 32-bit values (None: division by zero ends the run)."""
+    if op in (0x30, 0x90) and b == 0:
+        return None
+    results = {0x00: lambda: a + b, 0x10: lambda: a - b, 0x20: lambda: a * b,
+               0x30: lambda: a // b, 0x40: lambda: a | b, 0x50: lambda: a & b,
+               0x60: lambda: a << b if b < 32 else 0, 0x70: lambda: a >> b if b < 32 else 0,
+               0x80: lambda: -a, 0x90: lambda: a % b, 0xA0: lambda: a ^ b}
+    return results[op]() & _MAX_U32
+
+
+def _jump_taken(op: int, a: int, b: int) -> bool:
+    return {0x10: a == b, 0x20: a > b, 0x30: a >= b, 0x40: bool(a & b)}[op]
+
+
+def steps_to_return(program: Sequence[Instruction], packet: bytes, wirelen: int,
+                    limit: int = STEP_LIMIT) -> int | None:
+    """How many instructions a run takes to return, or None if it takes more than ``limit``.
+
+    Only the control flow matters here (libpcap's interpreter gives the verdict); loads past
+    the packet and divisions by zero end a run, as in libpcap.
+    """
+    a = x = 0
+    memory = [0] * 16
+    pc = 0
+    for step in range(limit):
+        if not 0 <= pc < len(program):
+            return step
+        code, jt, jf, k = program[pc]
+        cls = code & 0x07
+        pc += 1
+        if cls == 0x06:  # ret
+            return step + 1
+        if cls in (0x00, 0x01):  # ld, ldx
+            mode = code & 0xE0
+            if cls == 0x01 and mode == 0xA0:  # ldxb 4*([k]&0xf)
+                byte = _load(packet, k, 1)
+                if byte is None:
+                    return step + 1
+                x = (byte & 0x0F) * 4
+                continue
+            value: int | None
+            if mode == 0x00:
+                value = k
+            elif mode == 0x80:
+                value = wirelen
+            elif mode == 0x60:
+                value = memory[k & 0x0F]
+            else:
+                offset = k if mode == 0x20 else (x + k) & _MAX_U32
+                value = _load(packet, offset, _SIZES.get(code & 0x18, 4))
+            if value is None:
+                return step + 1
+            if cls == 0x00:
+                a = value
+            else:
+                x = value
+        elif cls == 0x02:
+            memory[k & 0x0F] = a
+        elif cls == 0x03:
+            memory[k & 0x0F] = x
+        elif cls == 0x04:
+            result = _alu(code & 0xF0, a, x if code & 0x08 else k)
+            if result is None:
+                return step + 1
+            a = result
+        elif cls == 0x05:
+            if code & 0xF0 == 0x00:  # ja
+                pc = (pc + k) & _MAX_U32 if k <= _MAX_U32 // 2 else pc + k - (1 << 32)
+            else:
+                taken = _jump_taken(code & 0xF0, a, x if code & 0x08 else k)
+                pc += jt if taken else jf
+        elif code & 0xF8 == 0x00:  # tax
+            x = a
+        else:  # txa
+            a = x
+    return None
