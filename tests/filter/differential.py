@@ -21,10 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pcapy
-from pcapy._bpf_vm import compile_program
-
 from filter.generators import Case
 from filter.oracle import LOOPS, Program, Rejected, compile_reference, run_on_libpcap, verdicts
+from pcapy._bpf_vm import compile_program
 
 CompileOurs = Callable[..., Program]
 Packet = tuple[bytes, int]  # (captured bytes, wire length)
@@ -70,7 +69,7 @@ class CaseResult:
     libpcap_unopt_error: str | None = None
     ours_opt_error: str | None = None
     ours_unopt_error: str | None = None
-    pairs: int = 0  # (expression, packet) pairs whose verdicts were compared
+    pairs: int = 0  # (expression, packet) pairs with a verdict from libpcap (and ours, if any)
     disagreements: list[Disagreement] = field(default_factory=list)
     libpcap_split: list[Packet] = field(default_factory=list)  # opt and unopt libpcap differ
     libpcap_loops: list[Packet] = field(default_factory=list)  # libpcap's program never ends
@@ -136,7 +135,7 @@ def compare(case: Case, packets: Sequence[Packet], compile_ours: CompileOurs | N
         if LOOPS in expected_set:
             result.libpcap_loops.append((packet, wirelen))
         expected = lib_unopt_verdicts[index] if lib_unopt_verdicts is not None else min(expected_set)
-        result.pairs += 1 if not ours_verdicts else len(ours_verdicts)
+        result.pairs += 1  # one (expression, packet) pair, however many programs ran on it
         for label, program, by_vm, by_lib in ours_verdicts:
             got_vm, got_lib = by_vm[index], by_lib[index]
             if got_vm != got_lib:

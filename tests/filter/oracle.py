@@ -18,7 +18,9 @@ through ``pcapy._libpcap.load()`` (the ffi/lib pair), as fuzz/harness.py does.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
 import struct
 import sys
 import tempfile
@@ -90,9 +92,21 @@ def savefile_header(dlt_or_linktype: int, snaplen: int, swapped: bool) -> bytes:
     return struct.pack(order + "IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, dlt_or_linktype)
 
 
-@functools.cache
+_SCRATCH: list[Path] = []
+
+
+def use_scratch_dir(directory: Path) -> None:
+    """Where the empty savefiles that savefile compilation opens are written (tests: tmp_path)."""
+    _SCRATCH[:] = [directory]
+    _empty_savefile.cache_clear()
+
+
 def _scratch_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="filterverify-"))
+    if not _SCRATCH:  # outside pytest: a private directory, removed at exit
+        directory = Path(tempfile.mkdtemp(prefix="filterverify-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        _SCRATCH.append(directory)
+    return _SCRATCH[0]
 
 
 @functools.cache

@@ -10,7 +10,6 @@ results (libpcap master's), and where 1.10.3 and master differ the block is list
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import pytest
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pcapy
-
 from filter.differential import EDGE_PACKETS
 from filter.generators import EN10MB, Case, PacketGenerator, corpus_reframed, seeds_from_expression
 from filter.oracle import TESTRUN_SNAPLEN, dlt_value, parse_netmask
