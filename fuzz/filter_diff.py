@@ -3,7 +3,8 @@
     python fuzz/filter_diff.py --pairs 1000000 --seed 1 --report REPORT.txt
 
 Draws expressions from tests/filter/generators.py's grammar (tier 1, random link type, netmask
-and savefile byte order), builds packets from each expression's constants, and compares, for
+and savefile byte order), builds ``--packets-per-case`` packets from each expression's constants
+and three random truncations of each (so 4 x that many pairs per expression), and compares, for
 every (expression, packet) pair, the verdicts of libpcap 1.10.3's optimised and unoptimised
 programs (``pcap_compile`` + libpcap's own interpreter) with pcapy's compiler's optimised and
 unoptimised programs (on pcapy's executor and on libpcap's interpreter), plus reject parity
@@ -52,6 +53,7 @@ def run_case(rng: random.Random, expressions: generators.ExpressionGenerator,
     case = expressions.case()
     packets = generators.PacketGenerator(rng, generators.seeds_from_expression(case.expression))
     batch = [packets.packet(case.dlt, case.savefile_swapped) for _ in range(packets_per_case)]
+    batch = generators.with_truncations(batch, rng, 3)  # what a short packet does matters most
     result = differential.compare(case, batch, compile_filter)
     tally.cases += 1
     if result.libpcap_unopt_error is not None and result.ours_unopt_error is not None:

@@ -182,7 +182,7 @@ class PacketGenerator:
 
     def payload(self, limit: int = 48) -> bytes:
         rng = self.rng
-        data = bytearray(rng.getrandbits(8) for _ in range(rng.randrange(limit + 1)))
+        data = bytearray(rng.randbytes(rng.randrange(limit + 1)))
         if data and self.seeds.ints and self.chance(0.3):
             value = rng.choice(self.seeds.ints)
             at = rng.randrange(len(data))
@@ -194,7 +194,7 @@ class PacketGenerator:
         rng = self.rng
         if proto == 6:
             offset = 5 if self.chance(0.7) else rng.randrange(0, 16)
-            options = bytes(rng.getrandbits(8) for _ in range(max(offset - 5, 0) * 4))
+            options = rng.randbytes(max(offset - 5, 0) * 4)
             flags = self.number(8, 0x02, 0x12, 0x10, 0x18, 0x11, 0x04, 0x01, 0x20, 0xC2)
             return struct.pack("!HHIIBBHHH", self.port(), self.port(), rng.getrandbits(32),
                                rng.getrandbits(32), offset << 4, flags, self.number(16), 0,
@@ -226,7 +226,7 @@ class PacketGenerator:
             header = struct.pack("!BBHI", 0x08, 0, 0, (self.number(24) << 8))
         else:
             dport = 6081 if self.chance(0.8) else self.port()
-            options = bytes(rng.getrandbits(8) for _ in range(4 * rng.randrange(3)))
+            options = rng.randbytes(4 * rng.randrange(3))
             proto = 0x6558 if self.chance(0.8) else self.number(16, ETH_IP, ETH_IP6)
             header = struct.pack("!BBHI", len(options) // 4, 0, proto,
                                  self.number(24) << 8) + options
@@ -287,10 +287,10 @@ class PacketGenerator:
         if kind == 51:  # AH: length in 4-byte words minus 2
             words = rng.randrange(1, 5)
             return struct.pack("!BBH", following, words, 0) + \
-                bytes(rng.getrandbits(8) for _ in range(words * 4 + 4))
+                rng.randbytes(words * 4 + 4)
         units = rng.randrange(0, 3)  # hop-by-hop, routing, destination options
         return struct.pack("!BB", following, units) + \
-            bytes(rng.getrandbits(8) for _ in range(units * 8 + 6))
+            rng.randbytes(units * 8 + 6)
 
     def arp_packet(self) -> bytes:
         return struct.pack("!HHBBH6s4s6s4s", 1, ETH_IP, 6, 4, self.number(16, 1, 2, 3, 4),
@@ -424,6 +424,15 @@ class PacketGenerator:
         if self.chance(0.25):
             data = data[: self.rng.randrange(len(data) + 1)]
         return data, wirelen
+
+
+def with_truncations(packets: Sequence[tuple[bytes, int]], rng: random.Random, cuts: int
+                     ) -> list[tuple[bytes, int]]:
+    """The packets, then ``cuts`` random truncations of each (same wire length)."""
+    out = list(packets)
+    for data, wirelen in packets:
+        out += [(data[: rng.randrange(len(data) + 1)], wirelen) for _ in range(cuts)]
+    return out
 
 
 def corpus_reframed(frame: bytes, dlt: int, rng: random.Random) -> bytes | None:
