@@ -176,6 +176,18 @@ def uses_outside_tier1(expression: str) -> bool:
     return bool(tokens & OUTSIDE_TIER1) or any(".libpcap.test" in t for t in tokens)
 
 
+PROVES_REJECTS_ALL = "pcapy's optimiser proves 'rejects all packets', libpcap's does not"
+
+
+def libpcap_rejects_every(result: CaseResult, packets: Sequence[Packet]) -> bool:
+    """libpcap's optimised program returns 0 on every one of ``packets`` and the edge ones."""
+    program = compile_reference(result.case.expression, result.case.dlt, optimize=True,
+                                netmask=result.case.netmask,
+                                savefile_swapped=result.case.savefile_swapped)
+    run = run_on_libpcap(program)
+    return all(v == 0 for v in verdicts(run, program, [*packets, *EDGE_PACKETS]))
+
+
 def libpcap_optimizer_wrong(result: CaseResult, packets: Sequence[Packet]) -> bool:
     """libpcap 1.10.3's optimiser says "rejects all packets" where its own unoptimised
     program accepts one of ``packets`` (the ``jset #0xffffffff`` bug, libpcap PR #1742)."""
@@ -211,8 +223,18 @@ def explained(disagreement: Disagreement, result: CaseResult, packets: Sequence[
         if words(result.case.expression) & NEWER_THAN_LIBPCAP_1_10:
             return "newer than libpcap 1.10.3"
         return None
+    if ours == REJECTS_ALL and disagreement.libpcap == "compiles" and \
+            libpcap_rejects_every(result, packets):
+        # a known divergence, not a verdict one: pcapy's optimiser proves the expression
+        # matches nothing where libpcap's does not (libpcap's program then rejects every packet)
+        return PROVES_REJECTS_ALL
     if ours == "compiles" and libpcap_optimizer_wrong(result, packets):
         return "libpcap 1.10.3 optimiser wrongly rejects all"
+    if (ours == "compiles" and result.libpcap_unopt_error is None
+            and disagreement.libpcap == result.libpcap_opt_error != REJECTS_ALL):
+        # libpcap's optimised and unoptimised compiles disagree (its optimiser folds constants
+        # into an error, e.g. "shift by more than 31 bits"): pcapy may do either
+        return f"libpcap 1.10.3 optimiser alone refuses: {result.libpcap_opt_error}"
     return None
 
 

@@ -10,7 +10,6 @@ and unoptimised programs disagree with each other (pcapy may give either verdict
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
@@ -24,20 +23,20 @@ def _savefiles_in_tmp(tmp_path_factory):
     oracle.use_scratch_dir(tmp_path_factory.mktemp("savefiles"))
 
 SEEDS = (1, 2)
-MAX_CASES = 250  # per seed
-BUDGET_SECONDS = 20.0  # per seed: on a loaded machine the sample shrinks, never the bar
+CASES = 150  # per seed: about 6 s of CPU each
 PACKETS_PER_CASE = 40
 
 
-def run_sample(seed: int) -> tuple[int, int, list[str]]:
+def run_sample(seed: int) -> tuple[int, int, list[str], list[str]]:
+    """(cases, pairs compared, disagreements not allowed, known divergences)."""
     from pcapy._filter import compile_filter
 
     rng = random.Random(seed)
     expressions = generators.ExpressionGenerator(rng)
-    deadline = time.monotonic() + BUDGET_SECONDS
     cases = pairs = 0
     failures: list[str] = []
-    while cases < MAX_CASES and time.monotonic() < deadline:
+    known: list[str] = []
+    while cases < CASES:
         case = expressions.case()
         maker = generators.PacketGenerator(rng, generators.seeds_from_expression(case.expression))
         packets = [maker.packet(case.dlt, case.savefile_swapped) for _ in range(PACKETS_PER_CASE)]
@@ -45,16 +44,24 @@ def run_sample(seed: int) -> tuple[int, int, list[str]]:
         cases += 1
         if result.ours_unopt_error is None and result.libpcap_unopt_error is None:
             pairs += result.pairs
-        failures += [d.describe() for d in
-                     differential.unexplained(result, packets, outside_allowed=False)]
-    return cases, pairs, failures
+        for disagreement in result.disagreements:
+            reason = differential.explained(disagreement, result, packets, outside_allowed=False)
+            if reason is None:
+                failures.append(disagreement.describe())
+            elif reason == differential.PROVES_REJECTS_ALL:
+                known.append(case.expression)
+    return cases, pairs, failures, known
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_random_expressions_give_libpcaps_verdicts(seed):
-    cases, pairs, failures = run_sample(seed)
+    cases, pairs, failures, known = run_sample(seed)
     assert not failures, f"seed {seed}: {len(failures)} disagreements:\n" + "\n".join(failures[:20])
-    assert cases >= 20 and pairs >= 500, (cases, pairs)  # the sample is not empty
+    assert pairs >= 2000, (cases, pairs)  # the sample is not empty
+    # Known divergence (docs/filters.md, Verification): pcapy refuses with "expression rejects
+    # all packets" what libpcap 1.10.3's optimiser compiles into a program rejecting every
+    # packet tried; the verdicts agree, the compile outcome does not. Listed, and kept rare.
+    assert len(known) <= cases // 20, known
 
 
 def test_the_packet_generator_covers_its_layers():

@@ -1,0 +1,91 @@
+"""Disagreements the random differential found, kept as fixed cases (reported to the compiler).
+
+Each case is an (expression, link type, netmask, savefile byte order, packet) on which pcapy's
+compiler and libpcap 1.10.3 disagreed (the optimised program accepted a truncated packet that
+both of libpcap's programs reject: fixed), or an expression one of them compiles and the other
+refuses. While the compiler still gets one wrong it is marked ``xfail(strict=True)``: the day
+it is fixed the test passes, strict xfail turns that into a failure, and the mark must go.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from filter import differential, generators, oracle
+from filter.generators import EN10MB, LOOP, Case
+
+pytestmark = pytest.mark.usefixtures("libpcap")
+
+VERDICT_CASES = [
+    pytest.param(Case("icmp6[0:4] == -len and arp[udp[2:1]:4] & tcpflags <= -len || multicast "
+                      "or src and dst port telnet", EN10MB),
+                 "ffffffffffff92", 154, id="truncated-multicast-or"),
+    pytest.param(Case("arp[sctp[12:4] + (17 - len)] <= (rarp[12:4] - igmp[16:4]) and (!udp src "
+                      "and dst port 23 && (ether proto 0x800 and 4789 or tcp src port 23) and "
+                      "ip[0:4] & tcp-push < link[(tcp-cwr / 2):1]) or not len = 694", EN10MB,
+                      0xFFFFFF00),
+                 "0200", 76, id="two-byte-packet-not-len"),
+    pytest.param(Case("tcp[tcpflags:4] == icmp[icmptype] and tcp src or dst portrange "
+                      "41620-41620 && ether src and dst host 27:50:c6:ed:de:5c or "
+                      "01:00:5e:00:00:01", EN10MB, 0xFFFF0000),
+                 "01005e00000101005e000001", 42, id="truncated-ether-host-repeat"),
+]
+
+PARITY_CASES = [
+    pytest.param(Case("not arp or arp src or dst host 156.167.156.151 and icmp6-echoreply & "
+                      "tcpflags == (0x39 & 0x2)", EN10MB, 0), id="constant-false-conjunct"),
+    pytest.param(Case("ip multicast or icmp6code >= igmp[12:1] and src and dst port 67 && "
+                      "portrange 3339-3339", LOOP, 0xFFFF0000, False), id="loop-multicast-ports"),
+    pytest.param(Case("ip[2:1] >= ip[16:2] and ether proto 64", EN10MB), id="ip-and-ether-proto-64"),
+    pytest.param(Case("src port 68 && src portrange 12367-44070", EN10MB), id="port-outside-range"),
+]
+
+
+def _compare(case: Case, packets):
+    from pcapy._filter import compile_filter
+
+    return differential.compare(case, packets, compile_filter)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _savefiles_in_tmp(tmp_path_factory):
+    oracle.use_scratch_dir(tmp_path_factory.mktemp("savefiles"))
+
+
+@pytest.mark.parametrize(("case", "packet", "wirelen"), VERDICT_CASES)
+def test_verdict_on_the_packet_found(case, packet, wirelen):
+    packets = [(bytes.fromhex(packet), wirelen)]
+    result = _compare(case, packets)
+    assert result.pairs == 1
+    assert not differential.unexplained(result, packets), \
+        "\n".join(d.describe() for d in result.disagreements)
+
+
+@pytest.mark.xfail(strict=True, reason="pcapy's optimiser proves 'rejects all packets' where "
+                   "libpcap 1.10.3's compiles a program (reject parity)")
+@pytest.mark.parametrize("case", PARITY_CASES)
+def test_reject_parity_on_the_expression_found(case):
+    packets = list(differential.EDGE_PACKETS)
+    result = _compare(case, packets)
+    assert not result.disagreements, "\n".join(d.describe() for d in result.disagreements)
+
+
+@pytest.mark.parametrize("case", PARITY_CASES)
+def test_the_divergence_is_only_in_compiling(case):
+    """Until then: libpcap's program for it rejects every packet tried (the verdicts agree)."""
+    packets = list(differential.EDGE_PACKETS)
+    maker = generators.PacketGenerator(__import__("random").Random(case.expression),
+                                       generators.seeds_from_expression(case.expression))
+    packets += [maker.packet(case.dlt, case.savefile_swapped) for _ in range(300)]
+    result = _compare(case, packets)
+    assert [differential.explained(d, result, packets) for d in result.disagreements] == \
+        [differential.PROVES_REJECTS_ALL]
+
+
+def test_the_cases_are_tier1_and_libpcap_compiles_them():
+    for param in [*VERDICT_CASES, *PARITY_CASES]:
+        case = param.values[0]
+        assert case.dlt in generators.TIER1_DLTS
+        assert not differential.uses_outside_tier1(case.expression)
+        oracle.compile_reference(case.expression, case.dlt, netmask=case.netmask,
+                                 savefile_swapped=case.savefile_swapped)
