@@ -41,6 +41,8 @@ Packet = tuple["Pkthdr", bytes]
 
 #: packets read from a savefile between two returns to the event loop
 OFFLINE_BATCH = 256
+#: seconds an idle live ``async for`` waits before it reads (and checks its device) again
+IDLE_LOOK = 0.25
 
 
 def is_live(reader: Reader) -> bool:
@@ -131,7 +133,9 @@ async def _readable(loop: asyncio.AbstractEventLoop, fd: int, capture: object) -
     loop.add_reader(fd, wake)
     try:
         if not _ending_soon(capture):
-            await ready
+            # Bounded, so that the capture looks at its device now and then: a device taken
+            # down signals it once, and libpcap's read takes that signal silently.
+            await asyncio.wait({ready}, timeout=IDLE_LOOK)
     finally:
         loop.remove_reader(fd)
         if add is not None:

@@ -6,6 +6,7 @@ Each test makes its own namespace and veth pair, and deletes them, whatever happ
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import subprocess
 import time
@@ -87,3 +88,18 @@ def test_a_loop_ends_at_the_interface_going_down(veth, read_path):
         with pytest.raises(pcapy.CaptureError, match="The interface went down"):
             capture.loop(-1, lambda _hdr, _data: None)
         assert time.monotonic() - started < ENDS_WITHIN
+
+
+def test_async_for_ends_at_the_interface_going_down(veth, read_path):
+    ns, capture_dev, _send_dev = veth
+
+    async def read(capture: pcapy.Reader) -> int:
+        count = 0
+        async for _packet in capture:
+            count += 1
+        return count
+
+    with open_in_netns(ns, capture_dev) as capture:
+        ip("-n", ns, "link", "set", capture_dev, "down")
+        with pytest.raises(pcapy.CaptureError, match="The interface went down"):
+            asyncio.run(asyncio.wait_for(read(capture), ENDS_WITHIN))
