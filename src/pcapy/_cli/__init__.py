@@ -10,7 +10,9 @@ lists a device's link types and ``-y`` chooses one, in tcpdump 4.99's words (LIN
 the default on ``any``, as there).
 
 ``pcapy stats FILE...`` summarises capture files instead: packets, bytes, time span, rates,
-link types, protocols and the busiest address pairs.
+link types, protocols and the busiest address pairs. ``pcapy convert FILE... -o OUT.parquet``
+writes their packets as columns, ``pcapy query FILE... "SQL"`` runs DuckDB over them
+(docs/tables.md; the ``arrow`` and ``sql`` extras).
 
 Every error is one line on standard error, ``pcapy: <message>``, and exit status 1.
 
@@ -19,6 +21,7 @@ The package, one module a concern (imports flow down this list):
     __init__.py    main(): picks the subcommand, turns errors into one line and a status
     capture.py     reading (-r) and capture (-i), printing or writing (-w)
     stats.py       pcapy stats
+    convert.py     pcapy convert;  query.py: pcapy query;  _tables.py: their Arrow stream
     _args.py       the capture command's parser, in option groups (add a flag there)
     live.py        opening a device, waiting for packets, signals, closing statistics
     printer.py     one packet's text: time stamp, summary, hex dump
@@ -50,6 +53,8 @@ from .capture import run_capture
 #: ``pcapy NAME ...`` -> the module (in this package) whose ``run(argv)`` handles it
 SUBCOMMANDS: dict[str, str] = {
     "stats": "stats",
+    "convert": "convert",
+    "query": "query",
 }
 
 
