@@ -98,11 +98,13 @@ def _fold(op: int, a: int, b: int) -> Optional[int]:
 
 
 def _identity(op: int, right: Optional[int]) -> Union[str, int, None]:
-    """``A op right`` when it does not depend on A ("a": it is A itself), else None."""
-    if right == 0 and op in (AND, MUL):
+    """``A op right`` when it does not depend on A ("a": it is A itself), else None.
+
+    Only what libpcap's optimizer also knows makes a constant: a test decided from a value
+    whose load never ran would drop that load, and with it the rejection of a packet too
+    short for it, where libpcap's programs (optimized or not) keep it."""
+    if right == 0 and op in (AND, MUL):  # libpcap's optimizer folds these too
         return 0
-    if right == 0xFFFFFFFF and op == OR:
-        return 0xFFFFFFFF
     if (right == 0 and op in (ADD, SUB, OR, XOR, LSH, RSH)) or (
         right == 0xFFFFFFFF and op == AND
     ):
@@ -123,12 +125,13 @@ class _State:
     def copy(self) -> _State:
         return _State(self.a, self.x, dict(self.memory), dict(self.equal), dict(self.tests))
 
-    def constant_of(self, value: Optional[Value]) -> Optional[int]:
-        if value is None:
+    @staticmethod
+    def constant_of(value: Optional[Value]) -> Optional[int]:
+        """The value's constant, if it is one (a value a ``jeq`` found equal to a constant is
+        not made one: libpcap's optimizer uses that only to decide other ``jeq``s)."""
+        if value is None or value[0] != "k":
             return None
-        if value[0] == "k":
-            return value[1]  # type: ignore[return-value]
-        return self.equal.get(value)
+        return value[1]  # type: ignore[return-value]
 
     def learn(self, key: tuple[Value, int, int], outcome: bool) -> None:
         value, code, k = key
@@ -170,8 +173,6 @@ def _alu_value(state: _State, stmt: Stmt) -> Value:
         return _constant(-known) if known is not None else _bounded(("neg", a))
     operand = state.x if stmt.code & X else _constant(stmt.k)
     operand = operand if operand is not None else _opaque()
-    if op in (SUB, XOR) and a == operand:
-        return _constant(0)
     left, right = state.constant_of(a), state.constant_of(operand)
     identity = _identity(op, right)
     if isinstance(identity, int):
@@ -250,8 +251,6 @@ def _decide(state: _State, block: Block) -> Optional[bool]:  # noqa: PLR0911
         other = state.x
         if other is None:
             return None
-        if other == a:
-            return op in (JEQ, JGE)
         right = state.constant_of(other)
     else:
         right = block.k
