@@ -162,3 +162,14 @@ def test_loopback_families_as_libpcap_sees_them(
     ours_program = BPFProgram._compiled(ours, linktype)
     for packet in loopback_packets():
         assert ours_program.filter(packet) == theirs_program.filter(packet), packet[:4].hex()
+
+
+def test_cli_compiler_flag_lists_pcapys_program(capsys: pytest.CaptureFixture[str]) -> None:
+    from pcapy._cli import main  # noqa: PLC0415
+
+    assert main(["-d", "--compiler", "pcapy", "tcp dst port 80"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    program = compile_filter("tcp dst port 80", DLT_EN10MB)
+    assert len(listing) == len(program)
+    assert listing[0] == "(000) ldh      [12]"
+    assert listing[-1] == "(%03d) ret      #262144" % (len(program) - 1)
