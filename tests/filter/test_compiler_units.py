@@ -172,4 +172,4 @@ def test_cli_compiler_flag_lists_pcapys_program(capsys: pytest.CaptureFixture[st
     program = compile_filter("tcp dst port 80", DLT_EN10MB)
     assert len(listing) == len(program)
     assert listing[0] == "(000) ldh      [12]"
-    assert listing[-1] == "(%03d) ret      #262144" % (len(program) - 1)
+    assert listing[-1] == f"({len(program) - 1:03d}) ret      #262144"
