@@ -19,8 +19,9 @@ their ports), ``_ICMP`` and ``_ICMP6`` (type -> details). Printers get the decod
 ``_View`` of their bytes and the ``length`` announced by the layer below, which tcpdump prints.
 
 Coverage: Ethernet II, 802.3 (LLC, SNAP), 802.1Q/802.1ad, Linux cooked v1/v2, raw IP, BSD
-loopback; ARP, IPv4, IPv6 and its extension headers, TCP, UDP, ICMP, ICMPv6, DNS and mDNS,
-the first line of HTTP (every line under -v). Other protocols end at the layer that carries
+loopback (the other link layers and MPLS: ``pcapy._decode_links``); ARP, IPv4, IPv6 and its
+extension headers, TCP, UDP, ICMP, ICMPv6, DNS and mDNS, the first line of HTTP (every line
+under -v), SSH version lines, OpenFlow message headers, Rx headers and acknowledgments. Other protocols end at the layer that carries
 them. ``verbose=True`` gives ``tcpdump -v``'s forms (see the "-v" section): IP header details,
 verified checksums (RFC 1071), and the verbose details of the protocols above.
 """
@@ -1713,6 +1714,7 @@ _IP_PROTOCOLS: dict[int, _Printer] = {
 _PORTED: dict[int, _PortPrinter] = {6: _tcp, 17: _udp}
 
 # the other link layers, in their own module, which takes the helpers above from this one
-from ._decode_links import link_printers  # noqa: E402
+from ._decode_links import ethertype_printers, link_printers  # noqa: E402
 
 _LINKTYPES.update(link_printers())
+_ETHERTYPES.update(ethertype_printers())

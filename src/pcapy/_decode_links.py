@@ -7,7 +7,8 @@ tags, SLARP, vsock, the PPP-in-HDLC protocol name). Formats were taken from tcpd
 output on the corpus and from the specifications: Cisco HDLC and SLARP, RFC 1662 (PPP in
 HDLC framing), RFC 1055 (SLIP, with libpcap's 16-byte pseudo-header), Linux NFLOG
 (nfnetlink_log TLVs), Apple PKTAP, Solaris ipnet, RFC 4391 (IP over InfiniBand), RFC 1201
-(ARCNET), Marvell DSA/EDSA and Broadcom switch tags, Linux vsockmon, PPI and IEEE 802.11.
+(ARCNET), Marvell DSA/EDSA and Broadcom switch tags, Linux vsockmon, PPI and IEEE 802.11;
+and MPLS label stacks (RFC 3032), which Ethernet, PPP and Cisco HDLC carry.
 
 This module is imported by ``pcapy._decode`` at its end and uses its helpers; nothing else
 imports it.
@@ -15,7 +16,7 @@ imports it.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 from . import _constants as dlt
 from ._decode import (
@@ -66,7 +67,8 @@ def _chdlc(decoder: _Decoder, view: _View, length: int) -> None:
         cast = _CHDLC_CASTS.get(view.u8(0), f"0x{view.u8(0):02x}")
         decoder.out(f"{cast}, {_ethertype_text(protocol, False, length)}")
     body = view.sub(4)
-    printer = {_ETHERTYPE_IPV4: _ipv4, _ETHERTYPE_IPV6: _ipv6, _SLARP: _slarp}.get(protocol)
+    printer = {_ETHERTYPE_IPV4: _ipv4, _ETHERTYPE_IPV6: _ipv6, _SLARP: _slarp, 0x8847: _mpls,
+               0x8848: _mpls}.get(protocol)
     if printer is not None:
         printer(decoder, body, length - 4)
     elif not decoder.link_header:
@@ -108,8 +110,9 @@ def _uptime(seconds: int) -> str:
 _PPP_NAMES = {0x21: "IP", 0x57: "IP6", 0x2B: "IPX", 0x23: "OSI", 0x2D: "VJC IP",
               0x2F: "VJNC IP", 0x281: "MPLS", 0x283: "MPLS", 0xC021: "LCP", 0x8021: "IPCP",
               0x8057: "IP6CP", 0xC023: "PAP", 0xC223: "CHAP", 0x80FD: "CCP"}
-_PPP_IP = {0x21: _ipv4, 0x2F: _ipv4, _ETHERTYPE_IPV4: _ipv4, 0x57: _ipv6,
-           _ETHERTYPE_IPV6: _ipv6}
+_PPP_MPLS = frozenset((0x281, 0x283))
+_PPP_IP: dict[int, _Printer] = {0x21: _ipv4, 0x2F: _ipv4, _ETHERTYPE_IPV4: _ipv4, 0x57: _ipv6,
+                                 _ETHERTYPE_IPV6: _ipv6}
 
 
 def _ppp(decoder: _Decoder, view: _View, length: int) -> None:
@@ -131,7 +134,7 @@ def _ppp(decoder: _Decoder, view: _View, length: int) -> None:
 
 
 def _ppp_payload(decoder: _Decoder, protocol: int, view: _View, length: int) -> None:
-    printer = _PPP_IP.get(protocol)
+    printer = _PPP_IP.get(protocol) or (_mpls if protocol in _PPP_MPLS else None)
     if printer is not None:
         printer(decoder, view, length)
         return
@@ -156,7 +159,7 @@ def _ppp_serial(decoder: _Decoder, view: _View, length: int) -> None:
     protocol = view.u16(2)
     decoder.link_length = 4
     decoder.out(_PPP_NAMES.get(protocol, f"unknown PPP protocol (0x{protocol:04x})") + ": ")
-    printer = _PPP_IP.get(protocol)
+    printer = _PPP_IP.get(protocol) or (_mpls if protocol in _PPP_MPLS else None)
     if printer is not None:
         printer(decoder, view.sub(4), length - 4)
     else:
@@ -558,6 +561,53 @@ def _ieee80211(decoder: _Decoder, view: _View, length: int) -> None:
     if subtype & 4:  # no data (null function, QoS null)
         return
     _llc(decoder, view.sub(header), length - header, "")
+
+
+# -- MPLS (RFC 3032) -----------------------------------------------------------------------
+_MPLS_RESERVED = ("IPv4 explicit NULL", "router alert", "IPv6 explicit NULL", "implicit NULL")
+
+
+def _mpls(decoder: _Decoder, view: _View, length: int) -> None:
+    """An MPLS label stack, then IPv4 or IPv6 (by the last label, else by the first byte)."""
+    decoder.enter("MPLS", "mpls")
+    decoder.out("MPLS")
+    offset = 0
+    while True:
+        if length - offset < 4:
+            decoder.out(" (invalid)")
+            view.need(offset, length - offset)
+            return
+        entry = view.u32(offset)
+        label, bottom = entry >> 12, entry >> 8 & 1
+        decoder.out(("\n\t" if offset and decoder.verbose else " ") + f"(label {label}")
+        if decoder.verbose and label < 16:
+            decoder.out(f" ({_MPLS_RESERVED[label] if label < 4 else 'rsvd'})")
+        decoder.out(f", tc {entry >> 9 & 7}" + (", [S]" if bottom else "")
+                    + f", ttl {entry & 0xFF})")
+        offset += 4
+        if bottom:
+            break
+    _mpls_payload(decoder, label, view.sub(offset), length - offset)
+
+
+def _mpls_payload(decoder: _Decoder, label: int, view: _View, length: int) -> None:
+    printer: Optional[_Printer] = {0: _ipv4, 3: _ipv4, 2: _ipv6}.get(label)
+    if printer is None:
+        if length < 1:
+            return
+        first = view.u8(0)
+        printer = (_ipv4 if 0x45 <= first <= 0x4F else _ipv6 if 0x60 <= first <= 0x6F
+                   else None)
+    if printer is None:
+        decoder.hexdump(view.rest())
+        return
+    decoder.out("\n\t" if decoder.verbose else " ")
+    printer(decoder, view, length)
+
+
+def ethertype_printers() -> dict[int, _Printer]:
+    """The network layers of this module, by ethertype."""
+    return {0x8847: _mpls, 0x8848: _mpls}
 
 
 _LINK_PRINTERS: dict[int, _Printer] = {

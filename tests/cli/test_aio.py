@@ -106,6 +106,7 @@ class PipeCapture:
 
     is_live = True
     closed = False
+    _live = None  # no LiveCapture behind it: nothing for breakloop() to wake
 
     def __init__(self) -> None:
         self.read_fd, self.write_fd = os.pipe()
