@@ -21,9 +21,10 @@ their ports), ``_ICMP`` and ``_ICMP6`` (type -> details). Printers get the decod
 Coverage: Ethernet II, 802.3 (LLC, SNAP), 802.1Q/802.1ad, Linux cooked v1/v2, raw IP, BSD
 loopback (the other link layers and MPLS: ``pcapy._decode_links``); ARP, IPv4, IPv6 and its
 extension headers, TCP, UDP, ICMP, ICMPv6, DNS and mDNS, the first line of HTTP (every line
-under -v), SSH version lines, OpenFlow message headers, Rx headers and acknowledgments. Other protocols end at the layer that carries
-them. ``verbose=True`` gives ``tcpdump -v``'s forms (see the "-v" section): IP header details,
-verified checksums (RFC 1071), and the verbose details of the protocols above.
+under -v), SSH version lines, OpenFlow message headers, Rx headers and acknowledgments.
+Other protocols end at the layer that carries them. ``verbose=True`` gives ``tcpdump -v``'s
+forms (see the "-v" section): IP header details, verified checksums (RFC 1071), and the
+verbose details of the protocols above.
 """
 
 from __future__ import annotations
