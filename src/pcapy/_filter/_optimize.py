@@ -24,6 +24,7 @@ keeps every load.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
@@ -79,12 +80,12 @@ def _depth(value: Value) -> int:
     return max((1 + _depth(part) for part in value if isinstance(part, tuple)), default=0)
 
 
-_opaque_counter = [0]
+_opaque_numbers = itertools.count()
 
 
 def _opaque() -> Value:
-    _opaque_counter[0] += 1
-    return ("opaque", _opaque_counter[0])
+    """A value known to equal no other (a fresh number each time, thread-safe)."""
+    return ("opaque", next(_opaque_numbers))
 
 
 def _fold(op: int, a: int, b: int) -> Optional[int]:
