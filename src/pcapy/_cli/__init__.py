@@ -32,7 +32,10 @@ The package, one module a concern (imports flow down this list):
 Adding a subcommand: write ``pcapy/_cli/NAME.py`` with ``def run(argv: Sequence[str]) -> int``
 (its own ``_args.Parser``; raise ``CommandError`` for usage problems) and add one line to
 ``SUBCOMMANDS`` below. The module is imported only when its subcommand runs, so it may import
-optional extras (pyarrow, duckdb) at its top.
+optional extras (pyarrow, duckdb) at its top. A ``build_parser()`` in it puts its options in
+the manual page (``python -m pcapy._cli.manpage > docs/pcapy.1``); the page is only stable if
+the module imports without the extras (import them inside ``run``), since a module that
+cannot be imported is left out of it.
 
 The command uses only pcapy's public API; it is imported only when the command runs.
 """

@@ -3,9 +3,10 @@
 Adding a flag: put one ``group.add_argument(...)`` line in the group it belongs to (each
 ``add_*_options`` function below is one section of ``--help``; a new section is one more
 entry in ``OPTION_GROUPS``) and, if it needs checking beyond argparse, a line in
-``check_args``. The code that acts on it reads ``args.<dest>``
-(capture.py for capture and reading). A subcommand (``pcapy stats``) has its own parser in
-its own module: see ``SUBCOMMANDS`` in ``pcapy._cli``.
+``check_args``. Then regenerate the manual page, ``python -m pcapy._cli.manpage >
+docs/pcapy.1`` (tests/cli/test_tcpdump_flags.py fails while it is stale). The code that
+acts on it reads ``args.<dest>`` (capture.py for capture and reading). A subcommand
+(``pcapy stats``) has its own parser in its own module: see ``SUBCOMMANDS`` in ``pcapy._cli``.
 """
 
 from __future__ import annotations
