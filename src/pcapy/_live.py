@@ -549,6 +549,9 @@ class LiveCapture:
     def set_fanout(self, group_id: int, mode_and_flags: int) -> None:
         """Join a ``PACKET_FANOUT`` group now, or as soon as ``activate()`` has made the socket."""
         if not self.activated:
+            if self._fanout is not None:  # as the kernel answers a second join
+                raise CaptureError(f"{self.device}: the handle is already to join fanout group "
+                                   f"{self._fanout[0]} as it is activated", Status.ERROR)
             self._fanout = (group_id, mode_and_flags)
             return
         with self._in_use() as handle:

@@ -8,9 +8,14 @@ and the interface's counters can be compared with the workers' statistics.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
 import subprocess
+from collections.abc import Iterator
+
+import pytest
 
 import pcapy
 from helpers import udp_frame
@@ -33,6 +38,18 @@ def send_from_a(lab: NetnsLab, frames: list[bytes]) -> None:
     with sender:
         for frame in frames:
             sender.sendpacket(frame)
+
+
+@contextlib.contextmanager
+def quiet_lab() -> Iterator[NetnsLab]:
+    """A quiet lab for the block (skipping the test unless root), deleted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root")
+    lab = new_quiet_lab()
+    try:
+        yield lab
+    finally:
+        delete_lab(lab)
 
 
 def new_quiet_lab() -> NetnsLab:

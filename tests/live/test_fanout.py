@@ -123,6 +123,8 @@ def test_set_before_activate_joins_as_the_handle_is_activated(netns_lab: NetnsLa
     def create_and_activate() -> pcapy.Reader:
         reader = pcapy.create(netns_lab.dev_b)
         reader.set_fanout(group, pcapy.PACKET_FANOUT_LB)
+        with pytest.raises(pcapy.CaptureError, match="already to join fanout group"):
+            reader.set_fanout(group + 1, pcapy.PACKET_FANOUT_LB)
         assert reader.getfd() == -1  # no socket yet
         assert reader.activate() == 0
         return reader

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import pcapy
-from live.fanout_lab import FILTER, delete_lab, flow_frames, new_quiet_lab, send_from_a
+from live.fanout_lab import FILTER, flow_frames, quiet_lab, send_from_a
 from live.lab import NetnsLab, in_netns
 
 CHOOSES_READ_PATH = True
@@ -30,13 +30,8 @@ ENV = {**os.environ, "TZ": "UTC"}
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[NetnsLab]:
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    quiet = new_quiet_lab()
-    try:
+    with quiet_lab() as quiet:
         yield quiet
-    finally:
-        delete_lab(quiet)
 
 
 @contextlib.contextmanager

@@ -25,10 +25,9 @@ import pcapy
 from live.fanout_handlers import FailOnThird, Record, flow_and_payload, handled_so_far, ignore
 from live.fanout_lab import (
     FILTER,
-    delete_lab,
     flow_frames,
     link_packets,
-    new_quiet_lab,
+    quiet_lab,
     send_from_a,
 )
 from live.lab import NetnsLab, measured
@@ -42,13 +41,8 @@ WAIT = 15.0  # seconds: the most any wait here may take (a live test has 30 in a
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[NetnsLab]:
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    quiet = new_quiet_lab()
-    try:
+    with quiet_lab() as quiet:
         yield quiet
-    finally:
-        delete_lab(quiet)
 
 
 @pytest.fixture(autouse=True)
