@@ -31,8 +31,6 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING
 
-from ._errors import PcapError
-
 if TYPE_CHECKING:
     from ._pkthdr import Pkthdr
     from ._reader import Reader
@@ -45,26 +43,10 @@ OFFLINE_BATCH = 256
 IDLE_LOOK = 0.25
 
 
-def is_live(reader: Reader) -> bool:
-    """Whether ``reader`` captures from an interface (as opposed to reading a savefile).
-
-    Uses ``reader.is_live`` when the Reader has it; otherwise a live handle is one whose
-    ``stats()`` works (a savefile's raises ``PcapError``).
-    """
-    flag = getattr(reader, "is_live", None)
-    if isinstance(flag, bool):
-        return flag
-    try:
-        reader.stats()
-    except PcapError:
-        return False
-    return True
-
-
 async def aiter_packets(reader: Reader) -> AsyncIterator[Packet]:
     """Yield ``(hdr, data)`` from ``reader`` without blocking the event loop."""
     packets: AsyncGenerator[Packet, None]
-    if not is_live(reader):
+    if not reader.is_live:
         packets = _savefile_packets(reader)
     elif reader.getfd() >= 0:
         packets = _selectable_packets(reader)

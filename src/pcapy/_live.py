@@ -72,11 +72,12 @@ from typing import Callable, Optional, Protocol, Union
 from ._args import as_c_int as _as_c_int
 from ._bpf import BPFProgram
 from ._constants import Status, TstampPrecision, datalink_name
-from ._errors import BPFError, CaptureError, HandleStateError, PcapWarning
+from ._errors import BPFError, CaptureError, HandleStateError, PcapError, PcapWarning
 from ._libpcap import Handle, LivePacket, PacketDrain, PacketReader, lookup_net
 from ._live_batch import batch_readers
+from ._pkthdr import Pkthdr
 from ._reader import Reader
-from ._source import TIMEOUT, Packet
+from ._source import TIMEOUT, Packet, pack_batch
 
 #: pcapy's words for a call that needs an activated handle (pcap_statustostr's are close).
 NOT_ACTIVATED = "This handle hasn't been activated yet"
@@ -371,6 +372,32 @@ class LiveCapture:
             return TIMEOUT if packet is None else packet
         finally:
             self._leave()
+
+    #: What a savefile source says about its file; a live capture has none.
+    file_format: Optional[str] = None
+    file_header: Optional[object] = None
+
+    @property
+    def failure(self) -> Optional[PcapError]:
+        """A capture error is raised by the read it happens in, not kept: always None."""
+        return None
+
+    def run_callbacks(self, cnt: int, callback: Callable[[Pkthdr, bytes], object], *,
+                      dispatch: bool) -> int:
+        """``dispatch()``: up to ``cnt`` packets of one bufferful; ``loop()``: ``cnt`` packets
+        (``cnt <= 0``: until ``breakloop()``). Returns how many were delivered."""
+        packets = self.dispatch_packets(cnt) if dispatch else self.loop_packets()
+        count = 0
+        for hdr, data in packets:
+            count += 1
+            callback(hdr, data)
+            if count == cnt or self.break_requested:
+                break
+        return count
+
+    def next_batch(self, max_packets: int) -> tuple[bytes, bytes]:
+        """Up to ``max_packets`` packets of one bufferful, in pcapy-ng's batch layout."""
+        return pack_batch(self.dispatch_packets(max_packets), max_packets)
 
     def loop_packets(self) -> Iterator[LivePacket]:
         """Packets as they come, never timing out, until ``breakloop()`` or ``close()``."""

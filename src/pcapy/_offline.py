@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 
-from ._offload import offload
+from ._offload import LIBPCAP_FILTERS
 from ._reader import Reader
 from ._savefile import open_savefile
 from ._savefile._stream import PathOrFile
@@ -18,9 +18,7 @@ def open_offline(filename: PathOrFile) -> Reader:
     gzip-compressed files of either, without libpcap.
     """
     _check_target(filename)
-    source = open_savefile(filename)
-    source.offload = offload
-    return Reader(source)
+    return Reader(open_savefile(filename, filter_backend=LIBPCAP_FILTERS))
 
 
 def _check_target(filename: object) -> None:

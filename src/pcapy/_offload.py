@@ -26,15 +26,16 @@ import os
 import sys
 import weakref
 from collections.abc import Generator, Iterator
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from ._bpf import BPFProgram
 from ._errors import PcapError, SavefileError
 from ._libpcap import _memdump
 from ._pkthdr import Pkthdr
-from ._savefile import SavefileSource, restart_pcap
+from ._savefile import restart_pcap
 from ._savefile._pcap import PcapFileHeader, PcapRecordStream, count_records
-from ._source import Breakable
+from ._savefile._stream import ByteSource
+from ._source import Breakable, pack_batch
 
 ENV_PURE = "PCAPY_FILTER_IN_PYTHON"
 BATCH_PACKETS = 4096
@@ -43,22 +44,32 @@ _HOST_ORDER = "<" if sys.byteorder == "little" else ">"
 Packet = tuple[Pkthdr, bytes]
 
 
-def offload(source: SavefileSource, program: BPFProgram) -> Optional[OffloadedRecords]:
-    """An offloaded record stream for ``source`` from its current packet, or None."""
-    header = source.file_header
-    if (
-        os.environ.get(ENV_PURE)
-        or source.stream.regular_file_descriptor() < 0
-        or not isinstance(header, PcapFileHeader)
-        or not _memdump.available()
-    ):
-        return None
-    records: Any = source._records
-    offset = records.resume_offset()
-    try:
-        return OffloadedRecords(source, offset, program)
-    except PcapError:
-        return None  # libpcap refuses what Python reads: keep filtering in Python
+class LibpcapFilters:
+    """The savefile engine's filter backend (``_savefile.FilterBackend``): libpcap filters
+    classic pcap files that have a regular file descriptor. ``open_offline`` gives it to every
+    source it opens."""
+
+    def filtered_records(
+        self,
+        stream: ByteSource,
+        header: PcapFileHeader,
+        offset: Callable[[], int],
+        program: BPFProgram,
+    ) -> Optional[OffloadedRecords]:
+        """An offloaded record stream from the record at ``offset()`` on, or None."""
+        if (
+            os.environ.get(ENV_PURE)
+            or stream.regular_file_descriptor() < 0
+            or not _memdump.available()
+        ):
+            return None
+        try:
+            return OffloadedRecords(stream, header, offset(), program)
+        except PcapError:
+            return None  # libpcap refuses what Python reads: keep filtering in Python
+
+
+LIBPCAP_FILTERS = LibpcapFilters()
 
 
 class _NotBreaking:
@@ -107,12 +118,13 @@ class _BatchFeed:
 class OffloadedRecords:
     """Classic pcap records filtered by libpcap, parsed in Python (see the module docstring)."""
 
-    def __init__(self, source: SavefileSource, offset: int, program: BPFProgram) -> None:
-        header = source.file_header
-        fd = source.stream.regular_file_descriptor()
-        if not isinstance(header, PcapFileHeader) or fd < 0:
-            raise TypeError("only classic pcap files opened by path can be offloaded")
-        self._stream = source.stream
+    def __init__(
+        self, stream: ByteSource, header: PcapFileHeader, offset: int, program: BPFProgram
+    ) -> None:
+        fd = stream.regular_file_descriptor()
+        if fd < 0:
+            raise TypeError("only classic pcap files with a regular file descriptor are offloaded")
+        self._stream = stream
         self._header = header
         self._program = program
         reader = _memdump.MemoryDumpReader(fd, offset, header.nanosecond, program.instructions)
@@ -135,7 +147,7 @@ class OffloadedRecords:
     # RecordStream ---------------------------------------------------------------------
     def iterate(self, packet_filter: Optional[BPFProgram] = None) -> Iterator[Packet]:
         """The remaining matching packets (the filter is the one given at construction)."""
-        self._park()
+        self.park()
         running = _iterate(self)
         self._running = weakref.ref(running)
         return running
@@ -151,7 +163,7 @@ class OffloadedRecords:
     ) -> int:
         """Call ``callback`` for up to ``cnt`` matching packets; return how many (0 when not
         ``counted`` and ``cnt <= 0``)."""
-        self._park()
+        self.park()
         delivered = 0
         if self._fallback is None:
             delivered = self._dump.drive(None, callback, cnt, source, counted=counted)
@@ -164,6 +176,12 @@ class OffloadedRecords:
             self._program, callback, rest, source, counted=counted
         )
 
+    def next_batch(
+        self, packet_filter: Optional[BPFProgram], max_packets: int
+    ) -> tuple[bytes, bytes]:
+        """Up to ``max_packets`` matching packets in pcapy-ng's batch layout."""
+        return pack_batch(self.iterate(packet_filter), max_packets)
+
     @property
     def failure(self) -> Optional[SavefileError]:
         """The error that ended the stream (found by the Python engine after libpcap's)."""
@@ -171,7 +189,7 @@ class OffloadedRecords:
 
     def resume_offset(self) -> int:
         """The file offset right after the last packet examined."""
-        self._park()
+        self.park()
         if self._fallback is not None:
             return self._fallback.resume_offset()
         feed = self._feed
@@ -183,7 +201,8 @@ class OffloadedRecords:
         replay.drive(self._program, _ignore, already, _NotBreaking())
         return replay.resume_offset()
 
-    def _park(self) -> None:
+    def park(self) -> None:
+        """Stop the running generator where it is (its record loop keeps its place)."""
         running = self._running() if self._running is not None else None
         self._running = None
         if running is not None:

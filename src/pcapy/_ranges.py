@@ -227,7 +227,7 @@ def read_range(path: PathLike, byte_range: ByteRange) -> Reader:
     except BaseException:
         range_file.close()
         raise
-    stream = reader._source.stream
+    stream = getattr(reader._source, "stream", None)
     if isinstance(stream, ByteSource):
         stream._owned = True
     return reader

@@ -37,7 +37,7 @@ from ._constants import DLT_NAME, Status, TstampPrecision
 from ._dumper import Dumper, PathOrFile
 from ._errors import CaptureError, PcapError
 from ._pkthdr import Pkthdr
-from ._source import TIMEOUT, Packet, PacketSource, pack_batch
+from ._source import TIMEOUT, Packet, PacketSource
 from ._tables import table_function
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class _ClosedSource:
         _closed()
 
 
-_CLOSED: Any = _ClosedSource()
+_CLOSED = cast(PacketSource, _ClosedSource())
 
 
 #: The most packets one ``next_batch()`` call returns (it returns "up to" its argument anyway;
@@ -89,21 +89,21 @@ class _AfterEnd:
 
     __slots__ = ("_source",)
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: PacketSource) -> None:
         self._source = source
 
     def __iter__(self) -> _AfterEnd:
         return self
 
     def __next__(self) -> NoReturn:
-        failure = getattr(self._source, "failure", None)
+        failure = self._source.failure
         if failure is not None:
             raise copy.copy(failure)  # a fresh traceback each time
         raise StopIteration
 
 
 def _until_break(
-    source: Any, packets: Iterator[tuple[Pkthdr, bytes]], turns: threading.RLock
+    source: PacketSource, packets: Iterator[tuple[Pkthdr, bytes]], turns: threading.RLock
 ) -> Iterator[tuple[Pkthdr, bytes]]:
     """The packets, up to a ``breakloop()`` (the flag is consumed, as loops consume it)."""
     while not source.break_requested:
@@ -156,12 +156,14 @@ class Reader:
     next: Callable[[], Packet]
 
     def __init__(self, source: PacketSource, *, live: Optional[LiveCapture] = None) -> None:
-        if not callable(getattr(source, "loop_packets", None)):
+        # Refuses what no engine made (``pcapy.Reader(...)`` called by hand); it looks at the
+        # class only: a live capture's facts raise until it is activated.
+        if not callable(getattr(type(source), "run_callbacks", None)):
             raise TypeError(
                 "Reader objects are not created directly: use open_offline(), open_live() "
                 "or create()"
             )
-        self._source: Any = source
+        self._source: PacketSource = source
         self._live = live
         self._filtered_counts = FilteredCounts()
         # A savefile Reader may be shared between threads: its reads take turns (a capture's
@@ -188,7 +190,7 @@ class Reader:
         running (or the next one to start), as it ends ``loop()``."""
         source = self._source
         if self._turns is None:
-            return source.loop_packets()  # type: ignore[no-any-return]
+            return source.loop_packets()
         return _until_break(source, source.loop_packets(), self._turns)
 
     @_one_at_a_time
@@ -200,44 +202,22 @@ class Reader:
         """
         cnt = as_int("cnt", cnt)
         callback = _check_callback(callback)
-        source = self._source
-        source.break_requested = False
-        if self._drive(cnt, callback, counted=False) is not None:
-            source.break_requested = False  # a loop ended by breakloop() consumes it
-            return
-        remaining = cnt
-        for hdr, data in source.loop_packets():
-            callback(hdr, data)
-            remaining -= 1
-            if remaining == 0 or source.break_requested:
-                break
+        self._source.break_requested = False
+        self._run_callbacks(cnt, callback, dispatch=False)
 
     @_one_at_a_time
     def dispatch(self, cnt: int, callback: Callback) -> int:
         """Process up to ``cnt`` packets (one bufferful when live); return how many were."""
         cnt = as_int("cnt", cnt)
         callback = _check_callback(callback)
-        source = self._source
-        source.break_requested = False
-        driven = self._drive(cnt, callback, counted=True)
-        if driven is not None:
-            source.break_requested = False  # consumed, as by loop()
-            return driven
-        count = 0
-        for hdr, data in source.dispatch_packets(cnt):
-            count += 1
-            callback(hdr, data)
-            if source.break_requested:
-                break
-        return count
+        self._source.break_requested = False
+        return self._run_callbacks(cnt, callback, dispatch=True)
 
-    def _drive(self, cnt: int, callback: Callback, *, counted: bool) -> Optional[int]:
-        """Let the engine run the callback loop itself, when it can (savefiles)."""
-        drive = getattr(self._source, "drive", None)
-        if drive is None:
-            return None
+    def _run_callbacks(self, cnt: int, callback: Callback, *, dispatch: bool) -> int:
+        """The engine runs the callbacks (a savefile in its own record loop); ``next()``
+        reads from where they stopped."""
         try:
-            return drive(cnt, callback, counted=counted)  # type: ignore[no-any-return]
+            return self._source.run_callbacks(cnt, callback, dispatch=dispatch)
         finally:
             self._rebind_next()
 
@@ -259,12 +239,11 @@ class Reader:
             max_packets = DEFAULT_BATCH
         max_packets = min(max_packets, MAX_BATCH)
         source = self._source
-        engine_batch = getattr(source, "next_batch", None)
-        if engine_batch is None:
-            return pack_batch(source.dispatch_packets(max_packets), max_packets)
-        batch: tuple[bytes, bytes] = engine_batch(max_packets)
-        self._rebind_next()
-        failure = getattr(source, "failure", None)
+        try:
+            batch = source.next_batch(max_packets)
+        finally:
+            self._rebind_next()
+        failure = source.failure
         if not batch[1] and failure is not None:  # a batch ended by damage: now the error
             raise copy.copy(failure)
         return batch
@@ -360,7 +339,7 @@ class Reader:
     def file_format(self) -> Optional[str]:
         """``'pcap'`` or ``'pcapng'`` for a savefile; ``None`` for a live capture."""
         self._check_open()
-        return getattr(self._source, "file_format", None)
+        return self._source.file_format
 
     @property
     def file_header(self) -> Any:
@@ -368,7 +347,7 @@ class Reader:
         ``PcapngFileInfo`` (pcapng: sections, interfaces, statistics, name resolution, secrets,
         growing as blocks are read); ``None`` for a live capture."""
         self._check_open()
-        return getattr(self._source, "file_header", None)
+        return self._source.file_header
 
     @property
     def interfaces(self) -> list[Any]:

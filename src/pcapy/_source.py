@@ -10,6 +10,11 @@ capture (libpcap, in ``_live``). ``Reader`` implements pcapy's API once, over th
   ``breakloop()`` is called (a live source notices that while it waits).
 - ``dispatch_packets(cnt)`` is what one ``dispatch()`` processes: up to ``cnt`` packets (all for
   ``cnt <= 0``) of one bufferful for a live source, of the rest of the file for a savefile.
+- ``run_callbacks(cnt, callback, dispatch=...)`` runs ``loop()`` or ``dispatch()``: a savefile
+  in its generated record loop (no generator in between), a live source over the iterators
+  above. ``next_batch(n)`` is pcapy-ng's ``next_batch``.
+- ``failure`` is the error that ended the packets (a damaged savefile), raised again on every
+  later read.
 - ``install_filter(program)`` applies a compiled filter from now on (in the kernel for a live
   capture, by pcapy's BPF executor for a savefile); ``packets`` may be a new iterator after it.
 """
@@ -19,7 +24,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from itertools import islice
-from typing import TYPE_CHECKING, Optional, Protocol
+from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 from ._constants import TstampPrecision
 from ._errors import PcapError, SavefileError
@@ -41,7 +46,12 @@ class Breakable(Protocol):
 
 
 class PacketSource(Protocol):
-    """What ``Reader`` needs from an engine; see the module docstring."""
+    """What ``Reader`` needs from an engine; see the module docstring.
+
+    Every capability is a member here: an engine without one answers what libpcap answers
+    for it (a live capture has no ``file_format``, ``file_header`` or ``failure``, and takes
+    ``next_batch`` packet by packet), so ``Reader`` never probes an engine for what it has.
+    """
 
     break_requested: bool
 
@@ -57,9 +67,24 @@ class PacketSource(Protocol):
     @property
     def precision(self) -> TstampPrecision: ...
 
+    @property
+    def file_format(self) -> Optional[str]: ...
+
+    @property
+    def file_header(self) -> Optional[object]: ...
+
+    @property
+    def failure(self) -> Optional[PcapError]: ...
+
     def loop_packets(self) -> Iterator[tuple[Pkthdr, bytes]]: ...
 
     def dispatch_packets(self, cnt: int) -> Iterator[tuple[Pkthdr, bytes]]: ...
+
+    def run_callbacks(
+        self, cnt: int, callback: Callable[[Pkthdr, bytes], object], *, dispatch: bool
+    ) -> int: ...
+
+    def next_batch(self, max_packets: int) -> tuple[bytes, bytes]: ...
 
     def install_filter(self, program: BPFProgram) -> None: ...
 

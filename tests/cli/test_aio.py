@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import pcapy
-from pcapy._aio import OFFLINE_BATCH, aiter_packets, is_live
+from pcapy._aio import OFFLINE_BATCH, aiter_packets
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 
@@ -97,7 +97,7 @@ def test_offline_iteration_can_be_cancelled() -> None:
 
 def test_savefile_is_not_live() -> None:
     with pcapy.open_offline(corpus_file("pcap/tcp-handshake-nano.pcap")) as reader:
-        assert is_live(reader) is False
+        assert reader.is_live is False
 
 
 # -- a fake live handle on a pipe: the add_reader path without privileges ---------------------
@@ -248,7 +248,7 @@ def test_live_async_capture_on_loopback() -> None:
         reader.set_immediate_mode(1)
         reader.activate()
         reader.setfilter(f"udp port {port}")
-        assert is_live(reader)
+        assert reader.is_live
         datas = asyncio.run(main())
         assert [data[-9:] for data in datas] == [b"pcapy-aio"] * 5
         assert reader.getnonblock() == 0

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Optional
 
 from .._constants import Status
@@ -17,7 +16,6 @@ from .._errors import (
     HandleStateError,
     NoSuchDeviceError,
     PcapError,
-    PcapWarning,
 )
 
 _ERROR_CLASSES: dict[int, type[CaptureError]] = {
@@ -70,13 +68,6 @@ def check(ffi: Any, lib: Any, status: int, handle: Any = None, context: str = ""
     if status < 0:
         raise error_for_status(ffi, lib, status, handle, context)
     return status
-
-
-def warn_for_status(ffi: Any, lib: Any, status: int, handle: Any = None) -> None:
-    """Emit a PcapWarning for a positive pcap_activate status."""
-    message = handle_error(ffi, lib, handle) if handle is not None else ""
-    text = status_text(ffi, lib, status)
-    warnings.warn(f"{text}: {message}" if message else text, PcapWarning, stacklevel=3)
 
 
 def errbuf_message(ffi: Any, errbuf: Any, fallback: Optional[str] = None) -> str:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import islice
-from typing import TYPE_CHECKING, Callable, Optional, Protocol, Union, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 from .._constants import TstampPrecision
 from .._errors import SavefileError, TruncatedSavefileError, UnknownFormatError
 from .._pkthdr import Pkthdr
-from .._source import Breakable, pack_batch
+from .._source import Breakable
 from . import _pcap
 from ._stream import ByteSource, PathOrFile, open_stream
 
@@ -24,9 +24,17 @@ if TYPE_CHECKING:
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
 
-@runtime_checkable
 class RecordStream(Protocol):
-    """An engine's records with a filter that can change between packets (see _pcap)."""
+    """An engine's records with a filter that can change between packets (see ``_pcap``).
+
+    ``iterate`` returns a generator from the current position, ``drive`` runs callbacks in the
+    engine's own loop, ``next_batch`` takes pcapy-ng's batches; starting any of them parks the
+    generator running before (``park``: it is closed at the packet it last returned, and the
+    next read starts after it). ``resume_offset`` is the file offset of the next record.
+    """
+
+    @property
+    def failure(self) -> Optional[SavefileError]: ...
 
     def iterate(
         self, packet_filter: Optional[BPFProgram] = None
@@ -42,6 +50,32 @@ class RecordStream(Protocol):
         counted: bool = True,
     ) -> int: ...
 
+    def next_batch(
+        self, packet_filter: Optional[BPFProgram], max_packets: int
+    ) -> tuple[bytes, bytes]: ...
+
+    def park(self) -> None: ...
+
+    def resume_offset(self) -> int: ...
+
+
+class FilterBackend(Protocol):
+    """Runs a classic pcap file's filter elsewhere than the Python record loop (libpcap, in
+    ``pcapy._offload``), given to the source when it is built.
+
+    ``filtered_records`` returns a record stream of the packets ``program`` accepts from the
+    record at ``offset()`` on, or None to filter in Python. ``offset`` parks the running
+    stream, so it is called only once the backend knows it can take the file.
+    """
+
+    def filtered_records(
+        self,
+        stream: ByteSource,
+        header: _pcap.PcapFileHeader,
+        offset: Callable[[], int],
+        program: BPFProgram,
+    ) -> Optional[RecordStream]: ...
+
 
 class SavefileSource:
     """Packets from a capture file: the savefile engine's side of ``_source.PacketSource``."""
@@ -52,9 +86,11 @@ class SavefileSource:
         dlt: int,
         snapshot: int,
         precision: TstampPrecision,
-        packets: Union[RecordStream, Iterator[tuple[Pkthdr, bytes]]],
+        records: RecordStream,
         file_format: str,
         file_header: Optional[object] = None,
+        *,
+        filter_backend: Optional[FilterBackend] = None,
     ) -> None:
         self.stream = stream
         self.dlt = dlt
@@ -63,52 +99,42 @@ class SavefileSource:
         self.file_format = file_format
         self.file_header = file_header
         self.break_requested = False
-        if isinstance(packets, RecordStream):
-            self._records: Optional[RecordStream] = packets
-            self._unfiltered = packets.iterate()
-        else:
-            self._records = None
-            self._unfiltered = packets
-        self.packets: Iterator[tuple[Pkthdr, bytes]] = self._unfiltered
+        self._records = records
+        self._filter_backend = filter_backend
+        self._offloaded = False  # whether _records is the filter backend's
+        self.packets: Iterator[tuple[Pkthdr, bytes]] = records.iterate()
         self._filter: Optional[BPFProgram] = None
-        #: set by the layer above to hand filtering to libpcap (see pcapy._offload)
-        self.offload: Optional[Callable[[SavefileSource, BPFProgram], Optional[RecordStream]]]
-        self.offload = None
 
     @property
     def failure(self) -> Optional[SavefileError]:
         """The error that ended reading, if the file is damaged (raised again on every read)."""
-        return getattr(self._records, "failure", None)
+        return self._records.failure
 
     def loop_packets(self) -> Iterator[tuple[Pkthdr, bytes]]:
         """The rest of the file (``loop()`` checks ``break_requested`` between packets)."""
         return self.packets
 
-    def drive(self, cnt: int, callback: Callable[[Pkthdr, bytes], object], *,
-              counted: bool = True) -> Optional[int]:
-        """Run ``callback`` over up to ``cnt`` packets in the engine's own loop, if it has one.
-
-        Returns the number of packets delivered (0 if ``counted`` is False and ``cnt <= 0``:
-        ``loop()`` needs no count), or None when the engine has no driver (the Reader then
-        iterates). ``packets`` is a new iterator afterwards.
+    def run_callbacks(self, cnt: int, callback: Callable[[Pkthdr, bytes], object], *,
+                      dispatch: bool) -> int:
+        """Run ``callback`` over up to ``cnt`` packets (all for ``cnt <= 0``) in the engine's
+        own loop. ``dispatch()`` and ``loop()`` mean the same for a savefile, except that
+        ``loop()`` needs no count: it keeps none (and returns 0) when ``cnt <= 0``. A
+        ``breakloop()`` that ended the run is consumed. ``packets`` is a new iterator afterwards.
         """
-        if self._records is None:
-            return None
         try:
-            return self._records.drive(self._filter, callback, cnt, self, counted=counted)
+            count = self._records.drive(self._filter, callback, cnt, self, counted=dispatch)
         finally:
             self.packets = self._records.iterate(self._filter)
+        self.break_requested = False
+        return count
 
     def next_batch(self, max_packets: int) -> tuple[bytes, bytes]:
         """Up to ``max_packets`` packets in pcapy-ng's batch layout (see ``Reader.next_batch``)."""
         records = self._records
-        batch = getattr(records, "next_batch", None)
-        if batch is None:
-            return pack_batch(self.packets, max_packets)
         try:
-            return batch(self._filter, max_packets)  # type: ignore[no-any-return]
+            return records.next_batch(self._filter, max_packets)
         finally:
-            self.packets = records.iterate(self._filter)  # type: ignore[union-attr]
+            self.packets = records.iterate(self._filter)
 
     def dispatch_packets(self, cnt: int) -> Iterator[tuple[Pkthdr, bytes]]:
         """Up to ``cnt`` packets of the rest of the file; all of them for ``cnt <= 0``."""
@@ -116,18 +142,18 @@ class SavefileSource:
 
     def install_filter(self, program: BPFProgram) -> None:
         """Keep only packets the program accepts, from the current position on."""
-        if self._records is None:
-            self.packets = _filtered(self._unfiltered, program.function)
-            self._filter = program
-            return
-        offloaded = self.offload(self, program) if self.offload is not None else None
+        header, backend = self.file_header, self._filter_backend
+        offloaded = None
+        if backend is not None and isinstance(header, _pcap.PcapFileHeader):
+            offloaded = backend.filtered_records(
+                self.stream, header, self._records.resume_offset, program
+            )
         if offloaded is not None:
             self._records = offloaded
-        elif hasattr(self._records, "resume_offset") and not isinstance(
-            self._records, _pcap.PcapRecordStream
-        ):
+        elif self._offloaded:
             # An offloaded filter is replaced by one libpcap cannot run: back to Python.
             self._records = self.restart_at(self._records.resume_offset())
+        self._offloaded = offloaded is not None
         self._filter = program
         self.packets = self._records.iterate(program)
 
@@ -158,30 +184,27 @@ def restart_pcap(
     return _pcap.PcapRecordStream(header, stream.chunks(), b"", offset)
 
 
-def _filtered(
-    packets: Iterator[tuple[Pkthdr, bytes]], accept: Callable[[bytes, int], int]
-) -> Iterator[tuple[Pkthdr, bytes]]:
-    """The packets ``accept(data, wire_length)`` gives a non-zero verdict for."""
-    for packet in packets:
-        if accept(packet[1], packet[0][3]):
-            yield packet
+def open_savefile(
+    target: PathOrFile, *, filter_backend: Optional[FilterBackend] = None
+) -> SavefileSource:
+    """Open a capture file (path, ``'-'`` or binary file object) of any supported format.
 
-
-def open_savefile(target: PathOrFile) -> SavefileSource:
-    """Open a capture file (path, ``'-'`` or binary file object) of any supported format."""
+    ``filter_backend``, if given, may take over a classic pcap file's filters (see
+    ``FilterBackend``); without one, filters run in Python.
+    """
     stream = open_stream(target)
     try:
-        return _open_format(stream)
+        return _open_format(stream, filter_backend)
     except BaseException:
         stream.close()
         raise
 
 
-def _open_format(stream: ByteSource) -> SavefileSource:
+def _open_format(stream: ByteSource, filter_backend: Optional[FilterBackend]) -> SavefileSource:
     first = stream.first
     magic = first[:4]
     if magic in _pcap.MAGICS:
-        return _open_pcap(stream)
+        return _open_pcap(stream, filter_backend)
     if magic == PCAPNG_MAGIC:
         from . import _pcapng  # noqa: PLC0415 - only pcapng files pay for importing it
 
@@ -194,10 +217,11 @@ def _open_format(stream: ByteSource) -> SavefileSource:
     raise UnknownFormatError("unknown file format", offset=0)
 
 
-def _open_pcap(stream: ByteSource) -> SavefileSource:
+def _open_pcap(stream: ByteSource, filter_backend: Optional[FilterBackend]) -> SavefileSource:
     header = _pcap.parse_file_header(stream.first[: _pcap.FILE_HEADER_SIZE])
     packets = _pcap.PcapRecordStream(
         header, stream.chunks(), stream.first[_pcap.FILE_HEADER_SIZE :], _pcap.FILE_HEADER_SIZE
     )
     precision = TstampPrecision.NANO if header.nanosecond else TstampPrecision.MICRO
-    return SavefileSource(stream, header.dlt, header.snapshot, precision, packets, "pcap", header)
+    return SavefileSource(stream, header.dlt, header.snapshot, precision, packets, "pcap", header,
+                          filter_backend=filter_backend)

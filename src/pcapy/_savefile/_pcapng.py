@@ -76,7 +76,7 @@ from .._errors import (
     UnsupportedVersionError,
 )
 from .._pkthdr import PcapngPkthdr, Pkthdr, header_builder
-from .._source import Breakable
+from .._source import Breakable, pack_batch
 from . import _pcap
 from ._cursor import Cursor
 from ._linktype import adjust_snapshot, linktype_to_dlt, max_snaplen_for_dlt
@@ -306,6 +306,18 @@ class PcapngRecordStream:
         left = cnt if cnt > 0 else -1
         run = _record_loop(per_packet(packet_filter, DRIVER.deliver), DRIVER.name)
         return left - int(run(**self._arguments(packet_filter, callback, left, source)))
+
+    def next_batch(
+        self, packet_filter: Optional[BPFProgram], max_packets: int
+    ) -> tuple[bytes, bytes]:
+        """Up to ``max_packets`` packets in pcapy-ng's batch layout, copied one by one (a
+        pcapng packet's time stamp needs converting). Call ``iterate`` again afterwards."""
+        return pack_batch(self.iterate(packet_filter), max_packets)
+
+    def resume_offset(self) -> int:
+        """Stop the running generator; the file offset of the next block it would read."""
+        self.park()
+        return self.reader.cursor.file_offset()
 
     def park(self) -> None:
         """Stop the running generator where it is; the next read starts after its last packet."""
