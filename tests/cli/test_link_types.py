@@ -15,8 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cli.test_cli import ENV, corpus_file, pcapy_cmd, tcpdump_cmd
+from pcapy._decode import TcpSequences, summarize
+from pcapy._decode_links import link_printers
 
 #: the share of tcpdump's packet lines pcapy prints identically on the corpus (6,580 of 6,912
 #: when measured; 87.6% before these printers)
@@ -151,3 +155,37 @@ def test_the_agreement_script_runs_as_a_command() -> None:
                             env=ENV, timeout=60, check=False)
     assert result.returncode == 0
     assert b"tcpdump" in result.stdout
+
+
+# -- no input makes these printers raise -------------------------------------------------------
+NEW_LINKTYPES = sorted(link_printers())
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.binary(max_size=200), linktype=st.sampled_from(NEW_LINKTYPES),
+       header=st.booleans(), quiet=st.booleans(), verbose=st.booleans(),
+       wire=st.integers(0, 70000))
+def test_random_bytes_never_raise(data: bytes, linktype: int, header: bool, quiet: bool,
+                                  verbose: bool, wire: int) -> None:
+    summary = summarize(data, linktype, wire_length=wire, link_header=header, quiet=quiet,
+                        verbose=verbose, tcp=TcpSequences())
+    assert isinstance(summary.text, str)
+    assert summary.link_length >= 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=st.sampled_from(sorted(CRAFTED)), index=st.integers(0, 2),
+       flips=st.lists(st.tuples(st.integers(0, 120), st.integers(0, 255)), max_size=6),
+       cut=st.integers(0, 120), verbose=st.booleans())
+def test_damaged_crafted_frames_never_raise(name: str, index: int,
+                                            flips: list[tuple[int, int]], cut: int,
+                                            verbose: bool) -> None:
+    linktype, frames = CRAFTED[name]
+    frame = bytearray(frames[index % len(frames)])
+    for position, value in flips:
+        if position < len(frame):
+            frame[position] = value
+    for header in (False, True):
+        summary = summarize(bytes(frame[:cut]), linktype, wire_length=len(frame),
+                            link_header=header, verbose=verbose, tcp=TcpSequences())
+        assert isinstance(summary.text, str)
