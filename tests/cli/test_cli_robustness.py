@@ -100,6 +100,7 @@ def test_stats_names_a_damaged_file_reports_what_it_read_and_goes_on() -> None:
     assert "all 4 files:\n  packets:      7\n" in out
     errors = result.stderr.decode().splitlines()
     assert errors[0].startswith(f"pcapy: {damaged}: invalid packet capture length 138952731")
+    assert errors[0].endswith(" (at byte offset 222)")  # where the damaged record starts
     assert errors[1] == "pcapy: /nonexistent-dir/x.pcap: No such file or directory"
     assert len(errors) == 2
 

@@ -138,10 +138,13 @@ def tally_file(path: str, stream: IO[str]) -> FileTally:
 
 
 def file_problem(err: BaseException, path: str) -> str:
-    """The error's text without the file's name (it is printed before it)."""
+    """The error's text without the file's name (it is printed before it), with the byte
+    offset of the damage when the error knows it."""
     if isinstance(err, OSError) and err.strerror and err.filename in (path, None):
         return err.strerror
-    return error_message(err).removeprefix(f"{path}: ")
+    text = error_message(err).removeprefix(f"{path}: ")
+    offset = getattr(err, "offset", None)  # savefile errors say where the damage starts
+    return f"{text} (at byte offset {offset})" if isinstance(offset, int) else text
 
 
 def build_parser() -> Parser:
