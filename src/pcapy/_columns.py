@@ -11,8 +11,9 @@ Link types: Ethernet, Linux cooked v1/v2, raw IP (RAW, IPV4, IPV6), BSD loopback
 inside them any stack of 802.1Q/802.1ad tags, MPLS labels (the payload's first nibble says IPv4
 or IPv6, as Wireshark guesses), and PPPoE sessions. Network: IPv4 and IPv6 with its extension
 headers (hop-by-hop, routing, fragment, destination options, AH). Transport: TCP, UDP, SCTP
-ports; TCP flags, sequence number and payload length. Fragments other than whole packets get
-no transport fields (like tshark, which reassembles them instead).
+ports; TCP flags, sequence number and payload length. A first fragment has them (its transport
+header is there: tshark without reassembly and BPF's ``port`` read it too), later fragments
+do not.
 
 Addresses come out as integers plus a small table of distinct values per batch, formatted once
 each (``socket.inet_ntop``): a dictionary column, compared and printed as text by DuckDB, Polars
@@ -55,6 +56,7 @@ _IPV6_SKIPPED = (0, 43, 60)  # hop-by-hop, routing, destination options: (len + 
 _IPV6_FRAGMENT = 44
 _IPV6_AH = 51
 _TCP, _UDP, _SCTP = 6, 17, 132
+_FIRST, _LATER = 1, 2  # fragment states: the first fragment (transport header there), a later one
 _MAX_TAGS = 8
 _MAX_EXTENSIONS = 8
 _MAX_LABELS = 16
@@ -300,7 +302,7 @@ class _Network:
     protocol: Ints
     offset: Ints  # where the transport header starts
     payload: Ints  # bytes after the network header(s), as the headers say
-    whole: Bools  # an IP packet that is not a fragment: its transport header can be read
+    whole: Bools  # IP, and not a later fragment: the transport header is there to read
 
 
 def _network_layer(packets: _Packets, link: _Link, out: Decoded) -> _Network:
@@ -316,15 +318,15 @@ def _network_layer(packets: _Packets, link: _Link, out: Decoded) -> _Network:
         values = np.where(ipv4, v4[index][0], v6[index][0])
         valid = np.where(ipv4, v4[index][1], v6[index][1])
         out.columns[name] = Column(values.astype(np.uint8), valid)
-    frag = np.where(ipv4, v4[4], v6[4])
-    out.columns["ip_frag"] = Column(frag, is_ip)
+    fragment = np.where(ipv4, v4[4], v6[4])  # 0 whole, 1 first fragment, 2 a later one
+    out.columns["ip_frag"] = Column(fragment != 0, is_ip)
     out.columns["src"] = _addresses(v4[2], v6[2], ipv4)
     out.columns["dst"] = _addresses(v4[3], v6[3], ipv4)
     protocol = np.where(ipv4, v4[1][0], v6[1][0])
     protocol_ok = np.where(ipv4, v4[1][1], v6[1][1])
     offset = np.where(ipv4, v4[5], v6[5])
     payload = np.where(ipv4, v4[6], v6[6])
-    whole = is_ip & protocol_ok & ~frag & (payload >= 0)
+    whole = is_ip & protocol_ok & (fragment != _LATER) & (payload >= 0)
     return _Network(np.where(protocol_ok, protocol, -1), offset, payload, whole)
 
 
@@ -334,7 +336,7 @@ _Address4 = tuple[Ints, Bools]
 
 
 def _ipv4(packets: _Packets, at: Ints, ipv4: Bools,
-          first: Ints) -> tuple[_Field, _Field, _Address4, _Address4, Bools, Ints, Ints]:
+          first: Ints) -> tuple[_Field, _Field, _Address4, _Address4, Ints, Ints, Ints]:
     header = (first & 15) * 4
     total, ok_total = packets.u16(at + 2, ipv4)
     fragment, ok_fragment = packets.u16(at + 6, ipv4)
@@ -342,13 +344,14 @@ def _ipv4(packets: _Packets, at: Ints, ipv4: Bools,
     protocol = packets.u8(at + 9, ipv4)
     src = packets.u32(at + 12, ipv4)
     dst = packets.u32(at + 16, ipv4)
-    frag = ok_fragment & ((fragment & 0x3FFF) != 0)
+    state = np.where(~ok_fragment, 0, np.where(fragment & 0x1FFF != 0, _LATER,
+                                               np.where(fragment & 0x2000 != 0, _FIRST, 0)))
     payload = np.where(ok_total & (total >= header), total - header, -1)
-    return ttl, protocol, src, dst, frag, at + header, payload
+    return ttl, protocol, src, dst, state, at + header, payload
 
 
 def _ipv6(packets: _Packets, at: Ints,
-          ipv6: Bools) -> tuple[_Field, _Field, _Address, _Address, Bools, Ints, Ints]:
+          ipv6: Bools) -> tuple[_Field, _Field, _Address, _Address, Ints, Ints, Ints]:
     length, ok_length = packets.u16(at + 4, ipv6)
     hops = packets.u8(at + 7, ipv6)
     src = dst = (np.zeros((len(at), 16), np.uint8), np.zeros(len(at), np.bool_))
@@ -357,7 +360,7 @@ def _ipv6(packets: _Packets, at: Ints,
         dst = packets.matrix(at + 24, 16, ipv6)
     protocol, ok = packets.u8(at + 6, ipv6)
     offset = at + 40
-    frag = np.zeros(len(at), np.bool_)
+    state = np.zeros(len(at), np.int64)
     for _ in range(_MAX_EXTENSIONS):
         skipped = ok & np.isin(protocol, _IPV6_SKIPPED)
         fragment = ok & (protocol == _IPV6_FRAGMENT)
@@ -368,14 +371,15 @@ def _ipv6(packets: _Packets, at: Ints,
         following, ok_next = packets.u8(offset, extension)
         size, ok_size = packets.u8(offset + 1, extension)
         word, ok_word = packets.u16(offset + 2, fragment)
-        frag |= ok_word & (word & 0xFFF9 != 0)  # offset or more-fragments: not whole
+        here = np.where(word >> 3 != 0, _LATER, np.where(word & 1 != 0, _FIRST, 0))
+        state = np.maximum(state, np.where(ok_word, here, 0))
         step = np.where(skipped, (size + 1) * 8, np.where(ah, (size + 2) * 4, 8))
         moved = extension & ok_next & (ok_size | fragment)
         protocol = np.where(moved, following, protocol)
         ok = np.where(extension, moved, ok)
         offset = np.where(moved, offset + step, offset)
     payload = np.where(ok_length, length - (offset - at - 40), -1)
-    return hops, (protocol, ok), src, dst, frag, offset, payload
+    return hops, (protocol, ok), src, dst, state, offset, payload
 
 
 def _addresses(v4: _Address4, v6: _Address, ipv4: Bools) -> NumberText:
