@@ -92,8 +92,6 @@ NO_TIMEOUT_BUFFER_MS = 10
 #: ``loop()`` also looks after every packet; this bounds a plain iteration under a flood).
 DRAIN_BATCH = 256
 #: Take live packets a batch per ``pcap_dispatch`` (``pcapy._live_batch``) rather than one
-#: ``pcap_next_ex`` per packet; the tests run both ways.
-BATCHED_READS = True
 #: How long ``sendpacket`` keeps retrying while the kernel's send buffer is full.
 SEND_PATIENCE = 2.0
 
@@ -208,8 +206,10 @@ _NEVER = object()  # iter()'s sentinel: next_packet() never returns it
 def _packet_readers(
     handle: Handle, precision: TstampPrecision, dlt: int
 ) -> tuple[PacketReader, PacketDrain]:
-    """Batched readers (``pcapy._live_batch``) where they work, else one packet per call."""
-    batched = batch_readers(handle, dlt, DRAIN_BATCH) if BATCHED_READS else None
+    """The handle's read path, chosen once, when it is activated, by what it can do: batches
+    per ``pcap_dispatch`` (``pcapy._live_batch``) where it can dump to memory and libpcap does
+    not rewrite its link type's records, else one ``pcap_next_ex`` per packet."""
+    batched = batch_readers(handle, dlt, DRAIN_BATCH)
     if batched is None:
         return handle.packet_readers(precision)
     return batched.read_packet, batched.drain

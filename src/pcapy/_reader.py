@@ -171,6 +171,12 @@ class Reader:
         self._turns: Optional[threading.RLock] = threading.RLock() if live is None else None
         self._rebind_next()
 
+    def _rebind_after_read(self) -> None:
+        """``next()`` reads from where a loop, dispatch or batch stopped (unless the reader
+        was closed meanwhile, from another thread)."""
+        if self._source is not _CLOSED:
+            self._rebind_next()
+
     def _rebind_next(self) -> None:
         # An instance attribute shadows the documented method below (same behaviour, C speed).
         # After the packets, _AfterEnd raises the error that ended them, if one did, on every
@@ -219,7 +225,7 @@ class Reader:
         try:
             return self._source.run_callbacks(cnt, callback, dispatch=dispatch)
         finally:
-            self._rebind_next()
+            self._rebind_after_read()
 
     @_one_at_a_time
     def next_batch(self, max_packets: int) -> tuple[bytes, bytes]:
@@ -242,7 +248,7 @@ class Reader:
         try:
             batch = source.next_batch(max_packets)
         finally:
-            self._rebind_next()
+            self._rebind_after_read()
         failure = source.failure
         if not batch[1] and failure is not None:  # a batch ended by damage: now the error
             raise copy.copy(failure)

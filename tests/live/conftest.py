@@ -16,12 +16,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from live.lab import LOOPBACK, NetnsLab, build_lab
-from pcapy import _live
+from live.lab import CANNOT_DUMP_TO_MEMORY, LOOPBACK, NetnsLab, build_lab
+from pcapy._libpcap import Handle
 
-#: The two ways a live handle takes packets from libpcap (pcapy._live.BATCHED_READS): a batch
-#: per pcap_dispatch (the default where open_memstream exists), or one pcap_next_ex per packet
-#: (Windows, Linux USB). Every live test runs both ways.
+#: The two ways a live handle takes packets from libpcap, chosen per handle by what it can do
+#: (pcapy._live._packet_readers): a batch per pcap_dispatch where it can dump to memory, or one
+#: pcap_next_ex per packet (Windows, Linux USB). Every live test runs both ways: for the second,
+#: handles are made to say they cannot dump to memory (no open_memstream, as on Windows).
 READ_PATHS = ("batched", "per-packet")
 
 
@@ -36,7 +37,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def read_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The read path handles opened by this test use (see READ_PATHS)."""
     path = getattr(request, "param", READ_PATHS[0])
-    monkeypatch.setattr(_live, "BATCHED_READS", path == "batched")
+    if path != "batched":
+        monkeypatch.setattr(Handle, "can_dump_to_memory", CANNOT_DUMP_TO_MEMORY)
     return str(path)
 
 

@@ -27,6 +27,9 @@ from typing import Any, Callable
 import pcapy
 
 LOOPBACK = "127.0.0.1"
+#: What a handle without open_memstream (Windows) says: it reads one packet per call
+#: (``Handle.can_dump_to_memory``, which decides a handle's read path when it is activated).
+CANNOT_DUMP_TO_MEMORY = property(lambda _handle: False)
 LAB_ETHERTYPE = 0x88B5  # IEEE 802 "local experimental": nothing else on the lab link uses it
 FOREIGN_MAC = bytes.fromhex("020000c0ffee")  # locally administered unicast, owned by nobody
 BROADCAST_MAC = b"\xff" * 6

@@ -16,8 +16,16 @@ from typing import Any
 import pytest
 
 import pcapy
-from live.lab import LOOPBACK, collect_next, open_lo, payloads, send_udp, udp_payload
-from pcapy import _live
+from live.lab import (
+    CANNOT_DUMP_TO_MEMORY,
+    LOOPBACK,
+    collect_next,
+    open_lo,
+    payloads,
+    send_udp,
+    udp_payload,
+)
+from pcapy._libpcap import Handle
 from pcapy._live_batch import BatchReaders
 
 pytestmark = pytest.mark.live
@@ -25,8 +33,9 @@ CHOOSES_READ_PATH = True  # each test picks its handles' read paths (see conftes
 
 
 def _open(port: int, *, batched: bool, nano: bool = False) -> pcapy.Reader:
-    previous = _live.BATCHED_READS
-    _live.BATCHED_READS = batched  # read when the handle is activated
+    previous = Handle.can_dump_to_memory
+    if not batched:  # the read path is chosen when the handle is activated
+        Handle.can_dump_to_memory = CANNOT_DUMP_TO_MEMORY  # type: ignore[method-assign]
     try:
         reader = pcapy.create("lo")
         reader.set_snaplen(65535)
@@ -35,7 +44,7 @@ def _open(port: int, *, batched: bool, nano: bool = False) -> pcapy.Reader:
             reader.set_tstamp_precision(pcapy.PCAP_TSTAMP_PRECISION_NANO)
         reader.activate()
     finally:
-        _live.BATCHED_READS = previous
+        Handle.can_dump_to_memory = previous  # type: ignore[method-assign]
     reader.setfilter(f"udp dst port {port} and dst host {LOOPBACK}")
     return reader
 
