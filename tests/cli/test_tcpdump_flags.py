@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import struct
 import subprocess
 import sys
@@ -235,3 +236,25 @@ def test_the_man_page_describes_every_option() -> None:
                                env={**ENV, "MANWIDTH": "100"}, timeout=60, check=False)
         assert shown.returncode == 0
         assert b"PCAPY STATS" in shown.stdout
+
+
+def test_packet_buffered_printing_reaches_the_pipe_while_pcapy_waits() -> None:
+    if not Path("/proc/self/wchan").exists():
+        pytest.skip("needs /proc/PID/wchan to see the process wait for input")
+    header, records = pcap_records(corpus_file("pcap/example.pcap"), 5)
+    with subprocess.Popen([sys.executable, "-m", "pcapy", "-U", "-r", "-"], env=ENV,
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(header + b"".join(records))
+        proc.stdin.flush()
+        wait_blocked_reading_a_pipe(proc.pid)
+        printed = b""
+        while printed.count(b"\n") < 5 and select.select([proc.stdout], [], [], 10)[0]:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            printed += chunk
+        assert printed.count(b"\n") == 5  # all five, before standard input ends
+        proc.stdin.close()
+        assert proc.wait(timeout=20) == 0

@@ -99,7 +99,8 @@ def add_output_options(group: Any) -> None:
                        help="with -C: keep COUNT files, reused in a ring (FILE0, FILE1, ...); "
                             "with -G alone: stop after COUNT files")
     group.add_argument("-U", "--packet-buffered", dest="packet_buffered", action="store_true",
-                       help="with -w: write each packet out as soon as it is handled")
+                       help="write each packet out as soon as it is handled (to the -w "
+                            "file, else to standard output)")
     group.add_argument("--count", dest="count_only", action="store_true",
                        help="print only the number of packets read from the file")
 

@@ -30,7 +30,7 @@ class PacketPrinter:
         self.hex_level = max(args.hex, args.hex_ascii)
         self.with_ascii = bool(args.hex_ascii)
         self.ascii_level = args.ascii
-        self.flush = args.line_buffered
+        self.flush = args.line_buffered or getattr(args, "packet_buffered", False)  # -l, -U
         self.tcp = None if args.absolute else TcpSequences()
         self.verbose = bool(args.verbose)
         self.unprintable: set[int] = set()
