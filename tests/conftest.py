@@ -84,11 +84,14 @@ def _time_limit(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
 
+    marker = request.node.get_closest_marker("time_limit")
+    limit = int(marker.args[0]) if marker is not None else TIME_LIMIT
+
     def expire(_signum: int, _frame: object) -> None:
-        raise TimeoutError(f"live test ran past {TIME_LIMIT} s")
+        raise TimeoutError(f"live test ran past {limit} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(TIME_LIMIT)
+    signal.alarm(limit)
     try:
         yield
     finally:
