@@ -458,8 +458,13 @@ def _live_at_exit(block: Block, live_in: dict[int, set[Register]]) -> set[Regist
     return live
 
 
+def _reads_the_packet(stmt: Stmt) -> bool:
+    return stmt.code & 0x07 in (LD, LDX) and stmt.code & 0xE0 in (ABS, IND, MSH)
+
+
 def _dead_code_pass(order: list[Block]) -> bool:
-    """Pass 3: drop statements whose results are never used."""
+    """Pass 3: drop statements whose results are never used, except packet loads: a load can
+    reject a truncated packet, and libpcap's programs do not all drop the ones they could."""
     changed = False
     live_in: dict[int, set[Register]] = {}
     for block in reversed(order):
@@ -470,7 +475,7 @@ def _dead_code_pass(order: list[Block]) -> bool:
         kept: list[Stmt] = []
         for stmt in reversed(block.stmts):
             defined, used = _defs_uses(stmt)
-            if defined not in live:
+            if defined not in live and not _reads_the_packet(stmt):
                 changed = True
                 continue
             live.discard(defined)
