@@ -29,10 +29,10 @@ def test_import_does_not_load_libpcap():
 def test_missing_library_error_lists_every_attempt_and_how_to_install():
     code = (
         "import pcapy\n"
-        "try:\n    pcapy.compile(1, 65535, 'tcp', 1, 0)\n"
+        "try:\n    pcapy.compile(1, 65535, 'tcp', 1, 0, compiler='libpcap')\n"
         "except pcapy.LibpcapNotFoundError as e:\n"
         "    print(type(e).__mro__[1].__name__); print(e.tried); print(e)\n"
-        "try:\n    pcapy.compile(1, 65535, 'tcp', 1, 0)\n"
+        "try:\n    pcapy.compile(1, 65535, 'tcp', 1, 0, compiler='libpcap')\n"
         "except pcapy.PcapError as e:\n    print('again', type(e).__name__)\n"
     )
     out = run_python(code, PCAPY_LIBPCAP="/nonexistent/libpcap.so.99")
