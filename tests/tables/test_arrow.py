@@ -31,8 +31,8 @@ def test_import_pcapy_does_not_import_pyarrow_or_numpy():
 
 
 @pytest.mark.parametrize("name", corpus_paths("pcap", "pcapng", "broken"))
-@pytest.mark.parametrize("batch_size", [3, 65536])
-def test_corpus_rows_are_the_serial_read(name, batch_size):
+def test_corpus_rows_are_the_serial_read(name):
+    batch_size = 3  # many batches a file (the write-back tests read with the default 65536)
     path = CORPUS / name
     expected, error = serial_read(path)
     rows, got_error = [], None

@@ -31,7 +31,7 @@ def clipped_records(path) -> int:
 def copy_through_arrow(path, tmp_path, suffix):
     reader = pcapy.open_offline(path)
     columns = [*arrow.schema(reader.file_format).names, "ts_sec", "ts_frac"]
-    table = reader.to_arrow(batch_size=5, columns=columns).read_all()
+    table = reader.to_arrow(columns=columns).read_all()
     out = tmp_path / f"copy.{suffix}"
     assert pcapy.write_arrow(table, out) == table.num_rows
     return out
