@@ -10,6 +10,7 @@ A last test checks that the table names every ``int`` parameter of every public 
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 from collections.abc import Iterator
@@ -44,11 +45,20 @@ class Row:
     needs: str = ""  # "", "libpcap" or "live"
 
 
-def offline(tmp: Path) -> pcapy.Reader:
+def capture_path(tmp: Path) -> Path:
     path = tmp / "five.pcap"
     if not path.exists():
         path.write_bytes(pcap_bytes(sample_records(5)))
-    return pcapy.open_offline(str(path))
+    return path
+
+
+def offline(tmp: Path) -> pcapy.Reader:
+    return pcapy.open_offline(str(capture_path(tmp)))
+
+
+def parquet_rows(value: Any, tmp: Path) -> object:
+    out = tmp / f"rows{len(os.listdir(tmp))}.parquet"
+    return pcapy.to_parquet(capture_path(tmp), out, batch_size=value)
 
 
 def delivered(method: str) -> Callable[[Any, Path], object]:
@@ -182,6 +192,10 @@ def rows() -> Iterator[Row]:
                             ("l2_offset", 14), ("profile", 1), ("dpi_ports", 80),
                             ("tls_ports", 443)):
             yield Row(f"Reader.{method}", name, value, classified(method, name))
+    yield Row("Reader.to_arrow", "batch_size", 2,
+              with_reader(lambda r, v: [b.num_rows for b in r.to_arrow(batch_size=v)]), "pyarrow")
+    yield Row("to_parquet", "batch_size", 2, parquet_rows, "pyarrow")
+    yield Row("split", "n", 1, lambda v, t: [repr(r) for r in pcapy.split(capture_path(t), v)])
     group = 1000 + os.getpid() % 60000
     yield Row("Reader.set_fanout", "group_id", group, lambda v, _t: fanout_on_created(v, 0, 0),
               "libpcap")
@@ -215,7 +229,9 @@ def variants(value: int) -> Iterator[Any]:
                                               marks=[pytest.mark.live] if row.needs == "live"
                                               else []) for row in ROWS])
 def test_integer_like_arguments_are_taken_as_their_int(row: Row, tmp_path: Path) -> None:
-    if row.needs and not libpcap_available():
+    if row.needs == "pyarrow" and importlib.util.find_spec("pyarrow") is None:
+        pytest.skip("pyarrow is not installed (pcapy[arrow])")
+    if row.needs in ("libpcap", "live") and not libpcap_available():
         pytest.skip("libpcap cannot be loaded on this machine")
     if row.needs == "live" and not is_root():
         pytest.skip(f"live capture needs root; running as uid {os.geteuid()}")

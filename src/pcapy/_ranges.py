@@ -17,6 +17,7 @@ import os
 from dataclasses import replace
 from typing import IO, Any, Union
 
+from ._args import as_int
 from ._errors import PcapError
 from ._reader import Reader
 from ._split import ByteRange, Likely, NeedMore, PcapLayout, find_pcap_boundary, pcapng_blocks
@@ -41,7 +42,8 @@ def split(path: PathLike, n: int) -> list[ByteRange]:
     packets of ``read_range(path, r)`` for every range gives the packets of the whole file. A
     gzip-compressed file is one range.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+    n = as_int("n", n)  # as every integer argument (pcapy._args)
+    if n <= 0:
         raise ValueError(f"n must be a positive int, got {n!r}")
     path = os.fspath(path)
     size = os.path.getsize(path)

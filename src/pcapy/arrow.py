@@ -52,6 +52,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._args import as_int
 from ._columns import Column, ListColumn, NumberText, decode
 from ._columns_scan import RawBatch, packet_batches, pcap_batches
 
@@ -114,7 +115,8 @@ def to_arrow(reader: Reader, batch_size: int = DEFAULT_BATCH_SIZE,
     ``columns`` picks and orders columns (default: all); ``decode=False`` leaves out the decoded
     ones. A filter set with ``setfilter`` applies before rows are built. The Reader is consumed.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+    batch_size = as_int("batch_size", batch_size)  # as every integer argument (pcapy._args)
+    if batch_size <= 0:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     file_format = reader.file_format or "live"
     names = _names(file_format, columns, decode)
