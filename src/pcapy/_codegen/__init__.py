@@ -30,6 +30,7 @@ import hashlib
 import linecache
 import os
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,8 +156,12 @@ class Variant:
     source: str
 
 
+# The variants alive, for ``linecache``, ``variants()`` and ``source_of``: an entry lives as
+# long as a function compiled from it (a process compiling filter after filter keeps only the
+# sources its live filters and loops came from), counted when one source is compiled twice.
 _VARIANTS: dict[str, Variant] = {}
-_LOCK = threading.Lock()
+_LIVE: dict[str, int] = {}
+_LOCK = threading.RLock()  # re-entered by _forget when a collection runs under it
 ENV_DIRECTORY = "PCAPY_CODEGEN_DIR"
 
 
@@ -172,12 +177,26 @@ def compile_variant(family: str, source: str, entry: str) -> Callable[..., Any]:
     variant = Variant(family, filename, source)
     with _LOCK:
         _VARIANTS.setdefault(filename, variant)
+        _LIVE[filename] = _LIVE.get(filename, 0) + 1
         # mtime None: linecache.checkcache() keeps the entry (there is no file to compare).
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {}
     # The source is written by pcapy's generators, from its templates and validated programs.
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102
-    return cast(Callable[..., Any], namespace[entry])
+    function = cast(Callable[..., Any], namespace[entry])
+    # Functions made by `function` (a filter's closure) keep `namespace` and so `function`.
+    weakref.finalize(function, _forget, filename)
+    return function
+
+
+def _forget(filename: str) -> None:
+    with _LOCK:
+        left = _LIVE.pop(filename, 1) - 1
+        if left:
+            _LIVE[filename] = left
+            return
+        _VARIANTS.pop(filename, None)
+        linecache.cache.pop(filename, None)
 
 
 def _filename(family: str, digest: str, source: str) -> str:
@@ -192,7 +211,7 @@ def _filename(family: str, digest: str, source: str) -> str:
 
 
 def variants() -> list[Variant]:
-    """Every variant compiled so far in this process, in the order they were first compiled."""
+    """The variants of the generated functions alive in this process, oldest first."""
     with _LOCK:
         return list(_VARIANTS.values())
 

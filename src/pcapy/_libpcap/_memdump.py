@@ -91,11 +91,18 @@ class MemoryDump:
         return int(status), self.take()
 
     def take(self) -> bytes:
-        """The bytes dumped since the last call; the memory stream is rewound for reuse."""
-        self._lib.pcap_dump_flush(self._dumper)
+        """The bytes dumped since the last call; the memory stream is rewound for reuse.
+
+        Every call's status is checked: a memory stream that cannot be flushed (out of
+        memory) or rewound would silently lose or repeat packets.
+        """
+        if self._lib.pcap_dump_flush(self._dumper) != 0:
+            raise PcapError("pcap_dump_flush failed writing packets to memory")
         size = self._size[0]
         data = bytes(self._ffi.buffer(self._buffer[0], size)) if size else b""
-        self._libc.fseek(self._lib.pcap_dump_file(self._dumper), 0, _SEEK_SET)
+        stream = self._lib.pcap_dump_file(self._dumper)
+        if stream == self._ffi.NULL or self._libc.fseek(stream, 0, _SEEK_SET) != 0:
+            raise PcapError("cannot rewind the memory stream packets are dumped to")
         return data
 
     def close(self) -> None:
@@ -224,7 +231,10 @@ class MemoryDumpReader:
         count, records = dump.dispatch(max_packets)
         if count < 0:
             raise PcapError(handle_error(self._ffi, self._lib, self._owned.handle))
-        self.next_offset = int(self._libc.ftell(self._stream))
+        position = int(self._libc.ftell(self._stream))
+        if position < 0:
+            raise PcapError("ftell failed on libpcap's savefile stream")
+        self.next_offset = position
         return count, records
 
     def close(self) -> None:
