@@ -60,7 +60,7 @@ ensure_venv() {
     }
   fi
   local extras=()
-  # The table extras (pcapy[arrow], pcapy[dask]) are installed for the tests: pyarrow, numpy,
+  # The table extras (pcapy-cffi[arrow], pcapy-cffi[dask]) are installed for the tests: pyarrow, numpy,
   # duckdb, polars, pandas and dask[distributed] (tests/tables skips only when they are missing).
   # build, twine and hatchling (the build backend): scripts/test builds the sdist and the wheel
   # and checks them with twine.

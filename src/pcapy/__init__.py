@@ -191,7 +191,7 @@ __all__ = [
     "WorkerResult",
     "WorkerStats",
     # captures as tables and exact byte ranges (docs/tables.md; to_parquet/write_arrow need
-    # pcapy[arrow])
+    # pcapy-cffi[arrow])
     "read_range",
     "split",
     "to_parquet",

@@ -7,6 +7,8 @@ One place decides what an integer argument accepts, so that every public call ag
   ``TypeError`` naming the argument. Used where any size is meaningful (``loop``'s count).
 - ``as_c_int``: ``i``: the same, and it must fit a C ``int``; pcapy-ng raises OverflowError
   there, pcapy a ``ValueError`` naming the argument and the range.
+- ``as_positive_int``: ``as_int``, and at least 1 (a count or size of pcapy's own API); below
+  that a ``ValueError`` naming the argument.
 - ``as_u32_wrapped``: ``I``: the same types, reduced modulo 2**32 without a range check, so
   ``netmask=-1`` is ``0xffffffff`` as in pcapy-ng.
 """
@@ -40,3 +42,11 @@ def as_c_int(name: str, value: object) -> int:
 def as_u32_wrapped(name: str, value: object) -> int:
     """An integer taken as a C ``unsigned int`` the way ``I`` takes it: modulo 2**32."""
     return as_int(name, value) & _U32_MASK
+
+
+def as_positive_int(name: str, value: object) -> int:
+    """A count or size of pcapy's own API: ``as_int``'s types, at least 1."""
+    number = as_int(name, value)
+    if number <= 0:
+        raise ValueError(f"{name} must be a positive int, got {number!r}")
+    return number

@@ -17,7 +17,7 @@ import os
 from dataclasses import replace
 from typing import IO, Any, Union
 
-from ._args import as_int
+from ._args import as_positive_int
 from ._errors import PcapError
 from ._reader import Reader
 from ._split import ByteRange, Likely, NeedMore, PcapLayout, find_pcap_boundary, pcapng_blocks
@@ -42,9 +42,7 @@ def split(path: PathLike, n: int) -> list[ByteRange]:
     packets of ``read_range(path, r)`` for every range gives the packets of the whole file. A
     gzip-compressed file is one range.
     """
-    n = as_int("n", n)  # as every integer argument (pcapy._args)
-    if n <= 0:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = as_positive_int("n", n)
     path = os.fspath(path)
     size = os.path.getsize(path)
     with open(path, "rb") as f:

@@ -310,7 +310,7 @@ class Reader:
                  decode: bool = True) -> Any:
         """The rest of the packets as a ``pyarrow.RecordBatchReader`` (see ``pcapy.arrow``).
 
-        Needs ``pip install 'pcapy[arrow]'``. Memory stays bounded by ``batch_size`` packets;
+        Needs ``pip install 'pcapy-cffi[arrow]'``. Memory stays bounded by ``batch_size`` packets;
         ``columns`` picks columns, ``decode=False`` leaves out the decoded ones; a filter set
         with ``setfilter`` applies first.
         """

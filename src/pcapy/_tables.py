@@ -21,7 +21,7 @@ def table_function(name: str) -> Callable[..., Any]:
         from . import arrow  # noqa: PLC0415 - pyarrow loads only when tables are asked for
     except ModuleNotFoundError as err:
         raise ModuleNotFoundError(
-            f"{name} needs pyarrow and numpy: pip install 'pcapy[arrow]' ({err})"
+            f"{name} needs pyarrow and numpy: pip install 'pcapy-cffi[arrow]' ({err})"
         ) from err
     return getattr(arrow, name.rpartition(".")[2])  # type: ignore[no-any-return]
 
@@ -33,7 +33,7 @@ def to_parquet(path_or_reader: Union[str, os.PathLike[str], Reader],
     """Write a capture (a path or a Reader) to a Parquet file; return the number of rows.
 
     The columns are ``Reader.to_arrow``'s (see ``pcapy.arrow``); ``filter`` is a BPF expression
-    applied first. Needs ``pip install 'pcapy[arrow]'``.
+    applied first. Needs ``pip install 'pcapy-cffi[arrow]'``.
     """
     function = table_function("to_parquet")
     return int(function(path_or_reader, out, batch_size=batch_size, columns=columns,

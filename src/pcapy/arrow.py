@@ -1,8 +1,8 @@
 """Captures as Arrow tables: ``Reader.to_arrow()``, ``to_parquet()``, and back: ``write_arrow()``.
 
-Needs the ``arrow`` extra (``pip install pcapy[arrow]``: pyarrow and numpy); ``import pcapy`` never
-imports it. A Reader becomes a ``pyarrow.RecordBatchReader`` that streams the file in batches of up
-to ``batch_size`` packets, so memory stays bounded by the batch, not the file.
+Needs the ``arrow`` extra (``pip install pcapy-cffi[arrow]``: pyarrow and numpy); ``import pcapy``
+never imports it. A Reader becomes a ``pyarrow.RecordBatchReader`` that streams the file in batches
+of up to ``batch_size`` packets, so memory stays bounded by the batch, not the file.
 
 Schema (every column nullable where the packet may not have it):
 
@@ -52,7 +52,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._args import as_int
+from ._args import as_positive_int
 from ._columns import Column, ListColumn, NumberText, decode
 from ._columns_scan import RawBatch, packet_batches, pcap_batches
 
@@ -115,9 +115,7 @@ def to_arrow(reader: Reader, batch_size: int = DEFAULT_BATCH_SIZE,
     ``columns`` picks and orders columns (default: all); ``decode=False`` leaves out the decoded
     ones. A filter set with ``setfilter`` applies before rows are built. The Reader is consumed.
     """
-    batch_size = as_int("batch_size", batch_size)  # as every integer argument (pcapy._args)
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = as_positive_int("batch_size", batch_size)
     file_format = reader.file_format or "live"
     names = _names(file_format, columns, decode)
     metadata = {METADATA_KEY: json.dumps(_file_metadata(reader)).encode()}

@@ -1,6 +1,6 @@
 """Captures as a Dask DataFrame: one partition per exact byte range (``pcapy.split``).
 
-Needs the ``dask`` extra (``pip install 'pcapy[dask]'``: dask[dataframe,distributed], pyarrow,
+Needs the ``dask`` extra (``pip install 'pcapy-cffi[dask]'``: dask[dataframe,distributed], pyarrow,
 numpy). ``read_pcap(paths)`` splits each file into ranges of about ``split_bytes`` and builds the
 DataFrame with ``dask.dataframe.from_map``: a task reads its range with ``read_range`` and
 ``Reader.to_arrow``, so workers read only their own bytes (plus the file header, or a pcapng
@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import arrow
+from ._args import as_positive_int
 from ._ranges import range_bytes_read, read_range, split
 from ._split import ByteRange
 
@@ -44,8 +45,7 @@ def read_pcap(paths: Union[PathLike, Sequence[PathLike]], split_bytes: int = DEF
     Each file is cut into ranges of about ``split_bytes`` bytes; ``columns``/``decode`` are
     ``Reader.to_arrow``'s, ``filter`` a BPF expression. Partitions follow the files' order.
     """
-    if isinstance(split_bytes, bool) or not isinstance(split_bytes, int) or split_bytes <= 0:
-        raise ValueError(f"split_bytes must be a positive int, got {split_bytes!r}")
+    split_bytes = as_positive_int("split_bytes", split_bytes)
     files = [os.fspath(paths)] if isinstance(paths, (str, os.PathLike)) else [
         os.fspath(p) for p in paths]
     if not files:

@@ -4,5 +4,5 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("pyarrow", reason="the arrow extra is not installed: pip install 'pcapy[arrow]'")
-pytest.importorskip("numpy", reason="the arrow extra is not installed: pip install 'pcapy[arrow]'")
+pytest.importorskip("pyarrow", reason="the arrow extra is not installed: pip install 'pcapy-cffi[arrow]'")
+pytest.importorskip("numpy", reason="the arrow extra is not installed: pip install 'pcapy-cffi[arrow]'")

@@ -144,4 +144,4 @@ def test_missing_pyarrow_names_the_extra(tmp_path):
             f"r = pcapy.open_offline({str(CORPUS / 'pcap' / 'example.pcap')!r})\n"
             "try:\n    r.to_arrow()\nexcept ModuleNotFoundError as e:\n    print(e)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert "pip install 'pcapy[arrow]'" in result.stdout, result.stderr
+    assert "pip install 'pcapy-cffi[arrow]'" in result.stdout, result.stderr

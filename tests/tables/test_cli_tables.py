@@ -66,7 +66,7 @@ def test_query_without_duckdb_names_the_extra():
             f"sys.exit(main(['query', {str(EXAMPLE)!r}, 'select 1']))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert result.returncode == 1
-    assert b"pcapy query needs duckdb: pip install 'pcapy[sql]'" in result.stderr
+    assert b"pcapy query needs duckdb: pip install 'pcapy-cffi[sql]'" in result.stderr
 
 
 def drawn_on_terminal(*args: str) -> tuple[int, bytes]:

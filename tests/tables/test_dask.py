@@ -17,8 +17,8 @@ import pytest
 import pcapy
 from tables.tables_helpers import REPO
 
-dd = pytest.importorskip("dask.dataframe", reason="the dask extra is not installed: pip install 'pcapy[dask]'")
-distributed = pytest.importorskip("distributed", reason="the dask extra is not installed: pip install 'pcapy[dask]'")
+dd = pytest.importorskip("dask.dataframe", reason="the dask extra is not installed: pip install 'pcapy-cffi[dask]'")
+distributed = pytest.importorskip("distributed", reason="the dask extra is not installed: pip install 'pcapy-cffi[dask]'")
 duckdb = pytest.importorskip("duckdb", reason="duckdb is not installed")
 pcapy_dask = pytest.importorskip("pcapy.dask")
 

@@ -11,7 +11,7 @@ import pytest
 
 from tables.tables_helpers import CORPUS, REPO
 
-pytest.importorskip("duckdb", reason="the sql extra is not installed: pip install 'pcapy[sql]'")
+pytest.importorskip("duckdb", reason="the sql extra is not installed: pip install 'pcapy-cffi[sql]'")
 pytest.importorskip("polars", reason="polars is not installed")
 pytest.importorskip("dask.dataframe", reason="the dask extra is not installed")
 

@@ -28,7 +28,7 @@ def load(module: str, extra: str, command: str) -> Any:
     except ModuleNotFoundError as err:
         package = module.split(".", maxsplit=1)[0]
         raise CommandError(
-            f"{command} needs {package}: pip install 'pcapy[{extra}]' ({err})"
+            f"{command} needs {package}: pip install 'pcapy-cffi[{extra}]' ({err})"
         ) from err
 
 

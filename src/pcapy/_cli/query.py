@@ -2,7 +2,7 @@
 
 The packets are the table ``packets`` (the columns of ``Reader.to_arrow``, docs/tables.md),
 streamed to DuckDB batch by batch as it reads them. The result is printed as tab-separated
-lines under a header line (``--format csv`` for CSV). Needs ``pip install 'pcapy[sql]'``.
+lines under a header line (``--format csv`` for CSV). Needs ``pip install 'pcapy-cffi[sql]'``.
 """
 
 from __future__ import annotations
