@@ -94,3 +94,25 @@ def test_libpcap_reads_from_the_position_of_the_descriptor_it_was_given(tmp_path
     indexes = [second - 1_700_000_000 for second in seen]
     assert indexes == sorted(set(indexes))
     assert indexes[-1] == 2999
+
+
+def test_offloaded_damage_is_reported_as_the_python_engine_reports_it(tmp_path: Path):
+    # A record cut short after a filter change: libpcap's stream, closed later, never moves the
+    # position pcapy reads the file at (fuzzing found "only got 92" for "only got 38").
+    data = _capture(500, b"D")
+    path = tmp_path / "cut.pcap"
+    path.write_bytes(data[:-20])
+    outcomes = []
+    for pure in ("1", ""):
+        os.environ[_offload.ENV_PURE] = pure
+        try:
+            with pcapy.open_offline(str(path)) as reader:
+                reader.setfilter("udp port 80")
+                reader.next()
+                reader.setfilter("udp")
+                with pytest.raises(pcapy.TruncatedSavefileError) as info:
+                    list(reader)
+                outcomes.append(str(info.value))
+        finally:
+            os.environ.pop(_offload.ENV_PURE, None)
+    assert outcomes[0] == outcomes[1]

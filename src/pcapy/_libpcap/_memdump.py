@@ -147,14 +147,33 @@ def _release_reader(lib: Any, owned: _ReaderResources) -> None:
     owned.read_buffer = None
 
 
+def _own_description(fd: int) -> int:
+    """A descriptor for the very file open on ``fd``, with a file position of its own.
+
+    On Linux ``/proc/self/fd/N`` opens the file the descriptor refers to (the same inode, even
+    after a rename over its name), as a new open file description: libpcap's stdio stream moves
+    its own position, and sets it again when closed (fclose does, for a read stream), without
+    ever touching the position pcapy reads ``fd`` at. Elsewhere, a ``dup`` (shared position:
+    pcapy seeks before every read after libpcap's).
+    """
+    try:
+        own = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return os.dup(fd)
+    mine, theirs = os.fstat(own), os.fstat(fd)
+    if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
+        os.close(own)
+        return os.dup(fd)
+    return own
+
+
 class MemoryDumpReader:
     """libpcap reading the file open on descriptor ``fd`` from ``offset`` with a filter,
     matches dumped to memory.
 
-    libpcap reads through a duplicate of ``fd`` (``dup``, ``fdopen``, ``pcap_fopen_offline``),
-    never by the file's name: the file read is the one already open, whatever has since been
-    renamed over its name. The duplicate shares the file position with ``fd``, so whoever reads
-    ``fd`` afterwards seeks first (``restart_pcap`` does). ``fd`` must be a regular file.
+    libpcap reads the very file open on ``fd`` (``_own_description``, ``fdopen``,
+    ``pcap_fopen_offline``), never the file's name: the file read is the one already open,
+    whatever has since been renamed over its name. ``fd`` must be a regular file.
 
     ``close()`` releases its C resources; a reader dropped without it releases them when it is
     garbage collected (``weakref.finalize``, in ``_ReaderResources``' order).
@@ -179,7 +198,7 @@ class MemoryDumpReader:
 
     def _open(self, fd: int, nanosecond: bool) -> None:
         ffi, lib, libc = self._ffi, self._lib, self._libc
-        duplicate = os.dup(fd)
+        duplicate = _own_description(fd)
         try:
             os.lseek(duplicate, 0, os.SEEK_SET)  # libpcap reads the file header first
             stream = libc.fdopen(duplicate, b"rb")
