@@ -177,6 +177,15 @@ class BPFProgram:
         """The instructions as an immutable tuple."""
         return self._instructions
 
+    @property
+    def loops(self) -> bool:
+        """Whether the program jumps backwards (``ip6 protochain``): libpcap's interpreter
+        may then never return, so such a program is only ever run by pcapy's, which bounds
+        its rounds (see ``_bpf_vm``)."""
+        from ._bpf_kernel import jumps_backward  # noqa: PLC0415 - on first use
+
+        return jumps_backward(self._instructions)
+
     def __len__(self) -> int:
         return len(self._instructions)
 

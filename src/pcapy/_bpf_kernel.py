@@ -108,3 +108,13 @@ def _successors(pc: int, instruction: Instruction) -> tuple[int, ...]:
     if klass == _CLASS_JMP:
         return (pc + 1 + jt, pc + 1 + jf)
     return (pc + 1,)
+
+
+def jumps_backward(program: Sequence[Instruction]) -> bool:
+    """Whether a ``ja`` of ``program`` goes backwards (``k`` wraps modulo 2**32), as libpcap's
+    own ``ip6 protochain`` code does: such a program may loop (forever, on a crafted packet, in
+    libpcap's interpreter)."""
+    return any(
+        instruction[0] == _JA and (pc + 1 + instruction[3]) % (1 << 32) <= pc
+        for pc, instruction in enumerate(program)
+    )

@@ -116,6 +116,8 @@ _RVAL_A = 0x10  # BPF_A in BPF_RET instructions
 _TXA = 0x80  # BPF_MISC operation; BPF_TAX is 0
 
 _MEMWORDS = 16  # BPF_MEMWORDS
+_ROUNDS = "rounds"  # a looping program's budget of state changes (see _round_budget)
+_MIN_ROUNDS = 256
 _U32 = 0xFFFFFFFF
 _U32_LITERAL = "0xFFFFFFFF"
 
@@ -661,7 +663,9 @@ class _Translator:
         looping = bool(self.plan.states)
         body: list[Line]
         if looping:
-            body = [(0, "state = 0"), (0, "while True:")]
+            body = [(0, "state = 0"), (0, f"{_ROUNDS} = {self._round_budget()}"),
+                    (0, "while True:"), (1, f"{_ROUNDS} -= 1"), (1, f"if {_ROUNDS} < 0:"),
+                    (2, "return 0")]
             body += indented(self._dispatch(self.plan.roots()))
         else:
             body = self._region(0, _PathFacts(0, 0))
@@ -672,6 +676,19 @@ class _Translator:
             preamble.append((0, f"{ACCUMULATOR} = {INDEX} = 0"))
         preamble += [(0, f"{scratch(k)} = 0") for k in self.memory_read]  # libpcap zeroes M[]
         return preamble + body
+
+    def _round_budget(self) -> str:
+        """How many state changes a looping program may make on one packet.
+
+        Only compiled programs loop (the kernel's rules refuse backward jumps in programs
+        given as instructions): ``ip6 protochain``, whose every round moves past one header
+        of at least 8 bytes in a few state changes. A crafted header chain can make it go
+        round forever, in libpcap too; here it stops after more rounds than any chain that
+        fits in the packet needs, and the packet is rejected. The cost stays linear in the
+        packet's size.
+        """
+        size = CAPLEN if self.in_place else f"len({PACKET})"
+        return f"{size} + {_MIN_ROUNDS}"
 
     def source(self) -> str:
         """Source of ``_make_filter(_u16, _u32)``, which returns the filter."""
@@ -968,7 +985,8 @@ def compile_program(program: Sequence[Instruction]) -> FilterFunction:
     *packet* may be ``bytes``, ``bytearray`` or a one-dimensional, contiguous
     ``memoryview`` of format ``'B'``; *wirelen* is the packet's original
     length (0 <= wirelen < 2**32).  Scratch memory starts zeroed, as in
-    current libpcap.  Like libpcap, a program whose backward jumps form an
-    endless loop never returns (in Python, it can be interrupted).
+    current libpcap.  Where libpcap's program would go round forever (a
+    crafted header chain under ``ip6 protochain``), this one rejects the packet
+    after more rounds than the packet's size allows a real chain.
     """
     return cast(FilterFunction, _build(program_source(program), "bpf program"))

@@ -59,6 +59,7 @@ class LibpcapFilters:
         """An offloaded record stream from the record at ``offset()`` on, or None."""
         if (
             os.environ.get(ENV_PURE)
+            or program.loops  # libpcap's interpreter may go round forever: Python's does not
             or stream.regular_file_descriptor() < 0
             or not _memdump.available()
         ):
