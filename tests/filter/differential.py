@@ -22,7 +22,15 @@ from dataclasses import dataclass, field
 
 import pcapy
 from filter.generators import Case
-from filter.oracle import LOOPS, Program, Rejected, compile_reference, run_on_libpcap, verdicts
+from filter.oracle import (
+    LOOPS,
+    NO_LOOKUP,
+    Program,
+    Rejected,
+    compile_reference,
+    run_on_libpcap,
+    verdicts,
+)
 from pcapy._bpf_vm import compile_program
 
 CompileOurs = Callable[..., Program]
@@ -215,6 +223,8 @@ def explained(disagreement: Disagreement, result: CaseResult, packets: Sequence[
     """
     if disagreement.kind != "reject-parity":
         return None
+    if (result.libpcap_unopt_error or "").startswith(NO_LOOKUP):
+        return "a word libpcap might look up in DNS: not given to it"
     ours = disagreement.ours
     if ours.startswith(UNSUPPORTED):
         expression = result.case.expression

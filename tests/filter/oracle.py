@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import re
 import shutil
 import struct
 import sys
@@ -66,6 +67,44 @@ def parse_netmask(text: str | None) -> int:
     return int.from_bytes(bytes(int(part) for part in text.split(".")), "big")
 
 
+NO_LOOKUP = "not given to libpcap: a name it could look up in DNS"
+# Words after these are port or protocol names (files: /etc/services, /etc/protocols), never hosts.
+_NAMED_BY_FILES = frozenset({"PORT", "PORTRANGE", "PROTO", "PROTOCHAIN"})
+_PORT_RANGE = re.compile(r"[0-9]+-[0-9]+$")
+
+
+@functools.cache
+def _hosts_file_names() -> frozenset[str]:
+    try:
+        lines = Path("/etc/hosts").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return frozenset()
+    return frozenset(word for line in lines for word in line.split("#")[0].split()[1:])
+
+
+def name_lookup(expression: str) -> str | None:
+    """A word of ``expression`` libpcap might resolve through DNS, or None.
+
+    libpcap's compiler looks host names up (getaddrinfo), and that sends a DNS query off this
+    machine; the tests never let it. A word after ``port``/``proto``/... is looked up in files;
+    a name in /etc/hosts is resolved there. Any other word may be a host name: the expression is
+    not given to libpcap (a few port names after an implied ``port`` are refused too).
+    """
+    from pcapy._filter._lexer import tokenize
+
+    try:
+        tokens = tokenize(expression)
+    except pcapy.BPFError:
+        return None  # libpcap's scanner refuses it too, before any lookup
+    for before, token in zip([None, *tokens], tokens):
+        if token.kind != "ID" or token.text in _hosts_file_names() or _PORT_RANGE.match(token.text):
+            continue
+        if before is not None and before.kind in _NAMED_BY_FILES:
+            continue
+        return token.text
+    return None
+
+
 class Rejected(Exception):
     """libpcap refused the expression; ``str()`` is its message."""
 
@@ -78,6 +117,9 @@ def compile_reference(expression: str, dlt: int, snaplen: int = TESTRUN_SNAPLEN,
     ``savefile_swapped`` None compiles on ``pcap_open_dead``; False/True compiles on an empty
     savefile of that link type written in the host's / the other byte order.
     """
+    lookup = name_lookup(expression)
+    if lookup is not None:
+        raise Rejected(f"{NO_LOOKUP}: {lookup!r}")
     if savefile_swapped is None:
         try:
             return tuple(_libpcap.compile_filter(dlt, snaplen, expression, optimize, netmask))
