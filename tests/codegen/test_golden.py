@@ -153,9 +153,15 @@ def test_pdb_steps_through_a_generated_loop():
 
     arguments = stream._arguments(None, lambda _h, d: seen.append(d), -1, Source())
     output = io.StringIO()
-    debugger = pdb.Pdb(stdin=io.StringIO("next\nnext\nlist\ncontinue\n"), stdout=output)
+    # nosigint: pdb's `continue` would otherwise take over SIGINT for the rest of the session
+    # (a later Ctrl-C test would land in the debugger).
+    debugger = pdb.Pdb(stdin=io.StringIO("next\nnext\nlist\ncontinue\n"), stdout=output,
+                       nosigint=True)
     debugger.use_rawinput = False
-    debugger.runcall(run, **arguments)
+    try:
+        debugger.runcall(run, **arguments)
+    finally:
+        sys.settrace(None)
     text = output.getvalue()
     assert "-> pkt, pos = cursor.buffer, cursor.position" in text
     assert "-> end = len(pkt)" in text

@@ -147,13 +147,19 @@ def signature(name: str, parameters: Sequence[str]) -> str:
 
 
 # --- Compiling and registering variants ---------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Variant:
-    """One generated source: its family (what generated it), file name and text."""
+    """One generated source: its family (what generated it), file name and lines (the very
+    list ``linecache`` holds: the text is kept once)."""
 
     family: str
     filename: str
-    source: str
+    lines: list[str]
+
+    @property
+    def source(self) -> str:
+        """The source text."""
+        return "".join(self.lines)
 
 
 # The variants alive, for ``linecache``, ``variants()`` and ``source_of``: an entry lives as
@@ -174,12 +180,13 @@ def compile_variant(family: str, source: str, entry: str) -> Callable[..., Any]:
     """
     digest = hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
     filename = _filename(family, digest, source)
-    variant = Variant(family, filename, source)
     with _LOCK:
-        _VARIANTS.setdefault(filename, variant)
+        variant = _VARIANTS.setdefault(
+            filename, Variant(family, filename, source.splitlines(True))
+        )
         _LIVE[filename] = _LIVE.get(filename, 0) + 1
         # mtime None: linecache.checkcache() keeps the entry (there is no file to compare).
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        linecache.cache[filename] = (len(source), None, variant.lines, filename)
     namespace: dict[str, Any] = {}
     # The source is written by pcapy's generators, from its templates and validated programs.
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102
