@@ -229,7 +229,7 @@ def read_range(path: PathLike, byte_range: ByteRange) -> Reader:
         raise
     stream = getattr(reader._source, "stream", None)
     if isinstance(stream, ByteSource):
-        stream._owned = True
+        stream.take_ownership()
     return reader
 
 

@@ -14,6 +14,7 @@ import os
 import stat
 import sys
 import threading
+import weakref
 import zlib
 from collections.abc import Iterator
 from typing import IO, Any, Callable, Optional, Union
@@ -66,6 +67,10 @@ class ByteSource:
         self.name = name
         self._stream = stream  # what close() closes when we opened it
         self._owned = owned
+        # Collected with the last reader or iterator that used it, we close what we opened,
+        # quietly, even inside a collected cycle (a Reader does not close its file when
+        # collected, since `for p in open_offline(f)` keeps iterating after the Reader is gone).
+        self._release = weakref.finalize(self, stream.close) if owned else None
         self._read: Callable[[int], bytes] = getattr(stream, "read1", None) or stream.read
         self._position = 0  # bytes of the (decompressed) stream read so far
         self.first = self._read_first()
@@ -175,19 +180,18 @@ class ByteSource:
             finally:
                 self._io_lock.release()
 
+    def take_ownership(self) -> None:
+        """Close the stream with this source from now on (a file object pcapy made itself,
+        such as ``read_range``'s)."""
+        if self._release is None:
+            self._owned = True
+            self._release = weakref.finalize(self, self._stream.close)
+
     def _close_now(self) -> None:
         if not self._closed:
             self._closed = True
-            if self._owned:
-                self._stream.close()
-
-    def __del__(self) -> None:
-        # Collected with the last reader or iterator that used it: close what we opened. (A
-        # Reader does not close its file when collected, since `for p in open_offline(f)`
-        # keeps iterating after the Reader itself is gone.)
-        owned = getattr(self, "_owned", False)
-        if owned:
-            self._stream.close()
+            if self._release is not None:
+                self._release()
 
 
 def open_stream(target: PathOrFile) -> ByteSource:
