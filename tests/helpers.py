@@ -111,3 +111,13 @@ def pcapng_split_blocks(data: bytes) -> list[bytes]:
         blocks.append(data[position:position + length])
         position += length
     return blocks
+
+
+def untraced_environment() -> dict[str, str]:
+    """This process's environment without coverage's start-up hooks: a child whose time or
+    memory is measured against a budget runs untraced (scripts/test measures coverage in
+    subprocesses too, and tracing slows Python code several times)."""
+    import os
+
+    return {name: value for name, value in os.environ.items()
+            if not name.startswith("COVERAGE_")}

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import pcapy
-from helpers import pcapng_block
+from helpers import pcapng_block, untraced_environment
 
 REPO = Path(__file__).resolve().parents[2]
 MIB = 1 << 20
@@ -51,7 +51,7 @@ CASES: dict[str, tuple[tuple[int, ...], int, int, str]] = {
 def _measure(*arguments: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, str(REPO / "fuzz" / "measure.py"), *arguments],
-        capture_output=True, text=True, timeout=600, check=True,
+        capture_output=True, text=True, timeout=600, check=True, env=untraced_environment(),
     )
     return dict(json.loads(done.stdout.splitlines()[-1]))
 
@@ -150,6 +150,7 @@ def test_many_options_below_the_limit_are_kept():
     assert len(reader.file_header.interfaces[0].comments) == 65_536
 
 
+@pytest.mark.untraced
 def test_an_unterminated_gzip_file_name_costs_linear_time(tmp_path: Path):
     # Item 2: gzip's header parser reads FNAME a byte per call; each call was a re-slice of the
     # first chunk (4 MiB: 8-16 s). Now O(1) a byte: 4 MiB in about the stdlib's time.

@@ -93,6 +93,7 @@ def frame_flows(frame) -> Counter:
     return flows
 
 
+@pytest.mark.untraced
 def test_ranges_cost_no_more_cpu_than_the_whole_file(capture):
     """Summed CPU of the four range tasks <= 1.1x the one-range task, measured in one process
     (best of three, alternating), so other work on the machine cannot decide it."""
