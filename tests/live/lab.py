@@ -27,6 +27,9 @@ from typing import Any, Callable
 import pcapy
 
 LOOPBACK = "127.0.0.1"
+#: Seconds a test waits for packets it expects before it fails: a wait ends as soon as they have
+#: come, so this is generous (a loaded machine), never a pause.
+WAIT = 30.0
 #: What a handle without open_memstream (Windows) says: it reads one packet per call
 #: (``Handle.can_dump_to_memory``, which decides a handle's read path when it is activated).
 CANNOT_DUMP_TO_MEMORY = property(lambda _handle: False)
@@ -62,7 +65,7 @@ def udp_payload(frame: bytes) -> bytes:
     return frame[14 + ihl + 8 :]
 
 
-def collect_next(reader: pcapy.Reader, count: int, seconds: float = 5.0) -> list[tuple[Any, bytes]]:
+def collect_next(reader: pcapy.Reader, count: int, seconds: float = WAIT) -> list[tuple[Any, bytes]]:
     """Up to ``count`` packets read with ``next()``, giving up after ``seconds``."""
     packets: list[tuple[Any, bytes]] = []
     deadline = time.monotonic() + seconds
@@ -185,15 +188,38 @@ def markers(packets: list[tuple[Any, bytes]]) -> list[bytes]:
     return [data[14:].split(b"\x00", 1)[0] for _hdr, data in packets]
 
 
-def drain(reader: pcapy.Reader, seconds: float) -> list[tuple[Any, bytes]]:
-    """Every packet the reader sees during ``seconds`` (after the senders have finished)."""
+def read_until_marker(reader: pcapy.Reader, end: bytes,
+                      seconds: float = WAIT) -> list[tuple[Any, bytes]]:
+    """The lab frames ``reader`` captures before the one carrying marker ``end``.
+
+    The test sends that frame last, on the path of the frames it checks, so every frame sent
+    before it, the ones that must not arrive too, has had its chance to be captured by then:
+    a readiness condition, not a guess at how long the kernel takes. Fails if ``end`` does not
+    come within ``seconds``.
+    """
     packets: list[tuple[Any, bytes]] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         hdr, data = reader.next()
+        if hdr is None:
+            continue
+        if markers([(hdr, data)]) == [end]:
+            return packets
+        packets.append((hdr, data))
+    raise AssertionError(f"the end marker {end!r} was not captured within {seconds} s "
+                         f"(captured before it: {markers(packets)})")
+
+
+def wait_for_markers(reader: pcapy.Reader, expected: list[bytes], seconds: float = WAIT) -> None:
+    """Read until ``reader`` has captured a lab frame with each of the ``expected`` markers
+    (a witness: the kernel has handed those frames to every capture on that device)."""
+    missing = set(expected)
+    deadline = time.monotonic() + seconds
+    while missing and time.monotonic() < deadline:
+        hdr, data = reader.next()
         if hdr is not None:
-            packets.append((hdr, data))
-    return packets
+            missing.difference_update(markers([(hdr, data)]))
+    assert not missing, f"not captured within {seconds} s: {sorted(missing)}"
 
 
 def measured(label: str, seconds: float) -> None:

@@ -16,19 +16,21 @@ import pcapy
 from live.lab import (
     BROADCAST_MAC,
     FOREIGN_MAC,
+    WAIT,
     NetnsLab,
-    drain,
     ip,
     lab_frame,
     markers,
     open_in_netns,
+    read_until_marker,
     run_in_netns,
+    wait_for_markers,
     wait_until_up,
 )
 
 pytestmark = pytest.mark.live
 
-SETTLE = 0.5  # seconds to keep reading after the last frame was sent
+END = b"end"  # the marker of the frame a test sends last: when it is captured, so is the rest
 
 
 def test_getnet_and_getmask_report_the_veths_network(netns_lab: NetnsLab) -> None:
@@ -43,9 +45,9 @@ def test_a_frame_sent_on_one_end_is_captured_on_the_other(netns_lab: NetnsLab) -
     frames = [lab_frame(BROADCAST_MAC, mac_a, b"hello-%d" % i) for i in range(5)]
     with open_in_netns(netns_lab.ns_b, netns_lab.dev_b) as sniffer, \
             open_in_netns(netns_lab.ns_a, netns_lab.dev_a) as sender:
-        for frame in frames:
+        for frame in [*frames, lab_frame(BROADCAST_MAC, mac_a, END)]:
             sender.sendpacket(frame)
-        captured = drain(sniffer, SETTLE)
+        captured = read_until_marker(sniffer, END)
     assert [data for _hdr, data in captured] == frames
     assert all(hdr.getcaplen() == hdr.getlen() == 60 for hdr, _data in captured)
 
@@ -58,9 +60,9 @@ def capture_on(lab: NetnsLab, device: str, promisc: int) -> tuple[list[bytes], i
             open_in_netns(lab.ns_a, lab.dev_a) as sender:
         promiscuity = lab.promiscuity(lab.ns_b, device)
         for destination, marker in ((FOREIGN_MAC, b"foreign"), (BROADCAST_MAC, b"broadcast"),
-                                    (mac_bridge, b"to-bridge")):
+                                    (mac_bridge, b"to-bridge"), (BROADCAST_MAC, END)):
             sender.sendpacket(lab_frame(destination, mac_a, marker))
-        return markers(drain(sniffer, SETTLE)), promiscuity
+        return markers(read_until_marker(sniffer, END)), promiscuity
 
 
 def test_promiscuous_mode_shows_frames_for_other_hosts(netns_lab: NetnsLab) -> None:
@@ -92,12 +94,20 @@ def test_setdirection_keeps_one_direction(netns_lab: NetnsLab, direction: int,
                                           expected: list[bytes]) -> None:
     mac_a = netns_lab.mac(netns_lab.ns_a, netns_lab.dev_a)
     with open_in_netns(netns_lab.ns_a, netns_lab.dev_a) as sniffer, \
+            open_in_netns(netns_lab.ns_a, netns_lab.dev_a) as witness, \
             open_in_netns(netns_lab.ns_a, netns_lab.dev_a) as local, \
             open_in_netns(netns_lab.ns_b, netns_lab.dev_b) as peer:
         sniffer.setdirection(direction)
         local.sendpacket(lab_frame(BROADCAST_MAC, mac_a, b"outgoing"))
         peer.sendpacket(lab_frame(BROADCAST_MAC, FOREIGN_MAC, b"incoming"))
-        assert markers(drain(sniffer, SETTLE)) == expected
+        # Both frames have gone by the device once a capture of both directions saw them;
+        # then one more, in a direction the sniffer keeps, ends its reading.
+        wait_for_markers(witness, [b"outgoing", b"incoming"])
+        if direction == pcapy.PCAP_D_OUT:
+            local.sendpacket(lab_frame(BROADCAST_MAC, mac_a, END))
+        else:
+            peer.sendpacket(lab_frame(BROADCAST_MAC, FOREIGN_MAC, END))
+        assert markers(read_until_marker(sniffer, END)) == expected
 
 
 def test_setdirection_rejects_a_bad_direction(netns_lab: NetnsLab) -> None:
@@ -153,14 +163,15 @@ def test_a_device_that_disappears_ends_the_capture_after_its_packets(read_path: 
         wait_until_up(ns, capture_dev)
         frames = [lab_frame(BROADCAST_MAC, FOREIGN_MAC, b"gone-%d" % i) for i in range(20)]
         with open_in_netns(ns, capture_dev) as capture:
-            with open_in_netns(ns, send_dev) as sender:
+            with open_in_netns(ns, capture_dev) as witness, \
+                    open_in_netns(ns, send_dev) as sender:
                 for frame in frames:
                     sender.sendpacket(frame)
-            time.sleep(SETTLE)  # the frames reach the capture ring
+                wait_for_markers(witness, markers([(None, frame) for frame in frames]))
             ip("-n", ns, "link", "del", capture_dev)
             captured: list[bytes] = []
             with pytest.raises(pcapy.CaptureError, match="interface disappeared|went down"):
-                read_until_error(capture, captured, seconds=5)
+                read_until_error(capture, captured, seconds=WAIT)
             assert captured == frames, read_path
             with pytest.raises(pcapy.CaptureError):
                 capture.next()

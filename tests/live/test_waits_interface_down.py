@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 import pcapy
-from live.lab import ip, lab_frame, open_in_netns, wait_until_up
+from live.lab import ip, lab_frame, markers, open_in_netns, wait_for_markers, wait_until_up
 
 pytestmark = pytest.mark.live
 
@@ -67,10 +67,11 @@ def test_an_interface_going_down_raises_libpcaps_error(veth, read_path, read):
     ns, capture_dev, send_dev = veth
     frames = [lab_frame(BROADCAST_MAC, FOREIGN_MAC, b"down-%d" % i) for i in range(5)]
     with open_in_netns(ns, capture_dev) as capture:
-        with open_in_netns(ns, send_dev) as sender:
+        with open_in_netns(ns, capture_dev) as witness, open_in_netns(ns, send_dev) as sender:
             for frame in frames:
                 sender.sendpacket(frame)
-        time.sleep(0.3)  # the frames reach the capture ring
+            # the frames have reached every capture on the device once this one has them
+            wait_for_markers(witness, markers([(None, frame) for frame in frames]))
         ip("-n", ns, "link", "set", capture_dev, "down")
         captured, error = _read_until_error(capture, read)
         assert isinstance(error, pcapy.CaptureError)
