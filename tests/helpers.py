@@ -8,6 +8,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 USEC_MAGIC = 0xA1B2C3D4
@@ -67,6 +68,20 @@ def read_all(reader: Any) -> list[tuple[Any, bytes]]:
         if hdr is None:
             return out
         out.append((hdr, data))
+
+
+def wait_until_sleeping_in(task: str, functions: tuple[str, ...], limit: float = 30.0) -> None:
+    """Until ``task`` (``/proc/PID`` or ``/proc/self/task/TID``) sleeps in a kernel function whose
+    name contains one of ``functions`` (its ``wchan``): blocked where the test wants it, which
+    no fixed delay can promise on a loaded machine. Fails after ``limit`` seconds."""
+    deadline = time.monotonic() + limit
+    wchan = ""
+    while time.monotonic() < deadline:
+        wchan = Path(task, "wchan").read_text()
+        if any(function in wchan for function in functions):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{task} did not wait in {functions} within {limit} s (wchan {wchan!r})")
 
 
 def udp_burst(port: int, count: int = 10, delay: float = 0.3, gap: float = 0.02,

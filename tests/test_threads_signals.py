@@ -198,7 +198,7 @@ def test_live_readers_in_threads_see_only_their_own_packets(ports: list[int]) ->
                 payload = b"reader-%d-%05d" % (index, n)
                 sender.sendto(payload, (LOOPBACK, port))
                 sent[index].append(payload)
-    watchdog = threading.Timer(10, lambda: [r.breakloop() for r in readers])
+    watchdog = threading.Timer(30, lambda: [r.breakloop() for r in readers])
     watchdog.start()
     for thread in threads:
         thread.join()
@@ -263,10 +263,18 @@ def test_a_capture_thread_never_stalls_the_main_thread(ports: list[int]) -> None
 
 
 # -- live: prompt stops under load -------------------------------------------------------------
+def until_captured(captured: list[int], count: int = 100, limit: float = 30.0) -> None:
+    """Until the capture's callback has counted ``count`` packets: the burst is being captured
+    (a fixed delay would not promise that on a loaded machine)."""
+    deadline = time.monotonic() + limit
+    while captured[0] < count and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 def run_burst_loop(port: int, stop: Callable[[pcapy.Reader], None]) -> tuple[float, int, int]:
-    """``loop(-1)`` in this thread while a burst arrives; ``stop(reader)`` is called 0.3 s into
-    it from another thread. Return (seconds from stop to loop's end, packets before the stop,
-    packets in all)."""
+    """``loop(-1)`` in this thread while a burst arrives; ``stop(reader)`` is called from another
+    thread once the loop has captured some of it. Return (seconds from stop to loop's end,
+    packets before the stop, packets in all)."""
     reader = open_lo(port)
     captured = [0]
     marks: dict[str, Any] = {}
@@ -275,19 +283,20 @@ def run_burst_loop(port: int, stop: Callable[[pcapy.Reader], None]) -> tuple[flo
         captured[0] += 1
 
     def stop_now() -> None:
+        until_captured(captured)
         marks["count"] = captured[0]
         marks["at"] = time.monotonic()
         stop(reader)
 
     burst = Burst(port, count=300_000, seconds=3)
-    timer = threading.Timer(0.3, stop_now)
-    timer.start()
+    stopper = threading.Thread(target=stop_now)
+    stopper.start()
     try:
         try:
             reader.loop(-1, callback)
         finally:
             ended = time.monotonic()
-            timer.join()
+            stopper.join()
         # the reader is still usable: the burst is still going, so packets come
         hdr, _data = reader.next()
         assert hdr is not None
@@ -322,7 +331,7 @@ def test_breakloop_from_the_main_thread_stops_a_capture_thread_under_load(
     burst = Burst(ports[0], count=300_000, seconds=3)
     capture.start()
     try:
-        time.sleep(0.3)
+        until_captured(captured)
         before = captured[0]
         stopped = time.monotonic()
         reader.breakloop()
@@ -351,19 +360,20 @@ def test_sigint_to_the_main_thread_stops_loop_under_load(ports: list[int]) -> No
         captured[0] += 1
 
     def interrupt() -> None:
+        until_captured(captured)
         marks["count"] = captured[0]
         marks["at"] = time.monotonic()
         signal.pthread_kill(main, signal.SIGINT)
 
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     burst = Burst(ports[0], count=300_000, seconds=3)
-    timer = threading.Timer(0.3, interrupt)
+    interrupter = threading.Thread(target=interrupt)
     try:
-        timer.start()
+        interrupter.start()
         with pytest.raises(KeyboardInterrupt):
             reader.loop(-1, callback)
         latency = time.monotonic() - marks["at"]
-        timer.join()
+        interrupter.join()
         hdr, _data = reader.next()  # still usable, and the burst still comes
         assert hdr is not None
     finally:

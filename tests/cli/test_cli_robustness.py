@@ -10,13 +10,13 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import pcapy
 from cli.test_cli import ENV, assert_one_error_line, corpus_file, pcapy_cmd, tcpdump_cmd
+from helpers import wait_until_sleeping_in
 from pcapy._cli.progress import Progress
 
 
@@ -58,14 +58,9 @@ def pcap_records(path: Path, count: int) -> tuple[bytes, list[bytes]]:
     return data[:24], records
 
 
-def wait_blocked_reading_a_pipe(pid: int, limit: float = 20) -> None:
+def wait_blocked_reading_a_pipe(pid: int) -> None:
     """Until the process sleeps reading its (drained) pipe: it has handled all it was sent."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if Path(f"/proc/{pid}/wchan").read_text().endswith("pipe_read"):
-            return
-        time.sleep(0.01)
-    pytest.fail("pcapy never waited for more input")
+    wait_until_sleeping_in(f"/proc/{pid}", ("pipe_read",))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

@@ -14,13 +14,12 @@ from __future__ import annotations
 import io
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 import pcapy
-from helpers import pcap_bytes, udp_frame
+from helpers import pcap_bytes, udp_frame, wait_until_sleeping_in
 
 COUNT = 20_000
 
@@ -73,6 +72,8 @@ def test_threads_sharing_a_savefile_reader_get_every_packet_once(read_all):
 
 
 def test_close_from_another_thread_never_closes_the_descriptor_under_a_read(tmp_path: Path):
+    if not Path("/proc/self/wchan").exists():
+        pytest.skip("needs /proc/PID/wchan to see the reading thread block")
     fifo = tmp_path / "capture.fifo"
     os.mkfifo(fifo)
     data = _capture(100)
@@ -105,7 +106,7 @@ def test_close_from_another_thread_never_closes_the_descriptor_under_a_read(tmp_
 
     thread = threading.Thread(target=read)
     thread.start()
-    time.sleep(0.2)  # (not a readiness wait: any moment of the blocked read will do)
+    wait_until_sleeping_in(f"/proc/self/task/{thread.native_id}", ("pipe_read",))  # blocked
     reader.close()
     os.fstat(fd)  # still open: the blocked read owns it until it returns
     go_on.set()
