@@ -169,6 +169,15 @@ def wait_for_line(child: subprocess.Popen[bytes], prefix: bytes) -> None:
     assert line.startswith(prefix), line + child.stderr.read()
 
 
+def wait_for_size(path: Path, size: int, limit: float = 60.0) -> None:
+    """Until the file a child dumps to holds at least ``size`` bytes (its progress, not a delay
+    that a loaded machine can outrun)."""
+    deadline = time.monotonic() + limit
+    while path.stat().st_size < size:
+        assert time.monotonic() < deadline, f"{path.name} stayed under {size} bytes for {limit} s"
+        time.sleep(0.001)
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_open_dumper_at_interpreter_exit(tmp_path: Path, fmt: str, tcpdump: str) -> None:
     path = tmp_path / f"exit.{fmt}"
@@ -183,18 +192,18 @@ def test_open_dumper_at_interpreter_exit(tmp_path: Path, fmt: str, tcpdump: str)
 def test_ctrl_c_while_dumping_to_a_file(tmp_path: Path, fmt: str, size: int,
                                         tcpdump: str) -> None:
     path = tmp_path / f"interrupted.{fmt}"
-    for delay in (0.05, 0.12):
+    for written in (10_000, 300_000):  # SIGINT once the file holds this many bytes
         child = spawn(str(path), fmt, size, "loop")
         wait_for_line(child, b"dumping")
-        time.sleep(delay)
+        wait_for_size(path, written)
         child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=60)
         assert child.returncode == -signal.SIGINT, err[-500:]
         assert b"KeyboardInterrupt" in err
         count = assert_valid(path, tcpdump)
         assert count > 0
-        print(f"[measured] {fmt}, {size}-byte packets, SIGINT after {delay} s: {count} packets, "
-              f"file valid")
+        print(f"[measured] {fmt}, {size}-byte packets, SIGINT once {written} bytes were written: "
+              f"{count} packets, file valid")
 
 
 @pytest.mark.parametrize("size", [1500, BIG], ids=["mtu", "larger-than-buffer"])
@@ -207,25 +216,26 @@ def test_ctrl_c_while_dumping_to_a_pipe(tmp_path: Path, fmt: str, size: int,
     KeyboardInterrupt after a partial write and the stream ends in half a record.
     """
     path = tmp_path / f"piped.{fmt}"
-    for delay in (0.05, 0.15):
+    for streamed in (50_000, 500_000):  # SIGINT once this many bytes came: two moments
         read_end, write_end = os.pipe()
         child = spawn("-", fmt, size, "loop", stdout=write_end)
         os.close(write_end)
         wait_for_line(child, b"dumping")
-        deadline = time.monotonic() + delay
+        received = 0
         signalled = False
         with open(path, "wb") as out:
-            while chunk := os.read(read_end, 7000):
+            while chunk := os.read(read_end, 7000):  # slowly: the child's writes block
                 out.write(chunk)
-                if not signalled and time.monotonic() > deadline:
+                received += len(chunk)
+                if not signalled and received >= streamed:
                     child.send_signal(signal.SIGINT)
                     signalled = True
         os.close(read_end)
         _, err = child.communicate(timeout=60)
         assert child.returncode == -signal.SIGINT, err[-500:]
         count = assert_valid(path, tcpdump)
-        print(f"[measured] {fmt}, {size}-byte packets to a pipe, SIGINT after {delay} s: "
-              f"{count} packets, stream valid")
+        print(f"[measured] {fmt}, {size}-byte packets to a pipe, SIGINT once {streamed} bytes "
+              f"had come: {received} bytes, {count} packets, stream valid")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -254,8 +264,8 @@ def test_sigkill_after_flush_keeps_everything_flushed(tmp_path: Path, fmt: str, 
     flushed = 2000
     child = spawn(str(path), fmt, 700, "kill-busy" if busy else "kill-idle", flushed=flushed)
     wait_for_line(child, b"flushed")
-    if busy:
-        time.sleep(0.05)
+    if busy:  # killed while it dumps past the flush: once the file has grown beyond it
+        wait_for_size(path, path.stat().st_size + 1)
     child.kill()
     child.communicate(timeout=60)
     assert child.returncode == -signal.SIGKILL

@@ -168,7 +168,12 @@ def test_live_path_cancellation_unregisters_the_descriptor() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         task = asyncio.create_task(collect(aiter_packets(capture)))  # type: ignore[arg-type]
-        await asyncio.sleep(0.05)  # now waiting in add_reader on an idle "interface"
+        # Once the task has made the pipe non-blocking and given the loop back, it waits in
+        # add_reader on the idle "interface" (a pipe with nothing in it).
+        deadline = time.monotonic() + 30
+        while not capture.modes and time.monotonic() < deadline:
+            await asyncio.sleep(0.001)
+        assert capture.modes == [1]
         started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -190,6 +195,7 @@ class ThreadOnlyCapture:
 
     def __init__(self, packets: list[bytes]) -> None:
         self.packets = packets
+        self.timeouts = 0
 
     def getfd(self) -> int:
         return -1
@@ -197,6 +203,7 @@ class ThreadOnlyCapture:
     def next(self) -> tuple[pcapy.Pkthdr | None, bytes]:
         time.sleep(0.01)
         if not self.packets:
+            self.timeouts += 1
             return None, b""  # the read timeout passed
         data = self.packets.pop(0)
         return pcapy.Pkthdr(1, 0, len(data), len(data)), data
@@ -208,7 +215,12 @@ def test_thread_fallback_skips_timeouts() -> None:
     async def main() -> list[bytes]:
         packets = aiter_packets(capture)  # type: ignore[arg-type]
         task = asyncio.create_task(collect(packets, limit=3))
-        await asyncio.sleep(0.3)  # two packets, then timeouts: the third never comes
+        # two packets, then timeouts: the iteration reads on past them (the third never comes)
+        deadline = time.monotonic() + 30
+        while capture.timeouts < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert capture.timeouts >= 3
+        assert not task.done()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -228,8 +240,7 @@ def test_live_async_capture_on_loopback() -> None:
         pytest.skip(f"live capture is not available here: {err}")
     port = 47_011
 
-    async def burst() -> None:
-        await asyncio.sleep(0.2)
+    async def burst() -> None:  # the capture is active, its filter set, before this runs
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for _ in range(10):
                 sock.sendto(b"pcapy-aio", ("127.0.0.1", port))

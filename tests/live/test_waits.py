@@ -73,6 +73,15 @@ def test_breakloop_ends_async_for_over_a_savefile():
     assert asyncio.run(asyncio.wait_for(read(), ENDS_WITHIN)) == 300
 
 
+async def _until_waiting(reader: pcapy.Reader) -> None:
+    """Until ``async for`` over ``reader`` waits for its next packet (its wake-up for
+    ``breakloop()`` and ``close()`` is registered): then the test's stop comes mid-wait."""
+    deadline = asyncio.get_running_loop().time() + ENDS_WITHIN
+    while not reader._live._wakeups:
+        assert asyncio.get_running_loop().time() < deadline, "async for never waited"
+        await asyncio.sleep(0.001)
+
+
 async def _wait_on_lo(reader: pcapy.Reader, started: asyncio.Event) -> list[bytes]:
     got = []
     async for _hdr, data in reader:
@@ -90,7 +99,7 @@ def test_breakloop_from_a_thread_ends_async_for_on_a_live_reader(udp_port):
         task = asyncio.create_task(_wait_on_lo(reader, started))
         send_udp(udp_port, payloads(1))
         await asyncio.wait_for(started.wait(), ENDS_WITHIN)
-        await asyncio.sleep(0.05)  # the iteration is waiting for the next packet now
+        await _until_waiting(reader)
         threading.Thread(target=reader.breakloop).start()
         return await asyncio.wait_for(task, ENDS_WITHIN)
 
@@ -108,7 +117,7 @@ def test_close_while_async_for_waits_on_a_live_reader_ends_it(udp_port, from_thr
         task = asyncio.create_task(_wait_on_lo(reader, started))
         send_udp(udp_port, payloads(1))
         await asyncio.wait_for(started.wait(), ENDS_WITHIN)
-        await asyncio.sleep(0.05)
+        await _until_waiting(reader)
         if from_thread:
             threading.Thread(target=reader.close).start()
         else:
