@@ -84,16 +84,14 @@ def wait_until_sleeping_in(task: str, functions: tuple[str, ...], limit: float =
     raise AssertionError(f"{task} did not wait in {functions} within {limit} s (wchan {wchan!r})")
 
 
-def udp_burst(port: int, count: int = 10, delay: float = 0.3, gap: float = 0.02,
-              payload: bytes = b"pcapy-test",
+def udp_burst(port: int, count: int = 10, gap: float = 0.02, payload: bytes = b"pcapy-test",
               until: Optional[Callable[[], bool]] = None) -> threading.Thread:
-    """Send up to ``count`` datagrams to 127.0.0.1:port (loopback only) from a thread, starting
-    after ``delay`` seconds and ``gap`` seconds apart, stopping early once ``until()`` is true.
+    """Send up to ``count`` datagrams to 127.0.0.1:port (loopback only) from a thread, at once
+    and ``gap`` seconds apart, stopping early once ``until()`` is true.
 
-    Prefer ``delay=0`` once the capture under test has said it is open (a "listening on" line,
-    a returned ``open_live``): a fixed delay is a guess that a loaded machine breaks."""
+    Call it once the capture under test has said it is open (a "listening on" line, a returned
+    ``open_live``): no delay guesses when that is, which a loaded machine would break."""
     def send() -> None:
-        time.sleep(delay)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for _ in range(count):
                 if until is not None and until():

@@ -126,7 +126,7 @@ def test_optional_entry_points_are_probed_with_the_prebuilt_ffi():
 
 
 @pytest.mark.usefixtures("libpcap", "fresh_loader")
-def test_find_library_runs_only_after_the_usual_names_fail(monkeypatch):
+def test_find_library_runs_only_after_the_usual_names_fail(monkeypatch, tmp_path):
     import ctypes.util
 
     real = _loader.load().path
@@ -141,7 +141,7 @@ def test_find_library_runs_only_after_the_usual_names_fail(monkeypatch):
     spec = _platform.current()
     assert _loader._load(dataclasses.replace(spec, library_names=(real,))).path == real
     assert calls == []
-    missing = dataclasses.replace(spec, library_names=("/nonexistent/libpcap.so.99",))
+    missing = dataclasses.replace(spec, library_names=(str(tmp_path / "libpcap.so.99"),))
     assert _loader._load(missing).path == real
     assert calls == [spec.find_library_name]
 

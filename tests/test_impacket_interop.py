@@ -86,7 +86,7 @@ def test_sniff_py_decodes_packets_on_lo():
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for i in range(5):  # bounded, to 127.0.0.1 only
                 sock.sendto(b"impacket interop %d" % i, ("127.0.0.1", port))
-        wait_for(lambda: "".join(lines).count(f"-> {port}") >= 5, 5)
+        wait_for(lambda: "".join(lines).count(f"-> {port}") >= 5, 20)
     finally:
         sniffer.send_signal(signal.SIGKILL)
         sniffer.wait(timeout=10)

@@ -26,7 +26,8 @@ def test_import_does_not_load_libpcap():
     assert out.stdout.split() == ["True", "None"]
 
 
-def test_missing_library_error_lists_every_attempt_and_how_to_install():
+def test_missing_library_error_lists_every_attempt_and_how_to_install(tmp_path):
+    missing = str(tmp_path / "libpcap.so.99")  # a path nothing can have made
     code = (
         "import pcapy\n"
         "try:\n    pcapy.compile(1, 65535, 'tcp', 1, 0, compiler='libpcap')\n"
@@ -35,11 +36,11 @@ def test_missing_library_error_lists_every_attempt_and_how_to_install():
         "try:\n    pcapy.compile(1, 65535, 'tcp', 1, 0, compiler='libpcap')\n"
         "except pcapy.PcapError as e:\n    print('again', type(e).__name__)\n"
     )
-    out = run_python(code, PCAPY_LIBPCAP="/nonexistent/libpcap.so.99")
+    out = run_python(code, PCAPY_LIBPCAP=missing)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "PcapError"
-    assert "/nonexistent/libpcap.so.99" in lines[1]
+    assert missing in lines[1]
     assert "PCAPY_LIBPCAP" in lines[2] and "install libpcap" in lines[2]
     assert lines[3] == "again LibpcapNotFoundError"  # remembered, fails fast
 
@@ -67,8 +68,8 @@ def test_override_with_a_full_path_is_used(tmp_path):
     assert bad.stdout.strip() == "LibpcapNotFoundError"
 
 
-def test_reset_for_tests_allows_a_new_attempt(monkeypatch):
-    monkeypatch.setenv("PCAPY_LIBPCAP", "/nonexistent.so")
+def test_reset_for_tests_allows_a_new_attempt(monkeypatch, tmp_path):
+    monkeypatch.setenv("PCAPY_LIBPCAP", str(tmp_path / "missing.so"))
     _loader.reset_for_tests()
     try:
         with pytest.raises(pcapy.LibpcapNotFoundError):

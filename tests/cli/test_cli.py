@@ -326,7 +326,7 @@ def test_live_capture_on_loopback_with_count() -> None:
     live_capture_available()
     port = 47_001
     result = run_listening(["-i", "lo", "-c", "5", "--immediate", "udp", "port", str(port)],
-                           lambda: udp_burst(port, delay=0).join())
+                           lambda: udp_burst(port).join())
     assert result.returncode == 0, result.stderr
     lines = result.stdout.decode().splitlines()
     assert len(lines) == 5
@@ -343,7 +343,7 @@ def test_live_capture_writes_a_file(tmp_path: Path) -> None:
     port = 47_002
     out = tmp_path / "live.pcap"
     result = run_listening(["-i", "lo", "-c", "3", "-w", str(out), "udp port", str(port)],
-                           lambda: udp_burst(port, delay=0).join())
+                           lambda: udp_burst(port).join())
     assert result.returncode == 0, result.stderr
     assert [data[-10:] for _, data in packets_of(out)] == [b"pcapy-test"] * 3
 

@@ -83,10 +83,11 @@ def test_a_stop_signal_while_writing_loses_no_handled_packet(tmp_path: Path,
 
 
 # -- pcapy stats over damaged files (issue 11, item 12) ---------------------------------------
-def test_stats_names_a_damaged_file_reports_what_it_read_and_goes_on() -> None:
+def test_stats_names_a_damaged_file_reports_what_it_read_and_goes_on(tmp_path: Path) -> None:
     good = str(corpus_file("pcap/tcp-handshake-nano.pcap"))
     damaged = str(corpus_file("broken/kday1.pcap"))
-    result = pcapy_cmd("stats", good, damaged, "/nonexistent-dir/x.pcap", good)
+    missing = tmp_path / "no-such-dir" / "x.pcap"
+    result = pcapy_cmd("stats", good, damaged, str(missing), good)
     assert result.returncode == 1
     out = result.stdout.decode()
     assert out.count(f"{good}:\n  packets:      3\n") == 2  # the file after the damage is read
@@ -96,7 +97,7 @@ def test_stats_names_a_damaged_file_reports_what_it_read_and_goes_on() -> None:
     errors = result.stderr.decode().splitlines()
     assert errors[0].startswith(f"pcapy: {damaged}: invalid packet capture length 138952731")
     assert errors[0].endswith(" (at byte offset 222)")  # where the damaged record starts
-    assert errors[1] == "pcapy: /nonexistent-dir/x.pcap: No such file or directory"
+    assert errors[1] == f"pcapy: {missing}: No such file or directory"
     assert len(errors) == 2
 
 

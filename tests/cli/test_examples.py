@@ -51,7 +51,7 @@ def run_capturing_example(name: str, port: int, *args: str,
     first_line = process.stderr.readline()  # blocks until the capture is open (or it failed)
     try:
         if first_line.startswith("listening on"):
-            sender = udp_burst(port, count=200, delay=0, gap=0.05, payload=b"example",
+            sender = udp_burst(port, count=200, gap=0.05, payload=b"example",
                                until=lambda: process.poll() is not None)
             sender.join(timeout)
         stdout, stderr = process.communicate(timeout=timeout)

@@ -241,7 +241,7 @@ def capture_as_text(args: list[str], port: int) -> subprocess.CompletedProcess[s
 
 def send_now(port: int) -> None:
     """Five datagrams to 127.0.0.1:port (the capture listens already)."""
-    udp_burst(port, count=5, delay=0, payload=b"linktype").join()
+    udp_burst(port, count=5, payload=b"linktype").join()
 
 
 @pytest.mark.live

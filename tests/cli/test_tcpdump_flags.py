@@ -94,12 +94,12 @@ def test_filter_from_a_file_with_comments(tcpdump: str, tmp_path: Path) -> None:
     assert_stdout_equal("-F", str(program), "-r", str(corpus_file("pcap/example.pcap")), "udp")
 
 
-def test_a_missing_filter_file_is_one_error_line() -> None:
-    result = pcapy_cmd("-F", "/nonexistent-dir/filter", "-r",
-                       str(corpus_file("pcap/example.pcap")))
+def test_a_missing_filter_file_is_one_error_line(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "filter"
+    result = pcapy_cmd("-F", str(missing), "-r", str(corpus_file("pcap/example.pcap")))
     assert result.returncode == 1
     assert result.stderr.decode().strip() == (
-        "pcapy: can't open /nonexistent-dir/filter: No such file or directory")
+        f"pcapy: can't open {missing}: No such file or directory")
 
 
 @pytest.mark.tools
@@ -213,7 +213,7 @@ def test_buffer_size_and_direction_on_a_live_capture() -> None:
     port = 47_011
     result = run_listening(["-i", "lo", "-B", "4096", "-Q", "in", "-c", "3", "--immediate",
                             "udp", "port", str(port)],
-                           lambda: udp_burst(port, delay=0).join())
+                           lambda: udp_burst(port).join())
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 3
     assert b"3 packets captured" in result.stderr

@@ -493,14 +493,14 @@ def test_real_traffic_between_namespaces_matches_tcpdump(tcpdump: str, tmp_path:
             concurrent.futures.ThreadPoolExecutor(1) as pool:
         exchanged = pool.submit(exchange, ns_a, ns_b)
         seen: set[str] = set()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 20
         while not exchange_shown(exchanged, seen) and time.monotonic() < deadline:
             header, data = reader.next()
             if header is not None:
                 dumper.dump(header, data)
                 seen |= exchange_kinds(data)
         exchanged.result()
-        assert seen >= EXCHANGE_SHOWS, f"not captured within 30 s: {EXCHANGE_SHOWS - seen}"
+        assert seen >= EXCHANGE_SHOWS, f"not captured within 20 s: {EXCHANGE_SHOWS - seen}"
         assert reader.stats()[1] == 0
     summaries, expected = our_verbose(path), tcpdump_v(path)
     assert len(summaries) == len(expected) >= 20

@@ -29,7 +29,7 @@ import pcapy
 LOOPBACK = "127.0.0.1"
 #: Seconds a test waits for packets it expects before it fails: a wait ends as soon as they have
 #: come, so this is generous (a loaded machine), never a pause.
-WAIT = 30.0
+WAIT = 20.0  # within the 30 s a live test may take in all (conftest.TIME_LIMIT)
 #: What a handle without open_memstream (Windows) says: it reads one packet per call
 #: (``Handle.can_dump_to_memory``, which decides a handle's read path when it is activated).
 CANNOT_DUMP_TO_MEMORY = property(lambda _handle: False)

@@ -19,6 +19,7 @@ import pcapy
 from live.lab import (
     CANNOT_DUMP_TO_MEMORY,
     LOOPBACK,
+    WAIT,
     collect_next,
     open_lo,
     payloads,
@@ -99,7 +100,7 @@ def test_a_callback_exception_keeps_the_rest_of_the_batch(udp_port: int) -> None
 
         with pytest.raises(KeyError):
             reader.dispatch(-1, fail_on_fifth)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + WAIT
         while len(got) < len(sent) and time.monotonic() < deadline:
             reader.dispatch(-1, lambda _hdr, data: got.append(udp_payload(data)))
     assert got == sent

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import pcapy
-from live.lab import collect_next, open_lo, payloads, send_udp, udp_payload
+from live.lab import WAIT, collect_next, open_lo, payloads, send_udp, udp_payload
 
 pytestmark = pytest.mark.live
 
@@ -32,7 +32,7 @@ def test_dispatch_returns_how_many_it_processed(udp_port: int) -> None:
     with open_lo(udp_port) as reader:
         send_udp(udp_port, sent)
         assert reader.dispatch(5, lambda _hdr, data: got.append(udp_payload(data))) == 5
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + WAIT
         while len(got) < len(sent) and time.monotonic() < deadline:
             before = len(got)
             count = reader.dispatch(-1, lambda _hdr, data: got.append(udp_payload(data)))

@@ -30,6 +30,7 @@ from helpers import pcap_bytes, sample_records
 from live.lab import (
     BROADCAST_MAC,
     LOOPBACK,
+    WAIT,
     NetnsLab,
     in_netns,
     lab_frame,
@@ -254,10 +255,10 @@ def cooked_udp(data: bytes, dlt: int) -> tuple[int, bytes]:
 
 
 def capture_burst(reader: pcapy.Reader, port: int, sent: list[bytes]) -> list[bytes]:
-    """Send ``sent`` to 127.0.0.1:port and read until as many packets came (5 s at most)."""
+    """Send ``sent`` to 127.0.0.1:port and read until as many packets came (WAIT s at most)."""
     send_udp(port, sent)
     captured: list[bytes] = []
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + WAIT
     while len(captured) < len(sent) and time.monotonic() < deadline:
         hdr, data = reader.next()
         if hdr is not None:
@@ -347,9 +348,9 @@ def test_a_veth_offers_what_tcpdump_says_and_keeps_capturing(netns_lab: NetnsLab
 
 
 def lab_markers(reader: pcapy.Reader, count: int) -> list[bytes]:
-    """The markers of the first ``count`` lab frames seen (other traffic is skipped; 5 s)."""
+    """The markers of the first ``count`` lab frames seen (other traffic is skipped; WAIT s at most)."""
     found: list[tuple[Any, bytes]] = []
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + WAIT
     while len(found) < count and time.monotonic() < deadline:
         hdr, data = reader.next()
         if hdr is not None and data[12:14] == b"\x88\xb5":
