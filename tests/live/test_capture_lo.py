@@ -191,7 +191,7 @@ def test_getfd_is_readable_when_packets_wait(udp_port: int) -> None:
         assert fd >= 0
         assert select.select([fd], [], [], 0.1)[0] == []
         send_udp(udp_port, payloads(3))
-        assert select.select([fd], [], [], 2.0)[0] == [fd]
+        assert select.select([fd], [], [], WAIT)[0] == [fd]
         reader.setnonblock(1)
         assert reader.dispatch(-1, lambda *_: None) == 3
 
