@@ -77,7 +77,7 @@ from ._libpcap import Handle, LivePacket, PacketDrain, PacketReader, lookup_net
 from ._live_batch import batch_readers
 from ._pkthdr import Pkthdr
 from ._reader import Reader
-from ._source import TIMEOUT, Packet, pack_batch
+from ._source import TIMEOUT, AfterEnd, Packet, pack_batch
 
 #: pcapy's words for a call that needs an activated handle (pcap_statustostr's are close).
 NOT_ACTIVATED = "This handle hasn't been activated yet"
@@ -358,6 +358,10 @@ class LiveCapture:
         if not self.activated:
             return _UNACTIVATED
         return iter(self.next_packet, _NEVER)
+
+    def next_runs(self) -> Iterator[Iterator[Packet]]:
+        """What ``next()`` reads: ``packets``, which ends only at ``close()``."""
+        return iter((self.packets, AfterEnd(self)))
 
     def next_packet(self) -> Packet:
         """The next packet, waiting at most the read timeout; ``TIMEOUT`` if none came."""

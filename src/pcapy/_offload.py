@@ -146,10 +146,13 @@ class OffloadedRecords:
         return self._fallback
 
     # RecordStream ---------------------------------------------------------------------
-    def iterate(self, packet_filter: Optional[BPFProgram] = None) -> Iterator[Packet]:
-        """The remaining matching packets (the filter is the one given at construction)."""
+    def iterate(
+        self, packet_filter: Optional[BPFProgram] = None, until_break: Optional[Breakable] = None
+    ) -> Iterator[Packet]:
+        """The remaining matching packets (the filter is the one given at construction); with
+        ``until_break``, up to a ``breakloop()`` (consumed)."""
         self.park()
-        running = _iterate(self)
+        running = _iterate(self, None if until_break is None else _BreakWatch(until_break))
         self._running = weakref.ref(running)
         return running
 
@@ -205,19 +208,41 @@ class OffloadedRecords:
     def park(self) -> None:
         """Stop the running generator where it is (its record loop keeps its place)."""
         running = self._running() if self._running is not None else None
-        self._running = None
         if running is not None:
-            running.close()  # the record loop inside saves its place
+            running.close()  # the record loop inside saves its place (ValueError: see _pcap)
+        self._running = None
 
 
-def _iterate(records: OffloadedRecords) -> Generator[Packet, None, None]:
+class _BreakWatch:
+    """A ``Breakable`` that notes whether the loop it is given ended at a ``breakloop()``
+    (which the loop consumes, so the flag alone cannot tell afterwards)."""
+
+    __slots__ = ("_source", "broke")
+
+    def __init__(self, source: Breakable) -> None:
+        self._source = source
+        self.broke = False
+
+    @property
+    def break_requested(self) -> bool:
+        return self._source.break_requested
+
+    @break_requested.setter
+    def break_requested(self, value: bool) -> None:
+        self.broke = self.broke or not value
+        self._source.break_requested = value
+
+
+def _iterate(
+    records: OffloadedRecords, until_break: Optional[_BreakWatch]
+) -> Generator[Packet, None, None]:
     # A function, not a method, so that the generator holds no bound method of `records`
     # beyond the references it needs (see _BatchFeed).
     if records._fallback is None:
-        yield from records._dump.iterate(None)
-        if records._feed.failed_at is None:
+        yield from records._dump.iterate(None, until_break)
+        if records._feed.failed_at is None or (until_break is not None and until_break.broke):
             return
-    yield from records._take_over().iterate(records._program)
+    yield from records._take_over().iterate(records._program, until_break)
 
 
 def _dump_header(file_header: PcapFileHeader) -> PcapFileHeader:

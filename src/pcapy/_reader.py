@@ -84,42 +84,12 @@ def _dotted_quad(address: int) -> str:
     return socket.inet_ntoa(struct.pack("!I", address & 0xFFFFFFFF))
 
 
-class _AfterEnd:
-    """What follows a source's packets: its failure again, or a clean end."""
-
-    __slots__ = ("_source",)
-
-    def __init__(self, source: PacketSource) -> None:
-        self._source = source
-
-    def __iter__(self) -> _AfterEnd:
-        return self
-
-    def __next__(self) -> NoReturn:
-        failure = self._source.failure
-        if failure is not None:
-            raise copy.copy(failure)  # a fresh traceback each time
-        raise StopIteration
-
-
-def _until_break(
-    source: PacketSource, packets: Iterator[tuple[Pkthdr, bytes]], turns: threading.RLock
-) -> Iterator[tuple[Pkthdr, bytes]]:
-    """The packets, up to a ``breakloop()`` (the flag is consumed, as loops consume it)."""
-    while not source.break_requested:
-        with turns:
-            packet = next(packets, None)
-        if packet is None:
-            return
-        yield packet
-    source.break_requested = False
-
-
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
 def _one_at_a_time(method: _Method) -> _Method:
-    """A Reader method that reads the savefile: run while no other thread reads it."""
+    """A Reader method that reads the savefile in one call: run while no other thread runs
+    one (``next()`` and iteration take no lock: see ``Reader``)."""
 
     @functools.wraps(method)
     def taking_turns(self: Reader, *args: Any, **kwargs: Any) -> Any:
@@ -130,21 +100,6 @@ def _one_at_a_time(method: _Method) -> _Method:
             return method(self, *args, **kwargs)
 
     return cast(_Method, taking_turns)
-
-
-def _taking_turns(turns: threading.RLock, read: Callable[[], Packet]) -> Callable[[], Packet]:
-    """``read`` for a Reader shared between threads: one read at a time (about 0.1-0.2 us a
-    packet; a generator entered by two threads at once would raise ValueError)."""
-    acquire, release = turns.acquire, turns.release
-
-    def next_packet() -> Packet:
-        acquire()
-        try:
-            return read()
-        finally:
-            release()
-
-    return next_packet
 
 
 class Reader:
@@ -166,38 +121,34 @@ class Reader:
         self._source: PacketSource = source
         self._live = live
         self._filtered_counts = FilteredCounts()
-        # A savefile Reader may be shared between threads: its reads take turns (a capture's
-        # reads need no turns: libpcap's handle is read by whichever thread asks).
+        # A savefile Reader may be shared between threads: its whole-call reads (loop,
+        # dispatch, next_batch, setfilter) take turns. next() and iteration do not: they run
+        # the record loop with no pcapy frame in between, and one entered while another
+        # thread is inside it raises ValueError, reading nothing (docs/api.md, Threads). A
+        # capture's reads need no turns: libpcap's handle is read by whichever thread asks.
         self._turns: Optional[threading.RLock] = threading.RLock() if live is None else None
         self._rebind_next()
 
-    def _rebind_after_read(self) -> None:
-        """``next()`` reads from where a loop, dispatch or batch stopped (unless the reader
-        was closed meanwhile, from another thread)."""
-        if self._source is not _CLOSED:
-            self._rebind_next()
-
     def _rebind_next(self) -> None:
         # An instance attribute shadows the documented method below (same behaviour, C speed).
-        # After the packets, _AfterEnd raises the error that ended them, if one did, on every
+        # Bound once (and again at a capture's activation): the source's runs follow loops,
+        # filters and iterations, so a ``reader.next`` kept by the caller stays right. The
+        # last run, AfterEnd, raises the error that ended the packets, if one did, on every
         # later call: a damaged file never looks like a clean end of file.
-        packets = chain(self._source.packets, _AfterEnd(self._source))
-        read = functools.partial(next, packets, TIMEOUT)
-        self.next = read if self._turns is None else _taking_turns(self._turns, read)
+        packets = chain.from_iterable(self._source.next_runs())
+        self.next = functools.partial(next, packets, TIMEOUT)
 
     # -- reading -----------------------------------------------------------------------------
     def next(self) -> Packet:  # type: ignore[no-redef]
         """The next packet as ``(Pkthdr, bytes)``; ``(None, b'')`` at EOF or on a read timeout."""
         return next(self._source.packets, TIMEOUT)
 
+    @_one_at_a_time
     def __iter__(self) -> Iterator[tuple[Pkthdr, bytes]]:
         """Iterate over packets: to EOF (or ``breakloop()``) for a savefile, until
         ``breakloop()`` or ``close()`` for a capture. A ``breakloop()`` ends the iteration
         running (or the next one to start), as it ends ``loop()``."""
-        source = self._source
-        if self._turns is None:
-            return source.loop_packets()
-        return _until_break(source, source.loop_packets(), self._turns)
+        return self._source.loop_packets()
 
     @_one_at_a_time
     def loop(self, cnt: int, callback: Callback) -> None:
@@ -222,10 +173,7 @@ class Reader:
     def _run_callbacks(self, cnt: int, callback: Callback, *, dispatch: bool) -> int:
         """The engine runs the callbacks (a savefile in its own record loop); ``next()``
         reads from where they stopped."""
-        try:
-            return self._source.run_callbacks(cnt, callback, dispatch=dispatch)
-        finally:
-            self._rebind_after_read()
+        return self._source.run_callbacks(cnt, callback, dispatch=dispatch)
 
     @_one_at_a_time
     def next_batch(self, max_packets: int) -> tuple[bytes, bytes]:
@@ -245,10 +193,7 @@ class Reader:
             max_packets = DEFAULT_BATCH
         max_packets = min(max_packets, MAX_BATCH)
         source = self._source
-        try:
-            batch = source.next_batch(max_packets)
-        finally:
-            self._rebind_after_read()
+        batch = source.next_batch(max_packets)
         failure = source.failure
         if not batch[1] and failure is not None:  # a batch ended by damage: now the error
             raise copy.copy(failure)
@@ -338,7 +283,6 @@ class Reader:
                 savefile_swapped=swapped, compiler=compiler,
             )
         source.install_filter(program)
-        self._rebind_next()
 
     # -- handle facts ------------------------------------------------------------------------
     @property

@@ -6,13 +6,15 @@ capture (libpcap, in ``_live``). ``Reader`` implements pcapy's API once, over th
 - ``packets`` is the persistent iterator ``next()`` and iteration draw from. A live source
   yields ``TIMEOUT`` when its read timeout passes with no packet; a savefile never does, and
   simply ends at EOF.
-- ``loop_packets()`` is what ``loop()`` draws from: it never yields ``TIMEOUT`` and ends when
-  ``breakloop()`` is called (a live source notices that while it waits).
-- ``dispatch_packets(cnt)`` is what one ``dispatch()`` processes: up to ``cnt`` packets (all for
-  ``cnt <= 0``) of one bufferful for a live source, of the rest of the file for a savefile.
+- ``loop_packets()`` is what ``loop()`` (live) and iteration draw from: it never yields
+  ``TIMEOUT`` and ends when ``breakloop()`` is called (a live source notices that while it
+  waits).
+- ``next_runs()`` gives the iterators ``next()`` reads, one after the other, the last an
+  ``AfterEnd`` (the failure again, or the end): ``Reader.next`` is ``next()`` on their chain,
+  with no Python frame of pcapy's between the caller and the record loop.
 - ``run_callbacks(cnt, callback, dispatch=...)`` runs ``loop()`` or ``dispatch()``: a savefile
-  in its generated record loop (no generator in between), a live source over the iterators
-  above. ``next_batch(n)`` is pcapy-ng's ``next_batch``.
+  in its generated record loop (no generator in between), a live source over its own
+  iterators. ``next_batch(n)`` is pcapy-ng's ``next_batch``.
 - ``failure`` is the error that ended the packets (a damaged savefile), raised again on every
   later read.
 - ``install_filter(program)`` applies a compiled filter from now on (in the kernel for a live
@@ -21,6 +23,7 @@ capture (libpcap, in ``_live``). ``Reader`` implements pcapy's API once, over th
 
 from __future__ import annotations
 
+import copy
 import struct
 from collections.abc import Iterator
 from itertools import islice
@@ -43,6 +46,62 @@ class Breakable(Protocol):
     """What a record loop looks at between packets: whether ``breakloop()`` was called."""
 
     break_requested: bool
+
+
+class Failing(Protocol):
+    """What may have ended a source's packets: a damaged file (``failure``), or nothing."""
+
+    @property
+    def failure(self) -> Optional[PcapError]: ...
+
+
+class AfterEnd:
+    """What ``next()`` reads after a source's packets: their failure again (a copy, with a
+    fresh traceback, on every call), or ``TIMEOUT`` for ever.
+
+    It never ends, so the chain ``next()`` reads never asks for another iterator once it has
+    reached this one (and never drops the iterator of iterators while a thread is inside it).
+    """
+
+    __slots__ = ("_failing",)
+
+    def __init__(self, failing: Failing) -> None:
+        self._failing = failing
+
+    def __iter__(self) -> AfterEnd:
+        return self
+
+    def __next__(self) -> Packet:
+        failure = self._failing.failure
+        if failure is not None:
+            raise copy.copy(failure)
+        return TIMEOUT
+
+
+class Replaceable(Protocol):
+    """A source whose ``packets`` a whole-call read replaces when it is done."""
+
+    @property
+    def packets(self) -> Iterator[Packet]: ...
+
+
+class Busy:
+    """What ``next()`` reads while another thread's whole-call read (a loop, a batch, a new
+    filter) runs the records: a ValueError (nothing read), and once that read is done, the
+    end of this run (``next()`` goes on with the new ``packets``)."""
+
+    __slots__ = ("_source",)
+
+    def __init__(self, source: Replaceable) -> None:
+        self._source = source
+
+    def __iter__(self) -> Busy:
+        return self
+
+    def __next__(self) -> Packet:
+        if self._source.packets is self:
+            raise ValueError("generator already executing (another thread is reading this Reader)")
+        raise StopIteration
 
 
 class PacketSource(Protocol):
@@ -78,7 +137,7 @@ class PacketSource(Protocol):
 
     def loop_packets(self) -> Iterator[tuple[Pkthdr, bytes]]: ...
 
-    def dispatch_packets(self, cnt: int) -> Iterator[tuple[Pkthdr, bytes]]: ...
+    def next_runs(self) -> Iterator[Iterator[Packet]]: ...
 
     def run_callbacks(
         self, cnt: int, callback: Callable[[Pkthdr, bytes], object], *, dispatch: bool

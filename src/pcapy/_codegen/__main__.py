@@ -61,10 +61,12 @@ def _bpf(in_place: bool) -> Callable[[Optional[BPFProgram]], str]:
 #: family -> what writes its source for a filter (None: no filter)
 FAMILIES: dict[str, Callable[[Optional[BPFProgram]], str]] = {
     "pcap generator": _pcap_loop(_pcap.GENERATOR),
+    "pcap iterator": _pcap_loop(_pcap.ITERATOR),
     "pcap driver": _pcap_loop(_pcap.DRIVER),
     "pcap uncounted driver": _pcap_loop(_pcap.UNCOUNTED_DRIVER),
     "pcap batch": _pcap_batch,
     "pcapng generator": _pcapng_loop(_pcapng.GENERATOR),
+    "pcapng iterator": _pcapng_loop(_pcapng.ITERATOR),
     "pcapng driver": _pcapng_loop(_pcapng.DRIVER),
     "bpf program": _bpf(in_place=False),
     "bpf program in place": _bpf(in_place=True),

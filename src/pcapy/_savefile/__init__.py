@@ -7,14 +7,15 @@ This package never imports libpcap or cffi: savefile work runs on machines witho
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
-from itertools import islice
 from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 from .._constants import TstampPrecision
 from .._errors import SavefileError, TruncatedSavefileError, UnknownFormatError
 from .._pkthdr import Pkthdr
-from .._source import Breakable
+from .._source import AfterEnd, Breakable, Busy
 from . import _pcap
 from ._stream import ByteSource, PathOrFile, open_stream
 
@@ -27,17 +28,18 @@ PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 class RecordStream(Protocol):
     """An engine's records with a filter that can change between packets (see ``_pcap``).
 
-    ``iterate`` returns a generator from the current position, ``drive`` runs callbacks in the
-    engine's own loop, ``next_batch`` takes pcapy-ng's batches; starting any of them parks the
-    generator running before (``park``: it is closed at the packet it last returned, and the
-    next read starts after it). ``resume_offset`` is the file offset of the next record.
+    ``iterate`` returns a generator from the current position (ending at a ``breakloop()`` when
+    given ``until_break``), ``drive`` runs callbacks in the engine's own loop, ``next_batch``
+    takes pcapy-ng's batches; starting any of them parks the generator running before
+    (``park``: it is closed at the packet it last returned, and the next read starts after
+    it). ``resume_offset`` is the file offset of the next record.
     """
 
     @property
     def failure(self) -> Optional[SavefileError]: ...
 
     def iterate(
-        self, packet_filter: Optional[BPFProgram] = None
+        self, packet_filter: Optional[BPFProgram] = None, until_break: Optional[Breakable] = None
     ) -> Iterator[tuple[Pkthdr, bytes]]: ...
 
     def drive(
@@ -102,8 +104,14 @@ class SavefileSource:
         self._records = records
         self._filter_backend = filter_backend
         self._offloaded = False  # whether _records is the filter backend's
-        self.packets: Iterator[tuple[Pkthdr, bytes]] = records.iterate()
+        self.packets: Iterator[tuple[Optional[Pkthdr], bytes]] = records.iterate()
         self._filter: Optional[BPFProgram] = None
+        # What next_runs() handed out last, and the generator an iteration runs (which, unlike
+        # the others, can end at a breakloop() before the end of the file).
+        self._handed: object = None
+        self._iteration: object = None
+        # Starting a run (parking the last, making the next) is one step for other threads.
+        self._turns = threading.RLock()
 
     @property
     def failure(self) -> Optional[SavefileError]:
@@ -111,8 +119,34 @@ class SavefileSource:
         return self._records.failure
 
     def loop_packets(self) -> Iterator[tuple[Pkthdr, bytes]]:
-        """The rest of the file (``loop()`` checks ``break_requested`` between packets)."""
-        return self.packets
+        """The rest of the file, up to a ``breakloop()`` (consumed): a Reader's iteration.
+
+        It becomes ``packets``: ``next()`` called during the iteration takes the packet after
+        the one the iteration returned last, and the iteration goes on after it.
+        """
+        with self._turns:
+            self.packets = self._iteration = self._records.iterate(self._filter, self)
+            return self.packets
+
+    def next_runs(self) -> Iterator[Iterator[tuple[Optional[Pkthdr], bytes]]]:
+        """The iterators ``next()`` reads, one after the other (see ``_next_run``)."""
+        return iter(self._next_run, None)
+
+    def _next_run(self) -> Iterator[tuple[Optional[Pkthdr], bytes]]:
+        """What ``next()`` reads once the iterator it was reading has ended: ``packets`` if it
+        is new (a loop, filter or iteration replaced it), a fresh one after an iteration's
+        (which ends at a ``breakloop()``, not only at the end of the file), else ``AfterEnd``,
+        which never ends."""
+        with self._turns:
+            run: Iterator[tuple[Optional[Pkthdr], bytes]] = self.packets
+            if run is self._handed:
+                if run is self._iteration:
+                    self.packets = run = self._records.iterate(self._filter)
+                    self._iteration = None
+                else:
+                    self.packets = run = AfterEnd(self._records)
+            self._handed = run
+            return run
 
     def run_callbacks(self, cnt: int, callback: Callable[[Pkthdr, bytes], object], *,
                       dispatch: bool) -> int:
@@ -121,27 +155,42 @@ class SavefileSource:
         ``loop()`` needs no count: it keeps none (and returns 0) when ``cnt <= 0``. A
         ``breakloop()`` that ended the run is consumed. ``packets`` is a new iterator afterwards.
         """
-        try:
+        with self._reading_whole():
             count = self._records.drive(self._filter, callback, cnt, self, counted=dispatch)
-        finally:
-            self.packets = self._records.iterate(self._filter)
         self.break_requested = False
         return count
 
+    @contextlib.contextmanager
+    def _reading_whole(self) -> Iterator[None]:
+        """A read that runs the records without ``packets`` (a loop, a batch, a new filter):
+        the running generator is parked first (ValueError if another thread is inside it:
+        nothing changes), ``next()`` raises ``Busy``'s ValueError meanwhile, and ``packets``
+        is a new generator afterwards. (``Reader`` runs one whole-call read at a time.)"""
+        with self._turns:
+            before = self.packets
+            self.packets = Busy(self)
+            try:
+                self._records.park()
+            except BaseException:
+                self.packets = before
+                raise
+        try:
+            yield
+        finally:
+            with self._turns:
+                self.packets = self._records.iterate(self._filter)
+
     def next_batch(self, max_packets: int) -> tuple[bytes, bytes]:
         """Up to ``max_packets`` packets in pcapy-ng's batch layout (see ``Reader.next_batch``)."""
-        records = self._records
-        try:
-            return records.next_batch(self._filter, max_packets)
-        finally:
-            self.packets = records.iterate(self._filter)
-
-    def dispatch_packets(self, cnt: int) -> Iterator[tuple[Pkthdr, bytes]]:
-        """Up to ``cnt`` packets of the rest of the file; all of them for ``cnt <= 0``."""
-        return self.packets if cnt <= 0 else islice(self.packets, cnt)
+        with self._reading_whole():
+            return self._records.next_batch(self._filter, max_packets)
 
     def install_filter(self, program: BPFProgram) -> None:
         """Keep only packets the program accepts, from the current position on."""
+        with self._reading_whole():
+            self._install(program)
+
+    def _install(self, program: BPFProgram) -> None:
         header, backend = self.file_header, self._filter_backend
         offloaded = None
         if backend is not None and isinstance(header, _pcap.PcapFileHeader):
@@ -155,7 +204,6 @@ class SavefileSource:
             self._records = self.restart_at(self._records.resume_offset())
         self._offloaded = offloaded is not None
         self._filter = program
-        self.packets = self._records.iterate(program)
 
     def restart_at(self, offset: int) -> _pcap.PcapRecordStream:
         """A fresh classic-pcap record stream reading the file from ``offset`` (plain files)."""

@@ -258,6 +258,7 @@ class LoopKind:
     more: str = ""
     stop: str = ""
     result: str = ""
+    on_stop: tuple[str, ...] = ()  # statements run when ``stop`` ends the loop
 
     @property
     def generator(self) -> bool:
@@ -265,6 +266,10 @@ class LoopKind:
 
     def returns(self) -> str:
         return f"return {self.result}" if self.result else "return"
+
+    def stops(self) -> tuple[str, ...]:
+        """What the loop does when ``stop`` holds after the fast path."""
+        return (*self.on_stop, self.returns())
 
     def leave(self, emitter: Emitter) -> None:
         """The handler that keeps the loop's position when it stops."""
@@ -287,6 +292,15 @@ _PACKET_IN_PLACE = f"{PACKET}[{BASE}:stop]"
 GENERATOR = LoopKind(
     "generator", _lines(f"yield make(fields), {_PACKET_IN_PLACE}"), _lines("yield item")
 )
+# A generator that ends at a breakloop() (Reader iteration), consuming the request as loops do.
+ITERATOR = LoopKind(
+    "iterator",
+    GENERATOR.deliver,
+    GENERATOR.deliver_item,
+    more="not source.break_requested and ",
+    stop="source.break_requested",
+    on_stop=("cursor.position = pos", "source.break_requested = False"),
+)
 DRIVER = LoopKind(
     "driver",
     _lines(f"callback(make(fields), {_PACKET_IN_PLACE})", "left -= 1"),
@@ -304,7 +318,7 @@ UNCOUNTED_DRIVER = LoopKind(
     stop="source.break_requested",
     result="left",
 )
-_LOOP_KINDS = {kind.name: kind for kind in (GENERATOR, DRIVER, UNCOUNTED_DRIVER)}
+_LOOP_KINDS = {kind.name: kind for kind in (GENERATOR, ITERATOR, DRIVER, UNCOUNTED_DRIVER)}
 RUN_PARAMETERS = ("cursor", "unpack_from", "record_size", "make", "fast_limit", "slow", "accept",
                   LOAD_U16, LOAD_U32, "callback", "left", "source")
 
@@ -322,7 +336,7 @@ def loop_source(per_packet: PerPacket, kind: LoopKind) -> str:
             fast_path(emitter, kind.more, per_packet.statements)
             if kind.stop:
                 with emitter.block(f"if {kind.stop}"):
-                    emitter.line(kind.returns())
+                    emitter.line(*kind.stops())
             emitter.line(
                 "cursor.position = pos",
                 "item = slow()",
@@ -429,12 +443,14 @@ class PcapRecordStream:
             self._fast_limit = -1
 
     def iterate(
-        self, packet_filter: Optional[PacketFilter] = None
+        self, packet_filter: Optional[PacketFilter] = None, until_break: Optional[Breakable] = None
     ) -> Iterator[tuple[Pkthdr, bytes]]:
-        """A generator over the remaining records that ``packet_filter`` (if any) accepts."""
+        """A generator over the remaining records that ``packet_filter`` (if any) accepts; with
+        ``until_break``, it also ends at (and consumes) ``until_break.break_requested``."""
         self.park()
-        run = _record_loop(per_packet(packet_filter, GENERATOR.deliver), GENERATOR.name)
-        self._running = run(**self._arguments(packet_filter, None, 0, None))
+        kind = GENERATOR if until_break is None else ITERATOR
+        run = _record_loop(per_packet(packet_filter, kind.deliver), kind.name)
+        self._running = run(**self._arguments(packet_filter, None, 0, until_break))
         return self._running
 
     def drive(self, packet_filter: Optional[PacketFilter], callback: Callable[..., object],
@@ -492,10 +508,15 @@ class PcapRecordStream:
         return self._cursor.file_offset()
 
     def park(self) -> None:
-        """Stop the running generator where it is; the next read starts after its last packet."""
-        running, self._running = self._running, None
+        """Stop the running generator where it is; the next read starts after its last packet.
+
+        Closing a generator another thread is inside raises ValueError and changes nothing:
+        it stays the running one (see ``Reader``, threads).
+        """
+        running = self._running
         if running is not None:
-            running.close()
+            running.close()  # it saves its position
+            self._running = None
 
     def _arguments(self, packet_filter: Optional[PacketFilter],
                    callback: Optional[Callable[..., object]], left: int,

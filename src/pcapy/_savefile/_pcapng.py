@@ -280,11 +280,15 @@ class PcapngRecordStream:
         """The error that ended the stream, if a damaged block did."""
         return self.reader.failure
 
-    def iterate(self, packet_filter: Optional[BPFProgram] = None) -> Iterator[Packet]:
-        """A generator over the remaining packets that ``packet_filter`` (if any) accepts."""
+    def iterate(
+        self, packet_filter: Optional[BPFProgram] = None, until_break: Optional[Breakable] = None
+    ) -> Iterator[Packet]:
+        """A generator over the remaining packets that ``packet_filter`` (if any) accepts; with
+        ``until_break``, it also ends at (and consumes) ``until_break.break_requested``."""
         self.park()
-        run = _record_loop(per_packet(packet_filter, GENERATOR.deliver), GENERATOR.name)
-        self._running = run(**self._arguments(packet_filter, None, 0, None))
+        kind = GENERATOR if until_break is None else ITERATOR
+        run = _record_loop(per_packet(packet_filter, kind.deliver), kind.name)
+        self._running = run(**self._arguments(packet_filter, None, 0, until_break))
         return self._running
 
     def drive(
@@ -320,10 +324,15 @@ class PcapngRecordStream:
         return self.reader.cursor.file_offset()
 
     def park(self) -> None:
-        """Stop the running generator where it is; the next read starts after its last packet."""
-        running, self._running = self._running, None
+        """Stop the running generator where it is; the next read starts after its last packet.
+
+        Closing a generator another thread is inside raises ValueError and changes nothing:
+        it stays the running one (see ``Reader``, threads).
+        """
+        running = self._running
         if running is not None:
             running.close()  # it saves its position
+            self._running = None
 
     def _arguments(
         self,
@@ -447,10 +456,11 @@ _PACKET_IN_PLACE = f"{PACKET}[{BASE} : {BASE} + {CAPLEN}]"
 GENERATOR = replace(
     _pcap.GENERATOR, deliver=_deliver(f"yield {_HEADER}, {_PACKET_IN_PLACE}")
 )
+ITERATOR = replace(_pcap.ITERATOR, deliver=GENERATOR.deliver)
 DRIVER = replace(
     _pcap.DRIVER, deliver=_deliver(f"callback({_HEADER}, {_PACKET_IN_PLACE})", "left -= 1")
 )
-_LOOP_KINDS = {kind.name: kind for kind in (GENERATOR, DRIVER)}
+_LOOP_KINDS = {kind.name: kind for kind in (GENERATOR, ITERATOR, DRIVER)}
 _u16 = struct.Struct(">H").unpack_from
 _u32 = struct.Struct(">I").unpack_from
 
@@ -481,7 +491,7 @@ def loop_source(per_packet: PerPacket, kind: LoopKind) -> str:
             _fast_path(emitter, more, per_packet.statements, bool(per_packet.shape))
             if kind.stop:
                 with emitter.block(f"if {kind.stop}"):
-                    emitter.line(kind.returns())
+                    emitter.line(*kind.stops())
             emitter.line(
                 "cursor.position = pos",
                 "item = slow()",
