@@ -77,7 +77,7 @@ from ._libpcap import Handle, LivePacket, PacketDrain, PacketReader, lookup_net
 from ._live_batch import batch_readers
 from ._pkthdr import Pkthdr
 from ._reader import Reader
-from ._source import TIMEOUT, AfterEnd, Packet, pack_batch
+from ._source import TIMEOUT, AfterEnd, LinkTypeCompiler, Packet, pack_batch
 
 #: pcapy's words for a call that needs an activated handle (pcap_statustostr's are close).
 NOT_ACTIVATED = "This handle hasn't been activated yet"
@@ -497,8 +497,11 @@ class LiveCapture:
             self._failure = CaptureError("The interface went down", Status.ERROR)
             self._raise_failure()
 
-    def install_filter(self, program: BPFProgram) -> None:
-        """Filter in the kernel (or libpcap) from now on; the program must fit the link type."""
+    def install_filter(
+        self, program: BPFProgram, compile_for_link: Optional[LinkTypeCompiler] = None
+    ) -> None:
+        """Filter in the kernel (or libpcap) from now on; the program must fit the link type
+        (a capture has one: ``compile_for_link`` is not needed)."""
         self._require_activated()
         if program.linktype != self._dlt:
             raise BPFError(

@@ -35,7 +35,7 @@ from ._pkthdr import Pkthdr
 from ._savefile import restart_pcap
 from ._savefile._pcap import PcapFileHeader, PcapRecordStream, count_records
 from ._savefile._stream import ByteSource
-from ._source import Breakable, pack_batch
+from ._source import Breakable, LinkTypeCompiler, pack_batch
 
 ENV_PURE = "PCAPY_FILTER_IN_PYTHON"
 BATCH_PACKETS = 4096
@@ -190,6 +190,9 @@ class OffloadedRecords:
     def failure(self) -> Optional[SavefileError]:
         """The error that ended the stream (found by the Python engine after libpcap's)."""
         return self._fallback.failure if self._fallback is not None else None
+
+    def set_link_compiler(self, compile_for_link: Optional[LinkTypeCompiler]) -> None:
+        """Nothing to compile: a classic pcap file has one link type."""
 
     def resume_offset(self) -> int:
         """The file offset right after the last packet examined."""

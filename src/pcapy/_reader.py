@@ -37,7 +37,7 @@ from ._constants import DLT_NAME, Status, TstampPrecision
 from ._dumper import Dumper, PathOrFile
 from ._errors import CaptureError, PcapError
 from ._pkthdr import Pkthdr
-from ._source import TIMEOUT, Packet, PacketSource
+from ._source import TIMEOUT, LinkTypeCompiler, Packet, PacketSource
 from ._tables import table_function
 
 if TYPE_CHECKING:
@@ -82,6 +82,19 @@ def unsupported_datalink(dlt: int) -> str:
 
 def _dotted_quad(address: int) -> str:
     return socket.inet_ntoa(struct.pack("!I", address & 0xFFFFFFFF))
+
+
+def _link_type_compiler(
+    expression: str, optimize: int, netmask: int, compiler: str
+) -> LinkTypeCompiler:
+    """``expression`` compiled as ``setfilter`` compiles it, for another link type of the
+    savefile (a pcapng interface's), with that interface's snapshot length and byte order."""
+
+    def compile_for_link(dlt: int, snapshot: int, swapped: bool) -> BPFProgram:
+        return compile_for(dlt, snapshot, expression, optimize, netmask,
+                           savefile_swapped=swapped, compiler=compiler)
+
+    return compile_for_link
 
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -270,8 +283,13 @@ class Reader:
         """Filter packets with a BPF expression (or an already compiled ``BPFProgram``).
 
         ``compiler``: ``"auto"`` (libpcap's when it loads, else pcapy's), ``"libpcap"`` or
-        ``"pcapy"`` (see ``pcapy.compile``)."""
+        ``"pcapy"`` (see ``pcapy.compile``). On a pcapng file whose interfaces have several
+        link types, an expression is compiled for each (when a packet of that link type is
+        first read) and each packet is run through its own interface's program; a link type
+        the expression cannot be compiled for has its packets rejected. An already compiled
+        program runs on packets of its own link type only."""
         source = self._source
+        compile_for_link = None
         if isinstance(expression, BPFProgram):
             program = expression
         else:
@@ -282,7 +300,9 @@ class Reader:
                 source.dlt, source.snapshot, expression, optimize, netmask,
                 savefile_swapped=swapped, compiler=compiler,
             )
-        source.install_filter(program)
+            if self._live is None:
+                compile_for_link = _link_type_compiler(expression, optimize, netmask, compiler)
+        source.install_filter(program, compile_for_link)
 
     # -- handle facts ------------------------------------------------------------------------
     @property

@@ -17,8 +17,10 @@ capture (libpcap, in ``_live``). ``Reader`` implements pcapy's API once, over th
   iterators. ``next_batch(n)`` is pcapy-ng's ``next_batch``.
 - ``failure`` is the error that ended the packets (a damaged savefile), raised again on every
   later read.
-- ``install_filter(program)`` applies a compiled filter from now on (in the kernel for a live
-  capture, by pcapy's BPF executor for a savefile); ``packets`` may be a new iterator after it.
+- ``install_filter(program, compile_for_link)`` applies a compiled filter from now on (in the
+  kernel for a live capture, by pcapy's BPF executor for a savefile); ``packets`` may be a new
+  iterator after it. ``compile_for_link``, if given, compiles the same expression for the other
+  link types of a savefile (a pcapng file's interfaces may have several).
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ if TYPE_CHECKING:
     from ._bpf import BPFProgram
 
 Packet = tuple[Optional[Pkthdr], bytes]
+
+#: Compiles a savefile's filter expression again for another link type of the file (a pcapng
+#: interface's): ``(dlt, snapshot, swapped) -> BPFProgram``, ``swapped`` saying whether the
+#: interface's section is in the other byte order than this machine's; raises ``BPFError``
+#: where the expression means nothing on that link type.
+LinkTypeCompiler = Callable[[int, int, bool], "BPFProgram"]
 
 #: What ``next()`` returns when no packet came (pcapy's value for timeout and EOF alike).
 TIMEOUT: Packet = (None, b"")
@@ -145,7 +153,9 @@ class PacketSource(Protocol):
 
     def next_batch(self, max_packets: int) -> tuple[bytes, bytes]: ...
 
-    def install_filter(self, program: BPFProgram) -> None: ...
+    def install_filter(
+        self, program: BPFProgram, compile_for_link: Optional[LinkTypeCompiler] = None
+    ) -> None: ...
 
     def breakloop(self) -> None: ...
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Protocol
 from .._constants import TstampPrecision
 from .._errors import SavefileError, TruncatedSavefileError, UnknownFormatError
 from .._pkthdr import Pkthdr
-from .._source import AfterEnd, Breakable, Busy
+from .._source import AfterEnd, Breakable, Busy, LinkTypeCompiler
 from . import _pcap
 from ._stream import ByteSource, PathOrFile, open_stream
 
@@ -33,6 +33,8 @@ class RecordStream(Protocol):
     takes pcapy-ng's batches; starting any of them parks the generator running before
     (``park``: it is closed at the packet it last returned, and the next read starts after
     it). ``resume_offset`` is the file offset of the next record.
+    ``set_link_compiler`` says how the filter about to be installed is compiled for the
+    stream's other link types (pcapng: see ``_pcapng_filters``; a classic pcap file has one).
     """
 
     @property
@@ -59,6 +61,8 @@ class RecordStream(Protocol):
     def park(self) -> None: ...
 
     def resume_offset(self) -> int: ...
+
+    def set_link_compiler(self, compile_for_link: Optional[LinkTypeCompiler]) -> None: ...
 
 
 class FilterBackend(Protocol):
@@ -185,12 +189,18 @@ class SavefileSource:
         with self._reading_whole():
             return self._records.next_batch(self._filter, max_packets)
 
-    def install_filter(self, program: BPFProgram) -> None:
-        """Keep only packets the program accepts, from the current position on."""
+    def install_filter(
+        self, program: BPFProgram, compile_for_link: Optional[LinkTypeCompiler] = None
+    ) -> None:
+        """Keep only packets the program accepts, from the current position on; a pcapng
+        file's packets of another link type than the program's are run through the same
+        expression compiled for theirs by ``compile_for_link`` (rejected without one)."""
         with self._reading_whole():
-            self._install(program)
+            self._install(program, compile_for_link)
 
-    def _install(self, program: BPFProgram) -> None:
+    def _install(
+        self, program: BPFProgram, compile_for_link: Optional[LinkTypeCompiler]
+    ) -> None:
         header, backend = self.file_header, self._filter_backend
         offloaded = None
         if backend is not None and isinstance(header, _pcap.PcapFileHeader):
@@ -204,6 +214,7 @@ class SavefileSource:
             self._records = self.restart_at(self._records.resume_offset())
         self._offloaded = offloaded is not None
         self._filter = program
+        self._records.set_link_compiler(compile_for_link)
 
     def restart_at(self, offset: int) -> _pcap.PcapRecordStream:
         """A fresh classic-pcap record stream reading the file from ``offset`` (plain files)."""

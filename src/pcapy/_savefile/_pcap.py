@@ -52,7 +52,7 @@ from .._errors import (
     UnsupportedVersionError,
 )
 from .._pkthdr import NanoPkthdr, Pkthdr, header_builder
-from .._source import BATCH_META, Breakable
+from .._source import BATCH_META, Breakable, LinkTypeCompiler
 from ._cursor import Cursor
 from ._linktype import (
     LINKTYPE_FCS_PRESENT,
@@ -506,6 +506,9 @@ class PcapRecordStream:
         """Stop the running generator; the file offset of the next record it would read."""
         self.park()
         return self._cursor.file_offset()
+
+    def set_link_compiler(self, compile_for_link: Optional[LinkTypeCompiler]) -> None:
+        """Nothing to compile: a classic pcap file has one link type."""
 
     def park(self) -> None:
         """Stop the running generator where it is; the next read starts after its last packet.

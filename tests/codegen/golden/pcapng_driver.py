@@ -1,4 +1,4 @@
-def run(*, reader, cursor, make, from_block, slow, accept, filter_dlt, _u16, _u32, callback, left, source):
+def run(*, reader, cursor, make, from_block, slow, accept, filter_link, others, other_link, _u16, _u32, callback, left, source):
     pkt, pos = cursor.buffer, cursor.position
     units_clock = None
     try:
@@ -24,7 +24,7 @@ def run(*, reader, cursor, make, from_block, slow, accept, filter_dlt, _u16, _u3
                 if if_id != current:
                     if if_id >= len(fast):
                         break
-                    snapshot, interface, dlt, clock = fast[if_id]
+                    snapshot, interface, link, clock = fast[if_id]
                     if snapshot < 0:
                         break
                     current = if_id

@@ -1,4 +1,4 @@
-def run(*, reader, cursor, make, from_block, slow, accept, filter_dlt, _u16, _u32, callback, left, source):
+def run(*, reader, cursor, make, from_block, slow, accept, filter_link, others, other_link, _u16, _u32, callback, left, source):
     pkt, pos = cursor.buffer, cursor.position
     units_clock = None
     try:
@@ -24,10 +24,12 @@ def run(*, reader, cursor, make, from_block, slow, accept, filter_dlt, _u16, _u3
                 if if_id != current:
                     if if_id >= len(fast):
                         break
-                    snapshot, interface, dlt, clock = fast[if_id]
+                    snapshot, interface, link, clock = fast[if_id]
                     if snapshot < 0:
                         break
-                    current, matches = if_id, dlt == filter_dlt
+                    current, matches = if_id, link == filter_link
+                    if not matches:
+                        other = others.get(link) or other_link(interface)
                     if clock is not units_clock:
                         units_clock, stamp_high, stamp_low = clock, -1, 0
                         resolution, tsoffset, multiplier, _ = clock
@@ -46,6 +48,14 @@ def run(*, reader, cursor, make, from_block, slow, accept, filter_dlt, _u16, _u3
                 base = pos + 28
                 pos = stop
                 if not matches:
+                    if other(pkt, base, buflen, wirelen):
+                        fraction = low - stamp_low
+                        if high != stamp_high or fraction >= resolution or fraction < 0:
+                            stamp_seconds, fraction = divmod((high << 32) | low, resolution)
+                            stamp_seconds += tsoffset
+                            stamp_high, stamp_low = high, low - fraction
+                        callback(make((stamp_seconds, fraction * multiplier, buflen, wirelen, interface, options)), pkt[base : base + buflen])
+                        left -= 1
                     continue
                 m3 = 0
                 if buflen < 24: continue

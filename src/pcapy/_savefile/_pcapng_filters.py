@@ -1,0 +1,107 @@
+"""A filter on a pcapng file: one program per link type (and byte order) of its interfaces.
+
+A BPF program reads a packet from its link-layer header on, so it is compiled for one link
+type. libpcap refuses a pcapng file whose interfaces have different link types (it stops at the
+first Interface Description Block whose link type differs from the first one's), so tcpdump
+compiles a filter once, for the first interface. pcapy reads such files to the end: a filter
+set with an expression (``Reader.setfilter("tcp")``) is compiled again for every other link
+type the file's interfaces have, the first time a packet of that link type is read, and each
+packet is run through the program of its own interface's link type.
+
+The byte order counts too: libpcap's code generator has savefile rules that depend on it
+(DLT_NULL's address family is compared swapped in a file of the other byte order), and every
+pcapng section has its own. A program is therefore kept per *link key*, the link type and
+whether the interface's section is in the other byte order than this machine's
+(``link_key``); the program ``setfilter`` compiled is the first section's first interface's.
+
+Where the expression cannot be compiled for a later link type (``ether host ...`` on a raw IP
+interface), that interface's packets are rejected: no packet of that link type can satisfy an
+expression libpcap cannot even express there, and the verdict must not depend on how far the
+file had been read when the filter was set (a program given as a ``BPFProgram`` has no
+expression to compile again: it runs on packets of its own link type, in every section, and
+rejects the others).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Callable, Optional
+
+from .._errors import PcapError
+
+if TYPE_CHECKING:
+    from .._bpf import BPFProgram
+    from .._pkthdr import Pkthdr
+    from .._source import LinkTypeCompiler
+    from ._pcapng_types import Interface
+
+InPlaceFilter = Callable[[bytes, int, int, int], int]  # (buffer, start, caplen, len) -> verdict
+
+_HOST_ORDER = "<" if sys.byteorder == "little" else ">"
+_SWAPPED = 1 << 32  # above every DLT (a 32-bit value)
+
+
+def link_key(dlt: int, swapped: bool) -> int:
+    """An interface's link type and byte order as one int (the record loop compares them)."""
+    return dlt | _SWAPPED if swapped else dlt
+
+
+def _reject(_buffer: bytes, _start: int, _caplen: int, _wire_length: int) -> int:
+    return 0
+
+
+class LinkPrograms:
+    """A filter's programs by link key: the one it was set with, and those compiled since.
+
+    ``functions`` maps a link key to the program's in-place function (a function that rejects
+    everything where there is no program); the record loop looks there first and calls
+    ``function_for`` for a link key it has not seen. ``refused`` keeps why the expression could
+    not be compiled for a link key, by key.
+    """
+
+    __slots__ = ("_compile_for_link", "accept", "first_link", "functions", "program", "refused")
+
+    def __init__(
+        self,
+        program: BPFProgram,
+        first_swapped: bool,
+        compile_for_link: Optional[LinkTypeCompiler],
+    ) -> None:
+        self.program = program
+        self.accept: InPlaceFilter = program.in_place_function
+        self.first_link = link_key(program.linktype, first_swapped)
+        self.functions: dict[int, InPlaceFilter] = {self.first_link: self.accept}
+        self.refused: dict[int, str] = {}
+        self._compile_for_link = compile_for_link
+
+    def function_for(self, interface: Interface) -> InPlaceFilter:
+        """The in-place function of ``interface``'s link type, compiled when first asked for."""
+        swapped = interface.byte_order != _HOST_ORDER
+        key = link_key(interface.dlt, swapped)
+        function = self.functions.get(key)
+        if function is None:
+            function = self.functions[key] = self._compile(key, interface, swapped)
+        return function
+
+    def _compile(self, key: int, interface: Interface, swapped: bool) -> InPlaceFilter:
+        if self._compile_for_link is None:  # a program, not an expression: its own link type
+            if interface.dlt == self.program.linktype:
+                return self.accept
+            self.refused[key] = f"the filter was given compiled for DLT {self.program.linktype}"
+            return _reject
+        try:
+            program = self._compile_for_link(interface.dlt, interface.snapshot, swapped)
+        except PcapError as err:  # BPFError: the expression means nothing on this link type
+            self.refused[key] = str(err)
+            return _reject
+        if program == self.program:  # the same instructions (most link types, either order)
+            return self.accept
+        return program.in_place_function
+
+    def accepts(self, packet: tuple[Pkthdr, bytes]) -> bool:
+        """Whether the program of the packet's interface accepts it (the slow path's check)."""
+        header, data = packet
+        interface = header.interface
+        if interface is None:  # not a pcapng packet: never given one
+            return False
+        return bool(self.function_for(interface)(data, 0, len(data), header.getlen()))
