@@ -16,18 +16,32 @@ import pytest
 
 import pcapy
 from conftest import is_root
+from pcapy._libpcap._status import PRIVILEGE_HINT
 
 pytestmark = pytest.mark.usefixtures("libpcap")
 
+NO_PERMISSION = "You don't have permission to perform this capture on that device"
+
+
+def refusal_of_a_missing_device() -> tuple[int, type[pcapy.PcapError], str]:
+    """What activating a device that does not exist gives: status, exception and reason. An
+    ordinary user is refused before libpcap looks the device up (its packet socket comes
+    first), so the reason is the missing privilege, with pcapy's hint."""
+    if is_root():
+        return (pcapy.PCAP_ERROR_NO_SUCH_DEVICE, pcapy.NoSuchDeviceError,
+                "No such device exists (No such device exists)")
+    return (pcapy.PCAP_ERROR_PERM_DENIED, pcapy.CapturePermissionError,
+            f"{NO_PERMISSION} (socket: Operation not permitted) ({PRIVILEGE_HINT})")
+
 
 def test_geterr_after_a_failed_activation_is_open_lives_message() -> None:
+    status, error, reason = refusal_of_a_missing_device()
     with pcapy.create("nosuchdev0") as reader:
-        assert reader.activate() == pcapy.PCAP_ERROR_NO_SUCH_DEVICE
+        assert reader.activate() == status
         message = reader.geterr()
-    with pytest.raises(pcapy.NoSuchDeviceError) as raised:
+    with pytest.raises(error) as raised:
         pcapy.open_live("nosuchdev0", 100, 0, 10)
-    assert message == str(raised.value) == (
-        "nosuchdev0: No such device exists (No such device exists)")
+    assert message == str(raised.value) == f"nosuchdev0: {reason}"
 
 
 def test_geterr_on_a_savefile_is_refused(tmp_path) -> None:
@@ -52,6 +66,4 @@ def test_permission_denied_names_the_reason() -> None:
                            "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     status, message = done.stdout.splitlines()[:2]
     assert int(status) == pcapy.PCAP_ERROR_PERM_DENIED
-    assert message.startswith(
-        "lo: You don't have permission to perform this capture on that device (socket: "
-        "Operation not permitted)")
+    assert message.startswith(f"lo: {NO_PERMISSION} (socket: Operation not permitted)")

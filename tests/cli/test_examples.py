@@ -14,6 +14,7 @@ import pytest
 
 import pcapy
 from helpers import pcap_bytes, udp_burst, udp_frame
+from test_activation_errors import refusal_of_a_missing_device
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -181,7 +182,8 @@ def test_sniffer_reports_errors_in_one_line() -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("sniffer: ") and "Traceback" not in result.stderr
     # libpcap's words, as open_live raises them (tcpdump prints the same), not a status number
-    assert result.stderr == "sniffer: nosuchdevice0: No such device exists (No such device exists)\n"
+    _status, _error, reason = refusal_of_a_missing_device()
+    assert result.stderr == f"sniffer: nosuchdevice0: {reason}\n"
 
 
 @pytest.mark.live
