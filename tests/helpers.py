@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
+import pty
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -134,3 +138,29 @@ def untraced_environment() -> dict[str, str]:
 
     return {name: value for name, value in os.environ.items()
             if not name.startswith("COVERAGE_")}
+
+
+def pcapy_on_terminal(*args: str, env: Optional[dict[str, str]] = None,
+                      timeout: float = 120) -> tuple[int, bytes]:
+    """Run ``python -m pcapy *args`` with standard error on a pseudo-terminal (standard output
+    piped); its exit status and what it drew on the terminal."""
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run([sys.executable, "-m", "pcapy", *args], stdout=subprocess.PIPE,
+                                stderr=follower, env=env, timeout=timeout, check=False)
+        os.close(follower)
+        follower = -1
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(leader)
+        if follower >= 0:
+            os.close(follower)
+    return result.returncode, drawn

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pty
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 
 import pcapy
 from cli.live_cli import run_listening
-from helpers import udp_burst, wait_until_sleeping_in
+from helpers import pcapy_on_terminal, udp_burst, wait_until_sleeping_in
 from pcapy._cli.devices import format_flags
 from pcapy._cli.program import bpf_image, format_program
 
@@ -236,27 +235,8 @@ def test_stats_several_files_gives_a_total() -> None:
 
 def test_stats_progress_bar_on_a_terminal() -> None:
     path = corpus_file("pcap/example.pcap")
-    leader, follower = pty.openpty()
-    try:
-        result = subprocess.run([sys.executable, "-m", "pcapy", "stats", str(path)],
-                                stdout=subprocess.PIPE, stderr=follower, env=ENV, timeout=60,
-                                check=False)
-        os.close(follower)
-        follower = -1
-        drawn = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            drawn += chunk
-    finally:
-        os.close(leader)
-        if follower >= 0:
-            os.close(follower)
-    assert result.returncode == 0
+    status, drawn = pcapy_on_terminal("stats", str(path), env=ENV, timeout=60)
+    assert status == 0
     assert b"\r[" in drawn and b"example.pcap" in drawn and b"%" in drawn
 
 

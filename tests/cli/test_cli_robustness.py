@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import pty
 import signal
 import struct
 import subprocess
@@ -16,7 +15,7 @@ import pytest
 
 import pcapy
 from cli.test_cli import ENV, assert_one_error_line, corpus_file, pcapy_cmd, tcpdump_cmd
-from helpers import wait_until_sleeping_in
+from helpers import pcapy_on_terminal, wait_until_sleeping_in
 from pcapy._cli.progress import Progress
 
 
@@ -108,27 +107,7 @@ def test_stats_exits_0_when_every_file_reads() -> None:
 # -- the progress bar ------------------------------------------------------------------------
 def run_with_terminal_stderr(args: list[str]) -> tuple[int, bytes]:
     """Run ``pcapy *args`` with standard error on a pseudo-terminal; its status and drawing."""
-    leader, follower = pty.openpty()
-    try:
-        result = subprocess.run([sys.executable, "-m", "pcapy", *args],
-                                stdout=subprocess.PIPE, stderr=follower, env=ENV, timeout=60,
-                                check=False)
-        os.close(follower)
-        follower = -1
-        drawn = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            drawn += chunk
-    finally:
-        os.close(leader)
-        if follower >= 0:
-            os.close(follower)
-    return result.returncode, drawn
+    return pcapy_on_terminal(*args, env=ENV, timeout=60)
 
 
 def test_reading_into_a_file_draws_progress_on_a_terminal(tmp_path: Path) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import pty
 import subprocess
 import sys
 
 import pytest
 
+from helpers import pcapy_on_terminal
 from tables.tables_helpers import CORPUS, serial_read
 
 pq = pytest.importorskip("pyarrow.parquet")
@@ -70,25 +70,7 @@ def test_query_without_duckdb_names_the_extra():
 
 
 def drawn_on_terminal(*args: str) -> tuple[int, bytes]:
-    leader, follower = pty.openpty()
-    try:
-        result = pcapy_cmd(*args, stderr=follower)
-        os.close(follower)
-        follower = -1
-        drawn = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            drawn += chunk
-    finally:
-        os.close(leader)
-        if follower >= 0:
-            os.close(follower)
-    return result.returncode, drawn
+    return pcapy_on_terminal(*args, env=ENV)
 
 
 def test_progress_bar_on_a_terminal_only(tmp_path):
