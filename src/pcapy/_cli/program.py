@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Optional
 
 import pcapy
 
+from .._bpf import compile_for, savefile_swapped
 from .live import choose_linktype, open_live
 
 _SKF_AD_OFF = 0xFFFFF000
@@ -65,25 +67,28 @@ def format_program(instructions: Sequence[Sequence[int]], level: int) -> list[st
 
 
 def print_program(args: argparse.Namespace) -> int:
-    dlt, snaplen = _compile_target(args)
-    program = pcapy.compile(dlt, snaplen, args.filter, 0 if args.no_optimize else 1, 0,
-                            compiler=args.compiler)
+    dlt, snaplen, swapped = _compile_target(args)
+    program = compile_for(dlt, snaplen, args.filter, 0 if args.no_optimize else 1, 0,
+                          savefile_swapped=swapped, compiler=args.compiler)
     sys.stdout.write("".join(line + "\n" for line in format_program(program.get_bpf(),
                                                                     args.dump_program)))
     return 0
 
 
-def _compile_target(args: argparse.Namespace) -> tuple[int, int]:
-    """The link type and snapshot length a filter is compiled for (as tcpdump picks them)."""
+def _compile_target(args: argparse.Namespace) -> tuple[int, int, Optional[bool]]:
+    """The link type and snapshot length a filter is compiled for (as tcpdump picks them),
+    and for a file, whether it is in the other byte order: the program is the one ``-r FILE``
+    runs, compiled with libpcap's rules for that savefile (``compile_for``)."""
     if args.read:
         with pcapy.open_offline(args.read) as reader:
-            return reader.datalink(), reader.snapshot()
+            swapped = savefile_swapped(reader.file_header)
+            return reader.datalink(), reader.snapshot(), swapped
     if args.interface:
         reader = open_live(args.interface, args)
         try:
             choose_linktype(reader, args)
-            return reader.datalink(), reader.snapshot()
+            return reader.datalink(), reader.snapshot(), None
         finally:
             reader.close()
-    return (pcapy.DLT_EN10MB if args.dlt is None else args.dlt), args.snaplen
+    return (pcapy.DLT_EN10MB if args.dlt is None else args.dlt), args.snaplen, None
 
