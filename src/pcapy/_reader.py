@@ -286,8 +286,8 @@ class Reader:
         ``"pcapy"`` (see ``pcapy.compile``). On a pcapng file whose interfaces have several
         link types, an expression is compiled for each (when a packet of that link type is
         first read) and each packet is run through its own interface's program; a link type
-        the expression cannot be compiled for has its packets rejected. An already compiled
-        program runs on packets of its own link type only."""
+        the expression cannot be compiled for has its packets rejected, with a PcapWarning.
+        An already compiled program runs on packets of its own link type only."""
         source = self._source
         compile_for_link = None
         if isinstance(expression, BPFProgram):

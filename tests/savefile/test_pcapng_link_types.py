@@ -5,7 +5,8 @@ interfaces, and each packet goes through the program of its own interface's link
 way of reading (the generated record loop with the filter inlined or called, and the careful
 path). libpcap stops reading such a file at the first interface of another link type, so the
 reference is tcpdump on the file split by interface: each interface's packets written to a
-file of their own (by pcapy's writer), which tcpdump reads and filters for that link type.
+classic pcap file of their own, in their section's byte order (by the tests' own writer), which
+tcpdump reads and filters for that link type with libpcap's savefile rules.
 """
 
 from __future__ import annotations
@@ -103,20 +104,25 @@ def opened(path: Path, step: Optional[int]) -> pcapy.Reader:
 
 # -- the reference: tcpdump on the file split by interface -----------------------------------
 def split_by_interface(path: Path, directory: Path) -> dict[InterfaceKey, Path]:
-    """Each interface's packets in a pcapng file of its own (one link type: libpcap reads it)."""
-    dumpers: dict[InterfaceKey, pcapy.Dumper] = {}
-    files: dict[InterfaceKey, Path] = {}
+    """Each interface's packets in a classic pcap file of its own, with the interface's
+    LINKTYPE and snapshot length, in its section's byte order (libpcap's savefile rules
+    depend on it); time stamps are the packets' numbers (a filter never reads them)."""
+    packets: dict[InterfaceKey, list[tuple[int, int, bytes, int]]] = {}
+    interfaces: dict[InterfaceKey, Any] = {}
     with pcapy.open_offline(str(path)) as reader:
         for hdr, data in reader:
             interface = hdr.interface
             key = (interface.section, interface.id)
-            if key not in dumpers:
-                files[key] = directory / f"{path.stem}-{key[0]}-{key[1]}.pcapng"
-                dumpers[key] = pcapy.Dumper(str(files[key]), interface.dlt, interface.snapshot,
-                                            precision="nano", format="pcapng")
-            dumpers[key].dump(hdr, data)
-    for dumper in dumpers.values():
-        dumper.close()
+            interfaces[key] = interface
+            records = packets.setdefault(key, [])
+            records.append((len(records), 0, data, hdr.getlen()))
+    files = {}
+    for key, records in packets.items():
+        interface = interfaces[key]
+        files[key] = directory / f"{path.stem}-{path.parent.name}-{key[0]}-{key[1]}.pcap"
+        files[key].write_bytes(pcap_bytes(records, linktype=interface.linktype,
+                                          snaplen=interface.snapshot,
+                                          order=interface.byte_order))
     return files
 
 
@@ -166,9 +172,9 @@ def test_the_called_filter_is_called():
     assert program.inline_statements([(0, "yield")]) is None
 
 
-def test_the_files_have_several_link_types(example_split, many_split):
+def test_the_files_have_several_link_types():
     for path in (EXAMPLE, MANY):
-        with pcapy.open_offline(str(path)) as reader:
+        with pcapy.open_offline(str(need(path))) as reader:
             dlts = {hdr.interface.dlt for hdr, _ in reader}
             assert len(dlts) == 2
             # datalink() is the first interface's; each header names its own
@@ -212,16 +218,24 @@ def test_an_empty_filter_keeps_every_packet_of_many_interfaces(way):
 def test_an_expression_a_link_type_cannot_have_rejects_its_packets(tcpdump, many_split, way,
                                                                    step):
     # "ether multicast" means nothing on DLT_NULL: tcpdump refuses it for that interface's
-    # file, and pcapy rejects that interface's packets (the Ethernet ones are filtered).
+    # file, and pcapy rejects that interface's packets (the Ethernet ones are filtered), saying
+    # so once with libpcap's reason.
     counts = tcpdump_counts(tcpdump, many_split, "ether multicast")
     assert None in counts.values()
     assert any(counts.values())
     reader = opened(MANY, step)
     reader.setfilter("ether multicast")
-    assert per_interface(way(reader)) == accepted(counts)
+    with pytest.warns(pcapy.PcapWarning) as warned:
+        assert per_interface(way(reader)) == accepted(counts)
+    assert [str(w.message) for w in warned] == [
+        "the filter cannot be compiled for link type NULL (pcapng interface 10 of section 0): "
+        "link-layer multicast filters supported only on ethernet/FDDI/token ring/ARCNET/"
+        "802.11/ATM LANE/Fibre Channel; its packets are rejected"
+    ]
     reader = opened(MANY, step)
     reader.setfilter("ether multicast")
-    assert batch_count(reader) == sum(accepted(counts).values())
+    with pytest.warns(pcapy.PcapWarning):
+        assert batch_count(reader) == sum(accepted(counts).values())
 
 
 def test_a_compiled_program_runs_on_its_own_link_type_only(tcpdump, example_split):
@@ -242,7 +256,8 @@ def test_a_filter_set_midway_applies_per_link_type_from_there():
     reader.setfilter(push)
     rest = list(reader)
     # the reference: each packet through the expression compiled for its interface's link type
-    programs = {dlt: pcapy.BPFProgram(push, dlt) for dlt in {h.interface.dlt for h, _ in everything}}
+    dlts = {h.interface.dlt for h, _ in everything}
+    programs = {dlt: pcapy.BPFProgram(push, dlt) for dlt in dlts}
     expected = [p for p in everything[40:] if programs[p[0].interface.dlt].filter(p[1])]
     assert [d for _, d in first] == [d for _, d in everything[:40]]
     assert [d for _, d in rest] == [d for _, d in expected]
@@ -329,3 +344,61 @@ def test_each_section_s_byte_order_gets_its_own_program(tcpdump, tmp_path, way, 
     reader = pcapy.open_offline(io.BytesIO(data) if step is None else Trickle(data, step))
     reader.setfilter(expression)
     assert batch_count(reader) == sum(expected.values())
+
+
+# -- every corpus file with several link types -----------------------------------------------
+def several_link_types() -> list[str]:
+    """The corpus's pcapng files whose packets come with more than one link type."""
+    found = []
+    for path in sorted(p for p in (CORPUS / "pcapng").rglob("*") if p.is_file()):
+        try:
+            with pcapy.open_offline(str(path)) as reader:
+                dlts = {hdr.interface.dlt for hdr, _ in reader if hdr.interface is not None}
+        except pcapy.SavefileError:
+            continue  # a file no reader opens (test_corpus.py checks how it is refused)
+        if len(dlts) > 1:
+            found.append(str(path.relative_to(CORPUS)))
+    return found
+
+
+SEVERAL = several_link_types() if CORPUS.is_dir() else []
+
+
+def test_the_corpus_has_files_of_several_link_types_and_byte_orders():
+    need(EXAMPLE)
+    assert {"pcapng/pcapng-example.pcapng", "pcapng/many_interfaces-1.pcapng",
+            "pcapng/pcapng-test-generator/le/test202.pcapng",
+            "pcapng/pcapng-test-generator/be/test202.pcapng"} <= set(SEVERAL)
+
+
+@pytest.mark.parametrize("name", SEVERAL)
+def test_every_file_of_several_link_types_filters_as_tcpdump(tcpdump, tmp_path, name):
+    path = CORPUS / name
+    files = split_by_interface(path, tmp_path)
+    for expression in ("", "ip", "ip6", "tcp", "udp", "not ip", "len > 100"):
+        reference = accepted(tcpdump_counts(tcpdump, files, expression))
+        for way, step in ((by_iteration, None), (by_loop, None), (by_iteration, 1)):
+            reader = opened(path, step)
+            reader.setfilter(expression)
+            assert per_interface(way(reader)) == reference, (expression, way.__name__, step)
+
+
+# -- a link type pcapy's compiler does not implement -----------------------------------------
+def ethernet_then_usb() -> bytes:
+    """An Ethernet interface and a LINKTYPE_USB_LINUX one (189), one IPv4 packet on each."""
+    out = pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    for linktype in (1, 189):
+        out += pcapng_block(1, struct.pack("<HHI", linktype, 0, 0))
+    for if_id, frame in ((0, udp_frame(b"e")), (1, bytes(48) + udp_frame(b"u")[14:])):
+        out += pcapng_block(6, struct.pack("<IIIII", if_id, 0, 0, len(frame), len(frame)) + frame)
+    return out
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_link_type_the_compiler_lacks_is_rejected_with_a_warning(way):
+    reader = pcapy.open_offline(io.BytesIO(ethernet_then_usb()))
+    reader.setfilter("ip", compiler="pcapy")  # the first interface's: EN10MB, implemented
+    with pytest.warns(pcapy.PcapWarning, match="link type USB_LINUX .*not supported by pcapy's "
+                      r"filter compiler: link type 189 \(libpcap compiles it\)"):
+        got = way(reader)
+    assert [hdr.interface.dlt for hdr, _ in got] == [pcapy.DLT_EN10MB]

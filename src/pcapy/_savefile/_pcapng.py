@@ -376,12 +376,12 @@ class PcapngRecordStream:
 def _filter_parts(programs: Optional[LinkPrograms]) -> dict[str, object]:
     """What the record loop's filter statements use (nothing to match without a filter):
     the program inlined or called (``accept``) for packets of the link key it was compiled for
-    (``filter_link``), and the others' functions by link key (``others``, filled in by
-    ``other_link`` when the loop meets an interface of a new link key)."""
+    (``filter_link``), and the others' functions by link key (``others``; a packet of a link
+    key not there yet goes the careful way, which compiles the filter for it)."""
     if programs is None:
-        return {"accept": None, "filter_link": -1, "others": {}, "other_link": None}
+        return {"accept": None, "filter_link": -1, "others": {}}
     return {"accept": programs.accept, "filter_link": programs.first_link,
-            "others": programs.functions, "other_link": programs.function_for}
+            "others": programs.functions}
 
 
 # The record loop, on the model of _pcap's (its LoopKinds, generated through pcapy._codegen):
@@ -397,7 +397,7 @@ def _filter_parts(programs: Optional[LinkPrograms]) -> dict[str, object]:
 # delivery, or a filter with it inlined, run for each block with its packet at
 # PACKET[BASE:BASE + CAPLEN].
 RUN_PARAMETERS = ("reader", "cursor", "make", "from_block", "slow", "accept", "filter_link",
-                  "others", "other_link", LOAD_U16, LOAD_U32, "callback", "left", "source")
+                  "others", LOAD_U16, LOAD_U32, "callback", "left", "source")
 _EPB_HEAD = ("_", "block_type", "length", "if_id", "high", "low", CAPLEN, WIRELEN)
 
 
@@ -421,7 +421,8 @@ def _fast_path(emitter: Emitter, more: str, per_packet: Statements, filtered: bo
 def _switch_interface(emitter: Emitter, filtered: bool) -> None:
     """A block on another interface than the previous one: its fast entry, if it has one;
     with a filter, whether the interface has the link key of the filter's inlined program
-    (``matches``), and if not, the program of its own (``other``)."""
+    (``matches``), and if not, the program of its own (``other``), once compiled (until then
+    its packets go the careful way, which compiles it)."""
     with emitter.block("if if_id >= len(fast)"):
         emitter.line("break")
     emitter.line("snapshot, interface, link, clock = fast[if_id]")
@@ -430,7 +431,9 @@ def _switch_interface(emitter: Emitter, filtered: bool) -> None:
     emitter.line("current, matches = if_id, link == filter_link" if filtered else "current = if_id")
     if filtered:
         with emitter.block("if not matches"):
-            emitter.line("other = others.get(link) or other_link(interface)")
+            emitter.line("other = others.get(link)")
+            with emitter.block("if other is None"):
+                emitter.line("break")
     with emitter.block("if clock is not units_clock"):
         emitter.line(
             "units_clock, stamp_high, stamp_low = clock, -1, 0",

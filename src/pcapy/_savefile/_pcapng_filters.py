@@ -15,19 +15,25 @@ whether the interface's section is in the other byte order than this machine's
 (``link_key``); the program ``setfilter`` compiled is the first section's first interface's.
 
 Where the expression cannot be compiled for a later link type (``ether host ...`` on a raw IP
-interface), that interface's packets are rejected: no packet of that link type can satisfy an
-expression libpcap cannot even express there, and the verdict must not depend on how far the
-file had been read when the filter was set (a program given as a ``BPFProgram`` has no
-expression to compile again: it runs on packets of its own link type, in every section, and
-rejects the others).
+interface), that link type's packets are rejected, and a ``PcapWarning`` says so once, with the
+compiler's reason: no packet of that link type can satisfy an expression libpcap cannot even
+express there, and the verdict must not depend on how far the file had been read when the
+filter was set. (A program given as a ``BPFProgram`` has no expression to compile again: it
+runs on packets of its own link type, in every section, and rejects the others, quietly.)
+
+A link key is compiled the first time a packet of it reaches the careful path: the record loop
+looks up ``functions`` and leaves a packet of a link key not there yet to ``accepts``, so that
+compiling, and the warning, happen between packets, where the stream's position is settled.
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import TYPE_CHECKING, Callable, Optional
 
-from .._errors import PcapError
+from .._constants import datalink_name
+from .._errors import PcapError, PcapWarning
 
 if TYPE_CHECKING:
     from .._bpf import BPFProgram
@@ -54,9 +60,9 @@ class LinkPrograms:
     """A filter's programs by link key: the one it was set with, and those compiled since.
 
     ``functions`` maps a link key to the program's in-place function (a function that rejects
-    everything where there is no program); the record loop looks there first and calls
-    ``function_for`` for a link key it has not seen. ``refused`` keeps why the expression could
-    not be compiled for a link key, by key.
+    everything where there is no program); the record loop looks there, and ``accepts`` (the
+    careful path) fills it in for a link key not seen before. ``refused`` keeps why the
+    expression could not be compiled for a link key, by key.
     """
 
     __slots__ = ("_compile_for_link", "accept", "first_link", "functions", "program", "refused")
@@ -87,12 +93,20 @@ class LinkPrograms:
         if self._compile_for_link is None:  # a program, not an expression: its own link type
             if interface.dlt == self.program.linktype:
                 return self.accept
-            self.refused[key] = f"the filter was given compiled for DLT {self.program.linktype}"
+            self.refused[key] = f"the program was given compiled for DLT {self.program.linktype}"
             return _reject
         try:
             program = self._compile_for_link(interface.dlt, interface.snapshot, swapped)
         except PcapError as err:  # BPFError: the expression means nothing on this link type
             self.refused[key] = str(err)
+            self.functions[key] = _reject  # decided before the warning (which may raise)
+            warnings.warn(
+                f"the filter cannot be compiled for link type {datalink_name(interface.dlt)} "
+                f"(pcapng interface {interface.id} of section {interface.section}): {err}; "
+                "its packets are rejected",
+                PcapWarning,
+                stacklevel=2,
+            )
             return _reject
         if program == self.program:  # the same instructions (most link types, either order)
             return self.accept

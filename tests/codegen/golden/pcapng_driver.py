@@ -1,4 +1,4 @@
-def run(*, reader, cursor, make, from_block, slow, accept, filter_link, others, other_link, _u16, _u32, callback, left, source):
+def run(*, reader, cursor, make, from_block, slow, accept, filter_link, others, _u16, _u32, callback, left, source):
     pkt, pos = cursor.buffer, cursor.position
     units_clock = None
     try:

@@ -1,4 +1,4 @@
-def run(*, reader, cursor, make, from_block, slow, accept, filter_link, others, other_link, _u16, _u32, callback, left, source):
+def run(*, reader, cursor, make, from_block, slow, accept, filter_link, others, _u16, _u32, callback, left, source):
     pkt, pos = cursor.buffer, cursor.position
     units_clock = None
     try:
@@ -29,7 +29,9 @@ def run(*, reader, cursor, make, from_block, slow, accept, filter_link, others, 
                         break
                     current, matches = if_id, link == filter_link
                     if not matches:
-                        other = others.get(link) or other_link(interface)
+                        other = others.get(link)
+                        if other is None:
+                            break
                     if clock is not units_clock:
                         units_clock, stamp_high, stamp_low = clock, -1, 0
                         resolution, tsoffset, multiplier, _ = clock
