@@ -15,6 +15,7 @@ import io
 import struct
 import subprocess
 import sys
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -402,3 +403,30 @@ def test_a_link_type_the_compiler_lacks_is_rejected_with_a_warning(way):
                       r"filter compiler: link type 189 \(libpcap compiles it\)"):
         got = way(reader)
     assert [hdr.interface.dlt for hdr, _ in got] == [pcapy.DLT_EN10MB]
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("name", ["pcapng-example.pcapng",
+                                  "pcapng-test-generator/le/test202.pcapng"])
+def test_the_warning_made_an_error_is_shown_and_the_read_goes_on(way, name):
+    # The warning comes in the middle of a read (blocks consumed, a generator running): raised
+    # there it would leave the read half done (an interface read twice, a generator ended), so
+    # where a warnings filter makes it an error it is shown instead, and the packets are the
+    # ones an unfiltered warning gives.
+    path = need(CORPUS / "pcapng" / name)
+    reader = pcapy.open_offline(str(path))
+    reader.setfilter("ether multicast or ip")
+    with pytest.warns(pcapy.PcapWarning):
+        expected = [(hdr.interface.id, data) for hdr, data in way(reader)]
+    interfaces = len(reader.interfaces)
+    reader = pcapy.open_offline(str(path))
+    reader.setfilter("ether multicast or ip")
+    shown: list[str] = []
+    with warnings.catch_warnings():  # restores showwarning too
+        warnings.simplefilter("error")
+        warnings.showwarning = lambda message, *_args, **_kwargs: shown.append(str(message))
+        got = [(hdr.interface.id, data) for hdr, data in way(reader)]
+    assert got == expected
+    assert len(reader.interfaces) == interfaces
+    assert shown
+    assert all(text.startswith("the filter cannot be compiled for link type") for text in shown)

@@ -56,6 +56,16 @@ def _reject(_buffer: bytes, _start: int, _caplen: int, _wire_length: int) -> int
     return 0
 
 
+def _warn_in_a_read(message: str) -> None:
+    """A ``PcapWarning`` issued in the middle of a read. Where a warnings filter turns it into
+    an error, it is shown instead of raised: an exception there would leave the read half done
+    (blocks consumed, a generator ended), and the verdict it announces is already given."""
+    try:
+        warnings.warn(message, PcapWarning, stacklevel=4)
+    except PcapWarning as raised:
+        warnings.showwarning(raised, PcapWarning, __file__, 0)
+
+
 class LinkPrograms:
     """A filter's programs by link key: the one it was set with, and those compiled since.
 
@@ -99,13 +109,10 @@ class LinkPrograms:
             program = self._compile_for_link(interface.dlt, interface.snapshot, swapped)
         except PcapError as err:  # BPFError: the expression means nothing on this link type
             self.refused[key] = str(err)
-            self.functions[key] = _reject  # decided before the warning (which may raise)
-            warnings.warn(
+            _warn_in_a_read(
                 f"the filter cannot be compiled for link type {datalink_name(interface.dlt)} "
                 f"(pcapng interface {interface.id} of section {interface.section}): {err}; "
-                "its packets are rejected",
-                PcapWarning,
-                stacklevel=2,
+                "its packets are rejected"
             )
             return _reject
         if program == self.program:  # the same instructions (most link types, either order)
