@@ -7,6 +7,7 @@ import functools
 import os
 import shutil
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,3 +98,19 @@ def _time_limit(request: pytest.FixtureRequest) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(autouse=True)
+def _tracing_kept() -> Iterator[None]:
+    """Fail a test that leaves this thread's trace function changed, and put it back.
+
+    scripts/test measures coverage with coverage.py's tracer (``sys.settrace``): a test that
+    drops it (pdb's ``continue`` does) would leave every later test in this process unmeasured,
+    and the report would call code never run that the suite runs.
+    """
+    tracer = sys.gettrace()
+    yield
+    left = sys.gettrace()
+    if left is not tracer:
+        sys.settrace(tracer)
+        pytest.fail(f"the test left the trace function changed ({tracer!r} -> {left!r})")

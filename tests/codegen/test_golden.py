@@ -158,10 +158,14 @@ def test_pdb_steps_through_a_generated_loop():
     debugger = pdb.Pdb(stdin=io.StringIO("next\nnext\nlist\ncontinue\n"), stdout=output,
                        nosigint=True)
     debugger.use_rawinput = False
+    # pdb's `continue` (no breakpoints left) calls sys.settrace(None): whatever traced this
+    # thread before (coverage.py, under scripts/test) is put back, or nothing after this test
+    # would be measured.
+    tracer = sys.gettrace()
     try:
         debugger.runcall(run, **arguments)
     finally:
-        sys.settrace(None)
+        sys.settrace(tracer)
     text = output.getvalue()
     assert "-> pkt, pos = cursor.buffer, cursor.position" in text
     assert "-> end = len(pkt)" in text

@@ -210,10 +210,14 @@ def _filename(family: str, digest: str, source: str) -> str:
     directory = os.environ.get(ENV_DIRECTORY)
     if not directory:
         return f"<pcapy {family} {digest}>"
-    path = Path(directory) / f"{family.replace(' ', '_')}_{digest}.py"
+    path = Path(directory).resolve() / f"{family.replace(' ', '_')}_{digest}.py"
     if not path.exists():
+        # Written whole under a name of its own, then renamed: processes compiling the same
+        # variant at once never leave (or read) a file half written.
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(source, encoding="utf-8")
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        partial.write_text(source, encoding="utf-8")
+        os.replace(partial, path)
     return str(path)
 
 
