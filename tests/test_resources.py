@@ -29,6 +29,7 @@ def big_capture(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.untraced  # memory budgets: tracemalloc would count coverage's own allocations
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc to read RSS")
 def test_reading_many_packets_keeps_memory_flat(big_capture: Path):
     def read_once() -> int:
@@ -48,6 +49,7 @@ def test_reading_many_packets_keeps_memory_flat(big_capture: Path):
     assert growth < 16 * 1024, f"RSS grew by {growth} KiB over 400k packets"
 
 
+@pytest.mark.untraced
 def test_open_close_cycles_release_everything(big_capture: Path, tmp_path: Path):
     def cycle(i: int) -> None:
         reader = pcapy.open_offline(str(big_capture))
@@ -71,6 +73,7 @@ def test_open_close_cycles_release_everything(big_capture: Path, tmp_path: Path)
     assert current < 512 * 1024, f"{current} bytes still allocated after 500 cycles"
 
 
+@pytest.mark.untraced
 @pytest.mark.usefixtures("libpcap")
 def test_compiling_many_filters_leaks_nothing():
     for _ in range(50):
