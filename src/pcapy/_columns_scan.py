@@ -25,6 +25,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ._columns import Ints
+from ._savefile import SavefileSource
+from ._savefile._pcap import PcapRecordStream
+from ._savefile._stream import ByteSource
+from ._source import PacketSource
 
 #: Bytes read per block by the classic-pcap walk: packets of one batch share one buffer.
 BLOCK_SIZE = 8 << 20
@@ -53,29 +57,27 @@ class RawBatch:
         return len(self.starts)
 
 
-def pcap_batches(source: Any, batch_size: int) -> Optional[Iterator[RawBatch]]:
+def pcap_batches(source: PacketSource, batch_size: int) -> Optional[Iterator[RawBatch]]:
     """Batches from a classic pcap source the fast walk can read; ``None`` if it cannot."""
-    from ._savefile._pcap import PcapRecordStream  # noqa: PLC0415
-
-    records = getattr(source, "_records", None)
-    if type(records) is not PcapRecordStream or getattr(source, "_filter", None) is not None:
+    if not isinstance(source, SavefileSource):
         return None
-    if records._fast_limit < 0:  # swapped lengths or pseudo-header fix-ups: the careful way
+    records = source.unfiltered_pcap_records()
+    if records is None or records.fast_limit < 0:  # fix-ups or swapped lengths: the careful way
         return None
-    return _walk(source, records, batch_size)
+    return _walk(source.stream, source.dlt, records, batch_size)
 
 
-def _walk(source: Any, records: Any, batch_size: int) -> Iterator[RawBatch]:
-    park = getattr(records, "park", None) or records._park  # (renamed park() on main)
-    park()
-    cursor = records._cursor
+def _walk(stream: ByteSource, dlt: int, records: PcapRecordStream,
+          batch_size: int) -> Iterator[RawBatch]:
+    records.park()
+    cursor = records.cursor
     header = records.header
     unit = 1 if header.nanosecond else 1000
     layout = np.dtype(header.byte_order + "u4")
     hsize = header.record_struct.size
     caplen_at = _caplen_reader(header.byte_order)
-    limit = records._fast_limit
-    blocks = _blocks(source.stream)
+    limit = records.fast_limit
+    blocks = _blocks(stream)
     next(blocks)
     buffer, position, base = cursor.buffer, cursor.position, cursor.offset
     try:
@@ -83,8 +85,8 @@ def _walk(source: Any, records: Any, batch_size: int) -> Iterator[RawBatch]:
             starts: list[int] = []
             position = _scan(buffer, position, caplen_at, hsize, batch_size, starts)
             if starts:
-                batch, oversized_at = _pcap_batch(buffer, starts, hsize, layout, unit,
-                                                  source.dlt, limit)
+                batch, oversized_at = _pcap_batch(buffer, starts, hsize, layout, unit, dlt,
+                                                  limit)
                 if oversized_at is not None:
                     position = oversized_at
                 if batch is not None:
@@ -100,36 +102,34 @@ def _walk(source: Any, records: Any, batch_size: int) -> Iterator[RawBatch]:
             cursor.buffer, cursor.position = bytes(buffer[position:]), 0
             cursor.offset = base + position
             cursor.chunks = _rest(blocks)
-            item = records._slow()
+            item = records.read_carefully()
             buffer, position, base = cursor.buffer, cursor.position, cursor.offset
             if item is None:
                 return
-            yield packets_batch([item], source.dlt)
+            yield packets_batch([item], dlt)
     finally:
         cursor.buffer, cursor.position, cursor.offset = bytes(buffer[position:]), 0, base + position
         cursor.chunks = _rest(blocks)
 
 
-def _blocks(stream: Any) -> Generator[Any, Any, None]:
+def _blocks(stream: ByteSource) -> Generator[Any, Any, None]:
     """Sent the unread tail of the current buffer, yield the next buffer: the tail then up to
     ``BLOCK_SIZE`` new bytes (empty at the end of the stream).
 
     A plain file is read straight into the new buffer (``readinto``): the only copy of the
     packet bytes is the kernel's. Other streams (gzip, pipes) are joined from their chunks.
     """
-    raw: Any = getattr(stream, "_stream", None)
-    direct = stream.path is not None and callable(getattr(raw, "readinto", None))
+    direct = stream.path is not None
     tail = yield None
     while True:
         if direct:
             block = bytearray(len(tail) + BLOCK_SIZE)
             block[: len(tail)] = tail
-            got = raw.readinto(memoryview(block)[len(tail):])
-            stream._position += got
+            got = stream.readinto(memoryview(block)[len(tail):])
             del block[len(tail) + got:]
             more = got
         else:
-            piece = stream._read_checked(BLOCK_SIZE)
+            piece = stream.read(BLOCK_SIZE)
             more = len(piece)
             block = bytearray(tail) + piece
         tail = yield (block if more else None)

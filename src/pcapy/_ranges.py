@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import IO, Any, Union
+from typing import IO, TYPE_CHECKING, Any, Optional, Union
 
 from ._args import as_positive_int
 from ._errors import PcapError
-from ._reader import Reader
+from ._reader import Reader, engine_of
 from ._split import ByteRange, Likely, NeedMore, PcapLayout, find_pcap_boundary, pcapng_blocks
+
+if TYPE_CHECKING:
+    from ._savefile._stream import ByteSource
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -218,25 +221,32 @@ def read_range(path: PathLike, byte_range: ByteRange) -> Reader:
     ``setfilter``, ``to_arrow`` all work; it reads only the range and its context."""
     if not isinstance(byte_range, ByteRange):
         raise TypeError(f"byte_range must be a pcapy.ByteRange, not {type(byte_range).__name__}")
-    from ._offline import open_offline  # noqa: PLC0415
-    from ._savefile._stream import ByteSource  # noqa: PLC0415
+    from ._offload import LIBPCAP_FILTERS  # noqa: PLC0415
+    from ._savefile import open_savefile  # noqa: PLC0415
 
     range_file = RangeFile(os.fspath(path), byte_range)
     try:
-        reader = open_offline(range_file)  # type: ignore[arg-type]
+        # What open_offline(range_file) builds, the file then closed with the source.
+        source = open_savefile(range_file, filter_backend=LIBPCAP_FILTERS)  # type: ignore[arg-type]
     except BaseException:
         range_file.close()
         raise
-    stream = getattr(reader._source, "stream", None)
-    if isinstance(stream, ByteSource):
-        stream.take_ownership()
-    return reader
+    source.stream.take_ownership()
+    return Reader(source)
+
+
+def _savefile_stream(reader: Reader) -> Optional[ByteSource]:
+    """The stream a savefile Reader reads; None for a live capture."""
+    from ._savefile import SavefileSource  # noqa: PLC0415
+
+    source = engine_of(reader)
+    return source.stream if isinstance(source, SavefileSource) else None
 
 
 def range_bytes_read(reader: Reader) -> int:
     """How many bytes of its file a ``read_range`` Reader has read so far."""
-    stream = getattr(reader._source, "stream", None)
-    range_file = getattr(stream, "_stream", None)
+    stream = _savefile_stream(reader)
+    range_file = None if stream is None else stream.file
     if not isinstance(range_file, RangeFile):
         raise PcapError("this Reader was not opened by read_range()")
     return range_file.bytes_read

@@ -542,3 +542,11 @@ class Reader:
         kind = "live" if self._live is not None else "savefile"
         return f"<pcapy.Reader {kind} datalink={self._source.dlt}>"
 
+
+
+def engine_of(reader: Reader) -> PacketSource:
+    """The engine ``reader`` reads from, for pcapy's modules above ``Reader`` that serve one
+    engine in a way of their own (the table output's block walk over a savefile, the file of
+    ``read_range``); a closed reader raises pcapy's ValueError, as its methods do."""
+    reader._check_open()
+    return reader._source

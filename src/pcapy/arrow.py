@@ -55,6 +55,7 @@ import pyarrow.compute as pc
 from ._args import as_positive_int
 from ._columns import Column, ListColumn, NumberText, decode
 from ._columns_scan import RawBatch, packet_batches, pcap_batches
+from ._reader import engine_of
 
 if TYPE_CHECKING:
     from ._reader import Reader
@@ -126,8 +127,7 @@ def to_arrow(reader: Reader, batch_size: int = DEFAULT_BATCH_SIZE,
 
 
 def _raw_batches(reader: Reader, batch_size: int, pcapng: bool) -> Iterator[RawBatch]:
-    source = reader._source
-    fast = None if pcapng else pcap_batches(source, batch_size)
+    fast = None if pcapng else pcap_batches(engine_of(reader), batch_size)
     if fast is not None:
         return fast
     return packet_batches(iter(reader), batch_size, reader.datalink(), pcapng)

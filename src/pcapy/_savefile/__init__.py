@@ -216,6 +216,15 @@ class SavefileSource:
         self._filter = program
         self._records.set_link_compiler(compile_for_link)
 
+    def unfiltered_pcap_records(self) -> Optional[_pcap.PcapRecordStream]:
+        """The classic pcap records this source reads in Python with no filter set, or None
+        (pcapng, a filter, libpcap's records): what a walk of its own may take over (the
+        table output's, in ``pcapy._columns_scan``)."""
+        records = self._records
+        if self._filter is not None or not isinstance(records, _pcap.PcapRecordStream):
+            return None
+        return records
+
     def restart_at(self, offset: int) -> _pcap.PcapRecordStream:
         """A fresh classic-pcap record stream reading the file from ``offset`` (plain files)."""
         if not isinstance(self.file_header, _pcap.PcapFileHeader):

@@ -502,6 +502,24 @@ class PcapRecordStream:
         """The error that ended the stream, if a damaged record did."""
         return self._slow.failure
 
+    @property
+    def cursor(self) -> Cursor:
+        """Where reading stands: a walk of its own over the records (the table output's block
+        walk) takes it over after ``park()`` and leaves it where the next record starts."""
+        return self._cursor
+
+    @property
+    def fast_limit(self) -> int:
+        """The longest record a walk may slice as it lies; longer ones (clipped to the
+        snapshot length) go to ``read_carefully``. -1: every record goes there (swapped
+        lengths, pseudo-header fix-ups)."""
+        return self._fast_limit
+
+    def read_carefully(self) -> Optional[tuple[Pkthdr, bytes]]:
+        """The record at the cursor by the careful path (libpcap's clipping, checks and
+        messages), or None at the end of the file."""
+        return self._slow()
+
     def resume_offset(self) -> int:
         """Stop the running generator; the file offset of the next record it would read."""
         self.park()

@@ -106,10 +106,13 @@ class ByteSource:
         # in the middle of a read, and no read ever reaches a descriptor closed (and perhaps
         # reused by another file) since: such a read raises PcapError instead.
         with self._io_lock:
-            if self._close_pending or self._closed:
-                self._close_now()
-                raise PcapError(f"{self.name}: the savefile was closed")
+            self._refuse_closed()
             return self._read_unlocked(size)
+
+    def _refuse_closed(self) -> None:
+        if self._close_pending or self._closed:
+            self._close_now()
+            raise PcapError(f"{self.name}: the savefile was closed")
 
     def _read_unlocked(self, size: int) -> bytes:
         try:
@@ -133,6 +136,29 @@ class ByteSource:
             )
         self._position += len(data)
         return bytes(data)
+
+    def read(self, size: int) -> bytes:
+        """Up to ``size`` more bytes of the (decompressed) stream; ``b""`` at its end."""
+        return self._read_checked(size)
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Fill ``buffer`` straight from the plain file pcapy opened (``path`` is set: no gzip
+        layer, and no copy but the kernel's); how many bytes came, 0 at the end of the file."""
+        if self.path is None:
+            raise PcapError(f"{self.name}: not a plain file pcapy opened; use read()")
+        with self._io_lock:
+            self._refuse_closed()
+            try:
+                got = int(self._stream.readinto(buffer))
+            except OSError as err:
+                raise PcapError(f"{self.name}: error reading dump file: {err}") from err
+            self._position += got
+            return got
+
+    @property
+    def file(self) -> Any:
+        """The file object read: the one given to ``open_stream``, or the one it opened."""
+        return self._stream
 
     def chunks(self) -> Iterator[bytes]:
         """Yield the stream's remaining bytes, chunk by chunk, until EOF."""
