@@ -103,6 +103,7 @@ def test_every_packet_reaches_one_worker_and_each_flow_stays_in_one(
     assert_reaped(capture.pids)
 
 
+@pytest.mark.untraced  # a time budget (workers measured by coverage save their data at exit)
 def test_a_stop_ends_every_worker_at_once_and_leaves_nothing_behind(lab: NetnsLab) -> None:
     processes, fds = children(), descriptors()
     capture = pool(lab, handler=ignore)
@@ -140,6 +141,7 @@ print(json.dumps({"interrupted": result.interrupted, "stop_seconds": result.stop
 """
 
 
+@pytest.mark.untraced  # a time budget
 def test_ctrl_c_in_the_parent_stops_every_worker(lab: NetnsLab) -> None:
     with subprocess.Popen([sys.executable, "-c", SCRIPT, lab.dev_b, lab.ns_b],
                           stdout=subprocess.PIPE, text=True) as parent:
