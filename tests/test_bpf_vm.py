@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from pcapy._bpf_vm import (
     Instruction,
     InvalidProgramError,
-    Packet,
+    PacketData,
     compile_program,
     program_source,
     validate,
@@ -578,7 +578,7 @@ def test_unreachable_instructions_are_ignored_but_validated() -> None:
 
 
 @pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
-def test_packet_types(kind: Callable[[bytes], Packet]) -> None:
+def test_packet_types(kind: Callable[[bytes], PacketData]) -> None:
     program = [
         (LD_H_ABS, 0, 0, 0),
         (LDX_MSH, 0, 0, 2),

@@ -29,13 +29,13 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
-    from ._pkthdr import Pkthdr
+    from ._live import LiveCapture
+    from ._pkthdr import Packet
     from ._reader import Reader
 
-Packet = tuple["Pkthdr", bytes]
 
 #: packets read from a savefile between two returns to the event loop
 OFFLINE_BATCH = 256
@@ -43,13 +43,16 @@ OFFLINE_BATCH = 256
 IDLE_LOOK = 0.25
 
 
-async def aiter_packets(reader: Reader) -> AsyncIterator[Packet]:
-    """Yield ``(hdr, data)`` from ``reader`` without blocking the event loop."""
+async def aiter_packets(
+    reader: Reader, capture: Optional[LiveCapture]
+) -> AsyncIterator[Packet]:
+    """Yield ``(hdr, data)`` from ``reader`` without blocking the event loop; ``capture`` is
+    its live engine (None for a savefile), which ``breakloop()`` and ``close()`` reach."""
     packets: AsyncGenerator[Packet, None]
-    if not reader.is_live:
+    if capture is None:
         packets = _savefile_packets(reader)
     elif reader.getfd() >= 0:
-        packets = _selectable_packets(reader)
+        packets = _selectable_packets(reader, capture)
     else:
         packets = _threaded_packets(reader)
     try:
@@ -66,10 +69,11 @@ async def _savefile_packets(reader: Reader) -> AsyncGenerator[Packet, None]:
             await asyncio.sleep(0)
 
 
-async def _selectable_packets(reader: Reader) -> AsyncGenerator[Packet, None]:
+async def _selectable_packets(
+    reader: Reader, capture: LiveCapture
+) -> AsyncGenerator[Packet, None]:
     loop = asyncio.get_running_loop()
     fd = reader.getfd()
-    capture = reader._live  # breakloop() and close() must reach the wait
     queue: deque[Packet] = deque()
     was_nonblocking = reader.getnonblock()
     reader.setnonblock(1)
@@ -86,17 +90,17 @@ async def _selectable_packets(reader: Reader) -> AsyncGenerator[Packet, None]:
             reader.setnonblock(was_nonblocking)
 
 
-def _ending(reader: Reader, capture: object) -> bool:
+def _ending(reader: Reader, capture: LiveCapture) -> bool:
     """Whether ``breakloop()`` (consumed here, as a loop consumes it) or ``close()`` came."""
     if reader.closed:
         return True
-    if getattr(capture, "break_requested", False):
-        capture.break_requested = False  # type: ignore[attr-defined]
+    if capture.break_requested:
+        capture.break_requested = False
         return True
     return False
 
 
-async def _readable(loop: asyncio.AbstractEventLoop, fd: int, capture: object) -> None:
+async def _readable(loop: asyncio.AbstractEventLoop, fd: int, capture: LiveCapture) -> None:
     """Wait until ``fd`` is readable, or ``breakloop()``/``close()`` is called (from any
     thread); the callbacks are removed however the wait ends."""
     ready: asyncio.Future[None] = loop.create_future()
@@ -109,9 +113,7 @@ async def _readable(loop: asyncio.AbstractEventLoop, fd: int, capture: object) -
         with contextlib.suppress(RuntimeError):  # the loop is closed: nothing waits any more
             loop.call_soon_threadsafe(wake)
 
-    add = getattr(capture, "add_wakeup", None)
-    if add is not None:
-        add(wake_from_anywhere)
+    capture.add_wakeup(wake_from_anywhere)
     loop.add_reader(fd, wake)
     try:
         if not _ending_soon(capture):
@@ -120,13 +122,12 @@ async def _readable(loop: asyncio.AbstractEventLoop, fd: int, capture: object) -
             await asyncio.wait({ready}, timeout=IDLE_LOOK)
     finally:
         loop.remove_reader(fd)
-        if add is not None:
-            capture.remove_wakeup(wake_from_anywhere)  # type: ignore[attr-defined]
+        capture.remove_wakeup(wake_from_anywhere)
 
 
-def _ending_soon(capture: object) -> bool:
+def _ending_soon(capture: LiveCapture) -> bool:
     """A breakloop() or close() that came before the wake-up was registered."""
-    return bool(getattr(capture, "break_requested", False) or getattr(capture, "_closed", False))
+    return capture.break_requested or capture.closing
 
 
 async def _threaded_packets(reader: Reader) -> AsyncGenerator[Packet, None]:

@@ -74,7 +74,7 @@ __all__ = [
     "InPlaceFilterFunction",
     "Instruction",
     "InvalidProgramError",
-    "Packet",
+    "PacketData",
     "compile_program",
     "compile_program_in_place",
     "inline_statements",
@@ -85,13 +85,13 @@ __all__ = [
 Instruction = tuple[int, int, int, int]
 """One ``struct bpf_insn``: ``(code, jt, jf, k)``."""
 
-Packet = Union[bytes, bytearray, memoryview]
-"""Packet data accepted by compiled filters (a memoryview must have format 'B')."""
+PacketData = Union[bytes, bytearray, memoryview]
+"""Packet bytes accepted by compiled filters (a memoryview must have format 'B')."""
 
-FilterFunction = Callable[[Packet, int], int]
+FilterFunction = Callable[[PacketData, int], int]
 """A compiled filter: ``f(packet, wirelen)`` returns the program's return value."""
 
-InPlaceFilterFunction = Callable[[Packet, int, int, int], int]
+InPlaceFilterFunction = Callable[[PacketData, int, int, int], int]
 """A compiled filter over ``buffer[base:base + caplen]``: ``f(buffer, base, caplen, wirelen)``."""
 
 

@@ -32,22 +32,17 @@ What each read does with the wait:
 - ``loop(cnt)`` and iteration never time out; they end at ``breakloop()`` (or ``close()``).
 - After ``setnonblock(1)``, ``next()`` and ``dispatch()`` never wait.
 
-Reading packets: ``pcap_next_ex`` in a tight loop (see ``_handle``), not ``pcap_dispatch``
-with an ``ffi.callback``. Measured with bench/live_burst.py on a 2-CPU VM (200,000 100-byte
-UDP datagrams to 127.0.0.1 from Python senders on the other CPU, libpcap's 2 MB buffer): at
-~740k packets/s offered, ``loop()``, ``next()`` and ``dispatch()`` captured 100% with
-``ps_drop`` 0 in 5 rounds of 5; at ~900k, ``loop()`` captured a median of 99.5% (0 to 3,000
-dropped) where the callback design, behind the same generator and loop, captured 100%. Reading
-a backlog of the whole burst (``--backlog --buffer-mb 128``), the callback design is faster:
-1.08M packets/s against 0.92-0.95M for ``loop()`` (+15%); the bare calls, 1.09M against 1.02M
-(+7%). That margin is real but small, and the callback design costs what ``pcap_next_ex``
-does not: ABI-mode callbacks need libffi closures (memory both writable and executable, which
-some hardened systems refuse, so a second engine would be needed anyway); cffi swallows a
-KeyboardInterrupt raised inside a callback unless it is caught and re-raised by hand; and each
-batch is read ahead of the user's callback, so keeping pcapy's promise (an exception raised by
-a callback propagates as itself, and the next call resumes at the next packet) needs a buffer
-carried from call to call. So ``pcap_next_ex`` it is: one packet per call, nothing read ahead,
-no callback into Python.
+Reading packets: chosen once per handle, when it is activated (``_packet_readers``), by what
+the handle can do. Where libpcap can dump to memory, packets come a batch at a time: one
+``pcap_dispatch`` hands over what the ring holds to ``pcap_dump`` writing into memory, and the
+classic pcap engine parses the records (``pcapy._live_batch``): no callback into Python, a few
+hundred nanoseconds a packet where ``pcap_next_ex``'s FFI crossings cost 1.5 to 2 us, and
+packets taken but not yet delivered wait for the next read, so a callback's exception or a
+``breakloop()`` loses none. Elsewhere, ``pcap_next_ex`` one packet per call (``_handle``).
+Neither uses an ``ffi.callback``: ABI-mode callbacks need libffi closures (memory both writable
+and executable, which some hardened systems refuse), and cffi swallows a KeyboardInterrupt
+raised inside one unless it is caught and re-raised by hand. docs/performance.md has the live
+figures.
 
 Closing. ``close()`` from another thread while a capture waits or reads does not free the
 ``pcap_t`` under it: it stops the capture (as ``breakloop()`` does) and the reading thread
@@ -73,11 +68,11 @@ from ._args import as_c_int as _as_c_int
 from ._bpf import BPFProgram
 from ._constants import Status, TstampPrecision, datalink_name
 from ._errors import BPFError, CaptureError, HandleStateError, PcapError, PcapWarning
-from ._libpcap import Handle, LivePacket, PacketDrain, PacketReader, lookup_net
+from ._libpcap import Handle, PacketDrain, PacketReader, lookup_net
 from ._live_batch import batch_readers
-from ._pkthdr import Pkthdr
+from ._pkthdr import Packet, Pkthdr
 from ._reader import Reader
-from ._source import TIMEOUT, AfterEnd, LinkTypeCompiler, Packet, pack_batch
+from ._source import TIMEOUT, AfterEnd, LinkTypeCompiler, NextPacket, pack_batch
 
 #: pcapy's words for a call that needs an activated handle (pcap_statustostr's are close).
 NOT_ACTIVATED = "This handle hasn't been activated yet"
@@ -195,7 +190,7 @@ class _Unactivated:
     def __iter__(self) -> _Unactivated:
         return self
 
-    def __next__(self) -> Packet:
+    def __next__(self) -> NextPacket:
         raise HandleStateError(NOT_ACTIVATED)
 
 
@@ -215,11 +210,11 @@ def _packet_readers(
     return batched.read_packet, batched.drain
 
 
-def _unactivated_reader() -> Optional[LivePacket]:
+def _unactivated_reader() -> Optional[Packet]:
     raise HandleStateError(NOT_ACTIVATED)
 
 
-def _unactivated_drain(_limit: int) -> Generator[LivePacket, None, bool]:
+def _unactivated_drain(_limit: int) -> Generator[Packet, None, bool]:
     raise HandleStateError(NOT_ACTIVATED)
 
 
@@ -348,7 +343,7 @@ class LiveCapture:
 
     # -- reading (PacketSource) ------------------------------------------------------------
     @property
-    def packets(self) -> Iterator[Packet]:
+    def packets(self) -> Iterator[NextPacket]:
         """What ``next()`` reads: an iterator calling ``next_packet()``.
 
         It holds no state, so a new one serves as well as the last; it is not kept on the
@@ -359,11 +354,11 @@ class LiveCapture:
             return _UNACTIVATED
         return iter(self.next_packet, _NEVER)
 
-    def next_runs(self) -> Iterator[Iterator[Packet]]:
+    def next_runs(self) -> Iterator[Iterator[NextPacket]]:
         """What ``next()`` reads: ``packets``, which ends only at ``close()``."""
         return iter((self.packets, AfterEnd(self)))
 
-    def next_packet(self) -> Packet:
+    def next_packet(self) -> NextPacket:
         """The next packet, waiting at most the read timeout; ``TIMEOUT`` if none came."""
         self._readers += 1
         try:
@@ -403,12 +398,12 @@ class LiveCapture:
         """Up to ``max_packets`` packets of one bufferful, in pcapy-ng's batch layout."""
         return pack_batch(self.dispatch_packets(max_packets), max_packets)
 
-    def loop_packets(self) -> Iterator[LivePacket]:
+    def loop_packets(self) -> Iterator[Packet]:
         """Packets as they come, never timing out, until ``breakloop()`` or ``close()``."""
         self._require_activated()
         return self._loop()
 
-    def _loop(self) -> Iterator[LivePacket]:
+    def _loop(self) -> Iterator[Packet]:
         drain = self._drain
         self._readers += 1
         try:
@@ -420,12 +415,12 @@ class LiveCapture:
         finally:
             self._end_read()
 
-    def dispatch_packets(self, cnt: int) -> Iterator[LivePacket]:
+    def dispatch_packets(self, cnt: int) -> Iterator[Packet]:
         """Wait for a first packet as ``next()`` does, then up to ``cnt`` that are ready."""
         self._require_activated()
         return self._dispatch(cnt)
 
-    def _dispatch(self, cnt: int) -> Iterator[LivePacket]:
+    def _dispatch(self, cnt: int) -> Iterator[Packet]:
         self._readers += 1
         try:
             if self._closed:
@@ -447,7 +442,7 @@ class LiveCapture:
         self.break_requested = False  # a loop that ends consumes the break, as in libpcap
         self._leave()
 
-    def _wait_for_packet(self) -> Optional[LivePacket]:
+    def _wait_for_packet(self) -> Optional[Packet]:
         """Wait in slices for a packet until the read timeout; None on timeout or break."""
         if self._nonblock:
             return None
@@ -519,6 +514,11 @@ class LiveCapture:
         self._handle.breakloop()
         self._waiter.wake()
         self._notify_wakeups()
+
+    @property
+    def closing(self) -> bool:
+        """Whether ``close()`` was called (the handle itself may still be in use by a read)."""
+        return self._closed
 
     def add_wakeup(self, callback: Callable[[], object]) -> None:
         """Call ``callback()`` (from whatever thread calls them) on ``breakloop()``/``close()``."""

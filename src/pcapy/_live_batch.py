@@ -20,7 +20,8 @@ from collections.abc import Generator
 from itertools import repeat
 from typing import Optional
 
-from ._libpcap import Handle, LivePacket, MemoryDump
+from ._libpcap import Handle, MemoryDump
+from ._pkthdr import Packet
 from ._savefile._pcap import iter_records, parse_file_header
 from ._savefile._pseudo import needs_post_processing
 
@@ -34,16 +35,16 @@ class BatchReaders:
         self._dump = dump
         self._header = parse_file_header(dump.file_header)
         self._batch = batch
-        self.pending: deque[LivePacket] = deque()
+        self.pending: deque[Packet] = deque()
         self._deferred: Optional[BaseException] = None
 
-    def read_packet(self) -> Optional[LivePacket]:
+    def read_packet(self) -> Optional[Packet]:
         """The next ready packet, or None if libpcap has none now."""
         if self.pending or self._fill(self._batch):
             return self.pending.popleft()
         return None
 
-    def drain(self, limit: int) -> Generator[LivePacket, None, bool]:
+    def drain(self, limit: int) -> Generator[Packet, None, bool]:
         """Yield up to ``limit`` ready packets; return True if stopped at ``limit``."""
         pending = self.pending
         take, fill = pending.popleft, self._fill

@@ -31,7 +31,7 @@ from typing import Callable, Optional
 from ._bpf import BPFProgram
 from ._errors import PcapError, SavefileError
 from ._libpcap import _memdump
-from ._pkthdr import Pkthdr
+from ._pkthdr import Packet, Pkthdr
 from ._savefile import restart_pcap
 from ._savefile._pcap import PcapFileHeader, PcapRecordStream, count_records
 from ._savefile._stream import ByteSource
@@ -41,7 +41,6 @@ ENV_PURE = "PCAPY_FILTER_IN_PYTHON"
 BATCH_PACKETS = 4096
 _HOST_ORDER = "<" if sys.byteorder == "little" else ">"
 
-Packet = tuple[Pkthdr, bytes]
 
 
 class LibpcapFilters:

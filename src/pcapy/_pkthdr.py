@@ -217,6 +217,10 @@ class PcapngPkthdr(NanoPkthdr):
         return self[5]  # type: ignore[no-any-return]
 
 
+#: A packet as every engine delivers it: its header and its captured bytes.
+Packet = tuple[Pkthdr, bytes]
+
+
 def header_builder(cls: type[Pkthdr]) -> Callable[[tuple[Any, ...]], Pkthdr]:
     """A function building a header of ``cls`` from already-validated fields: one C call.
 

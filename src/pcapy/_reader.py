@@ -37,7 +37,7 @@ from ._constants import DLT_NAME, Status, TstampPrecision
 from ._dumper import Dumper, PathOrFile
 from ._errors import CaptureError, PcapError
 from ._pkthdr import Pkthdr
-from ._source import TIMEOUT, LinkTypeCompiler, Packet, PacketSource
+from ._source import TIMEOUT, LinkTypeCompiler, NextPacket, PacketSource
 from ._tables import table_function
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class Reader:
     Not constructed directly: use ``open_offline``, ``open_live`` or ``create``.
     """
 
-    next: Callable[[], Packet]
+    next: Callable[[], NextPacket]
 
     def __init__(self, source: PacketSource, *, live: Optional[LiveCapture] = None) -> None:
         # Refuses what no engine made (``pcapy.Reader(...)`` called by hand); it looks at the
@@ -152,7 +152,7 @@ class Reader:
         self.next = functools.partial(next, packets, TIMEOUT)
 
     # -- reading -----------------------------------------------------------------------------
-    def next(self) -> Packet:  # type: ignore[no-redef]
+    def next(self) -> NextPacket:  # type: ignore[no-redef]
         """The next packet as ``(Pkthdr, bytes)``; ``(None, b'')`` at EOF or on a read timeout."""
         return next(self._source.packets, TIMEOUT)
 
@@ -261,7 +261,7 @@ class Reader:
         """``async for hdr, data in reader``: never blocks the event loop (see ``_aio``)."""
         from ._aio import aiter_packets  # noqa: PLC0415
 
-        return aiter_packets(self)
+        return aiter_packets(self, self._live)
 
     # -- tables (the optional ``arrow`` extra) -----------------------------------------------
     def to_arrow(self, batch_size: int = 65536, columns: Optional[Iterable[str]] = None,

@@ -38,7 +38,8 @@ from ._pkthdr import Pkthdr
 if TYPE_CHECKING:
     from ._bpf import BPFProgram
 
-Packet = tuple[Optional[Pkthdr], bytes]
+#: What ``next()`` returns: a packet, or ``TIMEOUT``.
+NextPacket = tuple[Optional[Pkthdr], bytes]
 
 #: Compiles a savefile's filter expression again for another link type of the file (a pcapng
 #: interface's): ``(dlt, snapshot, swapped) -> BPFProgram``, ``swapped`` saying whether the
@@ -47,7 +48,7 @@ Packet = tuple[Optional[Pkthdr], bytes]
 LinkTypeCompiler = Callable[[int, int, bool], "BPFProgram"]
 
 #: What ``next()`` returns when no packet came (pcapy's value for timeout and EOF alike).
-TIMEOUT: Packet = (None, b"")
+TIMEOUT: NextPacket = (None, b"")
 
 
 class Breakable(Protocol):
@@ -79,7 +80,7 @@ class AfterEnd:
     def __iter__(self) -> AfterEnd:
         return self
 
-    def __next__(self) -> Packet:
+    def __next__(self) -> NextPacket:
         failure = self._failing.failure
         if failure is not None:
             raise copy.copy(failure)
@@ -90,7 +91,7 @@ class Replaceable(Protocol):
     """A source whose ``packets`` a whole-call read replaces when it is done."""
 
     @property
-    def packets(self) -> Iterator[Packet]: ...
+    def packets(self) -> Iterator[NextPacket]: ...
 
 
 class Busy:
@@ -106,7 +107,7 @@ class Busy:
     def __iter__(self) -> Busy:
         return self
 
-    def __next__(self) -> Packet:
+    def __next__(self) -> NextPacket:
         if self._source.packets is self:
             raise ValueError("generator already executing (another thread is reading this Reader)")
         raise StopIteration
@@ -123,7 +124,7 @@ class PacketSource(Protocol):
     break_requested: bool
 
     @property
-    def packets(self) -> Iterator[Packet]: ...
+    def packets(self) -> Iterator[NextPacket]: ...
 
     @property
     def dlt(self) -> int: ...
@@ -145,7 +146,7 @@ class PacketSource(Protocol):
 
     def loop_packets(self) -> Iterator[tuple[Pkthdr, bytes]]: ...
 
-    def next_runs(self) -> Iterator[Iterator[Packet]]: ...
+    def next_runs(self) -> Iterator[Iterator[NextPacket]]: ...
 
     def run_callbacks(
         self, cnt: int, callback: Callable[[Pkthdr, bytes], object], *, dispatch: bool

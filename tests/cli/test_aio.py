@@ -48,7 +48,7 @@ def test_offline_iteration_honours_the_filter() -> None:
     path = corpus_file("pcap/example.pcap")
     with pcapy.open_offline(path) as reader:
         reader.setfilter("udp port 53")
-        assert len(asyncio.run(collect(aiter_packets(reader)))) == 138
+        assert len(asyncio.run(collect(aiter_packets(reader, None)))) == 138
 
 
 def test_offline_iteration_lets_other_tasks_run() -> None:
@@ -106,7 +106,20 @@ class PipeCapture:
 
     is_live = True
     closed = False
-    _live = None  # no LiveCapture behind it: nothing for breakloop() to wake
+
+    class Engine:
+        """The LiveCapture side ``async for`` watches: no breakloop() or close() comes."""
+
+        break_requested = False
+        closing = False
+
+        def add_wakeup(self, callback: Callable[[], object]) -> None:
+            pass
+
+        def remove_wakeup(self, callback: Callable[[], object]) -> None:
+            pass
+
+    engine = Engine()
 
     def __init__(self) -> None:
         self.read_fd, self.write_fd = os.pipe()
@@ -149,7 +162,7 @@ def test_live_path_waits_with_add_reader_and_restores_blocking_mode() -> None:
         loop = asyncio.get_running_loop()
         loop.call_later(0.05, capture.send, b"ab")
         loop.call_later(0.10, capture.send, b"c")
-        packets = aiter_packets(capture)  # type: ignore[arg-type]
+        packets = aiter_packets(capture, capture.engine)  # type: ignore[arg-type]
         got = [data for _, data in await collect(packets, limit=3)]
         await packets.aclose()  # type: ignore[attr-defined]
         assert not loop.remove_reader(capture.read_fd)  # nothing left registered
@@ -167,7 +180,7 @@ def test_live_path_cancellation_unregisters_the_descriptor() -> None:
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        task = asyncio.create_task(collect(aiter_packets(capture)))  # type: ignore[arg-type]
+        task = asyncio.create_task(collect(aiter_packets(capture, capture.engine)))  # type: ignore[arg-type]
         # Once the task has made the pipe non-blocking and given the loop back, it waits in
         # add_reader on the idle "interface" (a pipe with nothing in it).
         deadline = time.monotonic() + 30
@@ -192,6 +205,7 @@ class ThreadOnlyCapture:
     """A live handle without a selectable descriptor (as on Windows): read in a thread."""
 
     is_live = True
+    engine = PipeCapture.engine
 
     def __init__(self, packets: list[bytes]) -> None:
         self.packets = packets
@@ -213,7 +227,7 @@ def test_thread_fallback_skips_timeouts() -> None:
     capture = ThreadOnlyCapture([b"one", b"two"])
 
     async def main() -> list[bytes]:
-        packets = aiter_packets(capture)  # type: ignore[arg-type]
+        packets = aiter_packets(capture, capture.engine)  # type: ignore[arg-type]
         task = asyncio.create_task(collect(packets, limit=3))
         # two packets, then timeouts: the iteration reads on past them (the third never comes)
         deadline = time.monotonic() + 30

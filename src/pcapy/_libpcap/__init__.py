@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ._devices import RawAddress, RawDevice, RawSockaddr, find_all_devices, lookup_net
 from ._filters import Instruction, SavefileShape, compile_filter, set_handle_filter
-from ._handle import Handle, LivePacket, PacketDrain, PacketReader
+from ._handle import Handle, PacketDrain, PacketReader
 from ._loader import ENV_OVERRIDE, Libpcap, load
 from ._memdump import MemoryDump
 
@@ -23,7 +23,6 @@ __all__ = [
     "set_handle_filter",
     # live capture and devices
     "Handle",
-    "LivePacket",
     "MemoryDump",
     "PacketDrain",
     "PacketReader",

@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional
 
 from .._constants import Status, TstampPrecision
 from .._errors import CaptureError, HandleStateError, PcapError
-from .._pkthdr import NanoPkthdr, Pkthdr, header_builder
+from .._pkthdr import NanoPkthdr, Packet, Pkthdr, header_builder
 from . import _status
 from ._cdef import PCAP_ERRBUF_SIZE
 from ._filters import Instruction, set_handle_filter
@@ -42,9 +42,8 @@ from ._loader import Libpcap, load
 from ._memdump import MemoryDump
 
 #: One packet as the readers below return it.
-LivePacket = tuple[Pkthdr, bytes]
-PacketReader = Callable[[], Optional[LivePacket]]
-PacketDrain = Callable[[int], Generator[LivePacket, None, bool]]
+PacketReader = Callable[[], Optional[Packet]]
+PacketDrain = Callable[[int], Generator[Packet, None, bool]]
 
 # Options set before activation: the name Reader uses, and libpcap's setter.
 _SETTERS = {
@@ -290,7 +289,7 @@ class Handle:
         next_ex, buffer = lib.pcap_next_ex, ffi.buffer
         read_failed = self._read_failed
 
-        def read_packet() -> Optional[LivePacket]:
+        def read_packet() -> Optional[Packet]:
             while True:
                 status = next_ex(pcap, header_out, data_out)
                 if status == 1:  # the same two lines as in drain(): a call would cost ~10%
@@ -300,7 +299,7 @@ class Handle:
                     return None
                 read_failed(status)  # returns for a stale pcap_breakloop only: read again
 
-        def drain(limit: int) -> Generator[LivePacket, None, bool]:
+        def drain(limit: int) -> Generator[Packet, None, bool]:
             for _ in repeat(None, limit):
                 status = next_ex(pcap, header_out, data_out)
                 if status == 1:

@@ -77,7 +77,7 @@ from .._errors import (
     UnknownFormatError,
     UnsupportedVersionError,
 )
-from .._pkthdr import PcapngPkthdr, Pkthdr, header_builder
+from .._pkthdr import Packet, PcapngPkthdr, Pkthdr, header_builder
 from .._source import Breakable, pack_batch
 from . import _pcap
 from ._cursor import Cursor
@@ -116,7 +116,6 @@ if TYPE_CHECKING:
     from . import SavefileSource
     from ._stream import ByteSource
 
-Packet = tuple[Pkthdr, bytes]
 
 SHB_MAGIC = b"\x0a\x0d\x0d\x0a"
 SHB_INSANE_MAX = 1024 * 1024  # libpcap's limit for the first Section Header Block
