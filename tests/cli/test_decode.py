@@ -192,6 +192,9 @@ SAMPLES: dict[str, tuple[int, bytes]] = {
     "icmp-time-exceeded": (EN10MB, in_ether(icmp(11, 0, body=QUOTED_UDP), 1, IP_B, IP_A)),
     "icmp-redirect": (EN10MB, in_ether(icmp(5, 1, IP_B, QUOTED_UDP), 1)),
     "icmp-unknown": (EN10MB, in_ether(icmp(99, 0), 1)),
+    "icmp-timestamp-query": (EN10MB, in_ether(icmp(13, 0, struct.pack("!HH", 5, 6), bytes(12)), 1)),
+    "icmp-timestamp-reply": (EN10MB, in_ether(icmp(14, 0, struct.pack("!HH", 5, 6), struct.pack(
+        "!III", 3_723_004, 3_723_005, 86_399_999)), 1, IP_B, IP_A)),
     # IPv4 details
     "ipv4-first-fragment": (EN10MB, ether(ipv4(udp(1, 2, b"x" * 8), 17, frag=0x2000))),
     "ipv4-later-fragment": (EN10MB, ether(ipv4(b"x" * 16, 17, frag=0x2003))),
@@ -238,6 +241,15 @@ SAMPLES: dict[str, tuple[int, bytes]] = {
     "icmp6-mld-report-v2": (EN10MB, in_ether6(ext6(58, b"\x05\x02\x00\x00\x01\x00") + icmp(
         143, 0, b"\x00\x00\x00\x01", b"\x04\x00\x00\x00" + IP6_B), 0)),
     "icmp6-unknown": (EN10MB, in_ether6(icmp(5, 0), 58)),
+    "icmp6-beyond-scope": (EN10MB, in_ether6(icmp(1, 2, body=QUOTED_UDP6), 58)),
+    "icmp6-unreachable-unknown-code": (EN10MB, in_ether6(icmp(1, 9, body=QUOTED_UDP6), 58)),
+    "icmp6-reassembly-time-exceeded": (EN10MB, in_ether6(icmp(3, 1, body=QUOTED_UDP6), 58)),
+    "icmp6-time-exceeded-unknown-code": (EN10MB, in_ether6(icmp(3, 7, body=QUOTED_UDP6), 58)),
+    "icmp6-parameter-problem": (EN10MB, in_ether6(icmp(4, 1, b"\x00\x00\x00\x28", QUOTED_UDP6),
+                                                  58)),
+    "icmp6-parameter-problem-unknown-code": (EN10MB, in_ether6(icmp(4, 9, b"\x00\x00\x00\x28",
+                                                                    QUOTED_UDP6), 58)),
+    "icmp6-mld-query": (EN10MB, in_ether6(icmp(130, 0, b"\x00\x0a\x00\x00", IP6_B), 58)),
     # other link types
     "sll-dns": (SLL, sll(ipv4(udp(1, 53, dns(5, 0x0100, [question("a.b")])), 17))),
     "sll-outgoing-ipv6": (SLL, sll(ipv6(udp(1, 2, b""), 17), 0x86DD, kind=4)),
