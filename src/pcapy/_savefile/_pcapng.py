@@ -135,6 +135,11 @@ _NS = 1_000_000_000
 _HOST_ORDER = "<" if sys.byteorder == "little" else ">"
 _make_pcapng_header = header_builder(PcapngPkthdr)
 
+# Block types as plain ints, for loops that compare one a block (an IntEnum member is a slower
+# lookup and comparison).
+_SHB_TYPE = int(BlockType.SECTION_HEADER)
+_IDB_TYPE = int(BlockType.INTERFACE_DESCRIPTION)
+_ISB_TYPE = int(BlockType.INTERFACE_STATISTICS)
 _PACKET_BLOCK_TYPES = frozenset(
     {BlockType.ENHANCED_PACKET, BlockType.SIMPLE_PACKET, BlockType.PACKET}
 )
@@ -724,12 +729,29 @@ class _Reader:
         comparisons a block: a flood of small blocks costs what its bytes cost. Anything else, or
         anything wrong, is left to ``read_block``, which raises the error."""
         cursor = self.cursor
-        buffer, position = cursor.buffer, cursor.position
+        position = cursor.position
+        unkept: dict[int, int] = {}
+        skipped: dict[int, int] = {}
+        try:
+            position = self._skim(cursor.buffer, position, unkept, skipped)
+        finally:
+            cursor.position = position
+            info = self.info
+            for counts, into in ((unkept, info.unkept_blocks), (skipped, info.skipped_blocks)):
+                for block_type, count in counts.items():
+                    into[block_type] = into.get(block_type, 0) + count
+
+    def _skim(
+        self, buffer: bytes, position: int, unkept: dict[int, int], skipped: dict[int, int]
+    ) -> int:
+        """``skim_light_blocks``' loop: the position of the first block it leaves, counting
+        the others in ``unkept`` and ``skipped`` (plain ints: no enum lookup a block)."""
         end = len(buffer)
         layout = self.layout
         unpack_head, unpack_u32 = layout.block_head.unpack_from, layout.u32.unpack_from
         heavy, max_block, parsed = self.heavy_types, self.max_block, self.parsed_interfaces
-        info = self.info
+        section_header, interface_description = _SHB_TYPE, _IDB_TYPE
+        statistics, kept_while_budget = _ISB_TYPE, _KEPT_WHILE_BUDGET
         while end - position >= 12:
             block_type, length = unpack_head(buffer, position)
             stop = position + length
@@ -737,31 +759,31 @@ class _Reader:
                 break
             if unpack_u32(buffer, stop - 4)[0] != length:
                 break
-            if block_type == BlockType.SECTION_HEADER:
+            if block_type == section_header:
                 # a new section in the same byte order, once sections are no longer kept
                 if heavy is not _ALWAYS_PARSED or not self._plain_section(buffer, position):
                     break
-                _count(info.unkept_blocks, block_type)
+                unkept[block_type] = unkept.get(block_type, 0) + 1
                 self.begin_section(layout)
                 parsed = self.parsed_interfaces
             elif block_type in heavy:
-                if block_type != BlockType.INTERFACE_DESCRIPTION:
+                if block_type != interface_description:
                     break
                 known = parsed.get(buffer[position + 8 : stop - 4])
                 if known is None:
                     break
-                self.add_interface(known, cursor.offset + position)
+                self.add_interface(known, self.cursor.offset + position)
                 max_block = self.max_block
-            elif block_type == BlockType.INTERFACE_STATISTICS:
+            elif block_type == statistics:
                 if length < 24 or unpack_u32(buffer, position + 8)[0] >= len(self.interfaces):
                     break
-                _count(info.unkept_blocks, block_type)
-            elif block_type in _KEPT_WHILE_BUDGET:
-                _count(info.unkept_blocks, block_type)
+                unkept[block_type] = unkept.get(block_type, 0) + 1
+            elif block_type in kept_while_budget:
+                unkept[block_type] = unkept.get(block_type, 0) + 1
             else:
-                _count(info.skipped_blocks, block_type)
+                skipped[block_type] = skipped.get(block_type, 0) + 1
             position = stop
-            cursor.position = position
+        return position
 
     def _plain_section(self, buffer: bytes, position: int) -> bool:
         """Whether a Section Header Block needs no more than ``begin_section``: long enough,
