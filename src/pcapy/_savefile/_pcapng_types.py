@@ -26,6 +26,7 @@ parsed until a field is asked for, so packets whose options nobody reads cost on
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import struct
 from collections.abc import Sequence
@@ -33,6 +34,12 @@ from dataclasses import dataclass, field
 from typing import Callable, NamedTuple, Optional, cast
 
 from .._errors import MalformedSavefileError
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(fmt: str) -> struct.Struct:
+    """A ``struct.Struct`` for an option's value, made once per format and byte order."""
+    return struct.Struct(fmt)
 
 
 class BlockType(enum.IntEnum):
@@ -356,9 +363,10 @@ class OptionReader:
 
     def number(self, code: int, fmt: str) -> Optional[tuple[int, ...]]:
         """The first option with this code unpacked with ``fmt``, if its length is exactly right."""
-        layout = struct.Struct(self.byte_order + fmt)
-        for value in self.all(code):
-            if len(value) == layout.size:
+        layout = _layout(self.byte_order + fmt)
+        size = layout.size
+        for option_code, value in self.options:
+            if option_code == code and len(value) == size:
                 return layout.unpack(value)
         return None
 
