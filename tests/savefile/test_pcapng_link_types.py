@@ -430,3 +430,23 @@ def test_the_warning_made_an_error_is_shown_and_the_read_goes_on(way, name):
     assert len(reader.interfaces) == interfaces
     assert shown
     assert all(text.startswith("the filter cannot be compiled for link type") for text in shown)
+
+
+@pytest.mark.parametrize("name", ["pcapng-example.pcapng", "many_interfaces-1.pcapng",
+                                  "pcapng-test-generator/be/test202.pcapng"])
+def test_ranges_of_a_file_filter_as_the_whole_file(name):
+    # a range reader starts with its section's header and interfaces: its first link type may
+    # be another than the file's, and every range filters each packet by its own link type
+    path = str(need(CORPUS / "pcapng" / name))
+    whole = pcapy.open_offline(path)
+    whole.setfilter("ip or ether multicast")
+    with pytest.warns(pcapy.PcapWarning):
+        expected = [data for _, data in whole]
+    got: list[bytes] = []
+    for byte_range in pcapy.split(path, 3):
+        reader = pcapy.read_range(path, byte_range)
+        reader.setfilter("ip or ether multicast")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pcapy.PcapWarning)  # warned again per range
+            got += [data for _, data in reader]
+    assert got == expected
