@@ -450,3 +450,25 @@ def test_ranges_of_a_file_filter_as_the_whole_file(name):
             warnings.simplefilter("ignore", pcapy.PcapWarning)  # warned again per range
             got += [data for _, data in reader]
     assert got == expected
+
+
+def test_a_file_of_many_link_types_warns_a_few_lines():
+    # 200 interfaces of link types no compiler knows (LINKTYPE 1000-1199), a packet on each,
+    # then one on the Ethernet interface: MAX_WARNINGS warnings, one for the rest, and the
+    # Ethernet packet filtered as ever.
+    from pcapy._savefile._pcapng_filters import MAX_WARNINGS  # noqa: PLC0415
+
+    out = pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    linktypes = [1, *range(1000, 1200)]
+    for linktype in linktypes:
+        out += pcapng_block(1, struct.pack("<HHI", linktype, 0, 0))
+    frame = udp_frame(b"x")
+    for if_id in [*range(1, len(linktypes)), 0]:
+        out += pcapng_block(6, struct.pack("<IIIII", if_id, 0, 0, len(frame), len(frame)) + frame)
+    reader = pcapy.open_offline(io.BytesIO(out))
+    reader.setfilter("ip")
+    with pytest.warns(pcapy.PcapWarning) as warned:
+        got = [hdr.interface.id for hdr, _ in reader]
+    assert got == [0]
+    assert len(warned) == MAX_WARNINGS + 1
+    assert f"more than {MAX_WARNINGS} of the file's link types" in str(warned[-1].message)

@@ -45,6 +45,9 @@ InPlaceFilter = Callable[[bytes, int, int, int], int]  # (buffer, start, caplen,
 
 _HOST_ORDER = "<" if sys.byteorder == "little" else ">"
 _SWAPPED = 1 << 32  # above every DLT (a 32-bit value)
+#: Link types a filter warns about one by one; past them, one warning says the rest are
+#: rejected too (a hostile file may describe thousands: its warnings stay a few lines).
+MAX_WARNINGS = 8
 
 
 def link_key(dlt: int, swapped: bool) -> int:
@@ -71,8 +74,8 @@ class LinkPrograms:
 
     ``functions`` maps a link key to the program's in-place function (a function that rejects
     everything where there is no program); the record loop looks there, and ``accepts`` (the
-    careful path) fills it in for a link key not seen before. ``refused`` keeps why the
-    expression could not be compiled for a link key, by key.
+    careful path) fills it in for a link key not seen before. ``refused`` counts the link keys
+    the expression could not be compiled for.
     """
 
     __slots__ = ("_compile_for_link", "accept", "first_link", "functions", "program", "refused")
@@ -87,7 +90,7 @@ class LinkPrograms:
         self.accept: InPlaceFilter = program.in_place_function
         self.first_link = link_key(program.linktype, first_swapped)
         self.functions: dict[int, InPlaceFilter] = {self.first_link: self.accept}
-        self.refused: dict[int, str] = {}
+        self.refused = 0
         self._compile_for_link = compile_for_link
 
     def function_for(self, interface: Interface) -> InPlaceFilter:
@@ -96,28 +99,37 @@ class LinkPrograms:
         key = link_key(interface.dlt, swapped)
         function = self.functions.get(key)
         if function is None:
-            function = self.functions[key] = self._compile(key, interface, swapped)
+            function = self.functions[key] = self._compile(interface, swapped)
         return function
 
-    def _compile(self, key: int, interface: Interface, swapped: bool) -> InPlaceFilter:
+    def _compile(self, interface: Interface, swapped: bool) -> InPlaceFilter:
         if self._compile_for_link is None:  # a program, not an expression: its own link type
             if interface.dlt == self.program.linktype:
                 return self.accept
-            self.refused[key] = f"the program was given compiled for DLT {self.program.linktype}"
             return _reject
         try:
             program = self._compile_for_link(interface.dlt, interface.snapshot, swapped)
         except PcapError as err:  # BPFError: the expression means nothing on this link type
-            self.refused[key] = str(err)
-            _warn_in_a_read(
-                f"the filter cannot be compiled for link type {datalink_name(interface.dlt)} "
-                f"(pcapng interface {interface.id} of section {interface.section}): {err}; "
-                "its packets are rejected"
-            )
+            self._refuse(interface, str(err))
             return _reject
         if program == self.program:  # the same instructions (most link types, either order)
             return self.accept
         return program.in_place_function
+
+    def _refuse(self, interface: Interface, reason: str) -> None:
+        """Say (within ``MAX_WARNINGS``) that a link type's packets are rejected, and why."""
+        self.refused += 1
+        if self.refused <= MAX_WARNINGS:
+            _warn_in_a_read(
+                f"the filter cannot be compiled for link type {datalink_name(interface.dlt)} "
+                f"(pcapng interface {interface.id} of section {interface.section}): {reason}; "
+                "its packets are rejected"
+            )
+        elif self.refused == MAX_WARNINGS + 1:
+            _warn_in_a_read(
+                f"the filter cannot be compiled for more than {MAX_WARNINGS} of the file's link "
+                "types; the packets of those met from now on are rejected without a warning each"
+            )
 
     def accepts(self, packet: tuple[Pkthdr, bytes]) -> bool:
         """Whether the program of the packet's interface accepts it (the slow path's check)."""
