@@ -22,8 +22,9 @@ filter was set. (A program given as a ``BPFProgram`` has no expression to compil
 runs on packets of its own link type, in every section, and rejects the others, quietly.)
 
 A link key is compiled the first time a packet of it reaches the careful path: the record loop
-looks up ``functions`` and leaves a packet of a link key not there yet to ``accepts``, so that
-compiling, and the warning, happen between packets, where the stream's position is settled.
+looks up ``functions`` and leaves a packet of a link key not there yet to ``accepts``. Nothing
+raised there may escape the read half done, so the warning, when a warnings filter makes it an
+error, is shown rather than raised (``_warn_in_a_read``).
 """
 
 from __future__ import annotations
