@@ -186,6 +186,13 @@ class OffloadedRecords:
         return pack_batch(self.iterate(packet_filter), max_packets)
 
     @property
+    def exhausted(self) -> bool:
+        """Whether the filtered packets ran out (or failed), as the record streams say."""
+        if self._fallback is not None:
+            return self._fallback.exhausted
+        return self._dump.exhausted and self._feed.failed_at is None
+
+    @property
     def failure(self) -> Optional[SavefileError]:
         """The error that ended the stream (found by the Python engine after libpcap's)."""
         return self._fallback.failure if self._fallback is not None else None

@@ -40,6 +40,9 @@ class RecordStream(Protocol):
     @property
     def failure(self) -> Optional[SavefileError]: ...
 
+    @property
+    def exhausted(self) -> bool: ...
+
     def iterate(
         self, packet_filter: Optional[BPFProgram] = None, until_break: Optional[Breakable] = None
     ) -> Iterator[tuple[Pkthdr, bytes]]: ...
@@ -138,13 +141,15 @@ class SavefileSource:
 
     def _next_run(self) -> Iterator[tuple[Optional[Pkthdr], bytes]]:
         """What ``next()`` reads once the iterator it was reading has ended: ``packets`` if it
-        is new (a loop, filter or iteration replaced it), a fresh one after an iteration's
-        (which ends at a ``breakloop()``, not only at the end of the file), else ``AfterEnd``,
-        which never ends."""
+        is new (a loop, filter or iteration replaced it), a fresh one after one that ended before
+        the end of the file (an iteration's ``breakloop()``, an exception that went through its
+        generator), else ``AfterEnd``, which never ends."""
         with self._turns:
             run: Iterator[tuple[Optional[Pkthdr], bytes]] = self.packets
             if run is self._handed:
-                if run is self._iteration:
+                if run is self._iteration or not self._records.exhausted:
+                    # an iteration's break, or an exception (KeyboardInterrupt) that went
+                    # through the generator: the file goes on from where it stopped
                     self.packets = run = self._records.iterate(self._filter)
                     self._iteration = None
                 else:

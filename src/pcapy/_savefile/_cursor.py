@@ -2,8 +2,8 @@
 
 Both engines (classic pcap and pcapng) read records or blocks lying wholly inside ``buffer``
 directly, with ``unpack_from`` and slices. What straddles two chunks goes through ``read``,
-which assembles only its own bytes, after which the later chunk becomes ``buffer``; ``peek``
-looks at the first bytes of what comes next without consuming them; ``skip`` passes over bytes
+which joins the rest of the chunk to the next ones into one ``buffer``; ``peek`` looks at the
+first bytes of what comes next without consuming them; ``skip`` passes over bytes
 (libpcap's clipping of records longer than the snapshot length).
 """
 
@@ -32,32 +32,43 @@ class Cursor:
                 return True
         return False
 
+    def _gather(self, size: int) -> None:
+        """Make ``buffer[position:]`` hold ``size`` bytes (fewer at the end of the stream).
+
+        What is gathered is kept however the gathering ends: a chunk taken from the stream is
+        in ``buffer`` even if taking the next one raised (a KeyboardInterrupt, an I/O error), so
+        a read that is tried again finds every byte.
+        """
+        start = self.position
+        rest = self.buffer[start:]
+        pieces, have = [rest], len(rest)
+        try:
+            while have < size:
+                chunk = next(self.chunks, None)
+                if chunk is None:
+                    break
+                pieces.append(chunk)
+                have += len(chunk)
+        finally:
+            if len(pieces) > 1:
+                self.offset += start
+                self.buffer, self.position = b"".join(pieces), 0
+
     def peek(self, size: int) -> bytes:
         """The next ``size`` bytes (fewer at the end of the stream), left unread."""
+        if len(self.buffer) - self.position < size:
+            self._gather(size)
         start = self.position
-        if len(self.buffer) - start < size:
-            rest, offset = self.buffer[start:], self.offset + start
-            while len(rest) < size and self._next_chunk():
-                rest += self.buffer
-            self.buffer, self.position, self.offset = rest, 0, offset
-            start = 0
         return self.buffer[start : start + size]
 
     def read(self, size: int) -> bytes:
         """The next ``size`` bytes, or fewer if the stream ends first."""
+        if len(self.buffer) - self.position < size:
+            self._gather(size)
         start = self.position
-        if len(self.buffer) - start >= size:
-            self.position = start + size
-            return self.buffer[start : self.position]
-        pieces = [self.buffer[start:]]
-        have = len(pieces[0])
-        self.position = len(self.buffer)
-        while have < size and self._next_chunk():
-            piece = self.buffer[: size - have]
-            self.position = len(piece)
-            pieces.append(piece)
-            have += len(piece)
-        return b"".join(pieces)
+        data = self.buffer[start : start + size]
+        self.position = start + len(data)
+        return data
 
     def skip(self, size: int) -> int:
         """Skip up to ``size`` bytes; return how many the stream had."""

@@ -279,8 +279,10 @@ class LoopKind:
                 emitter.line("cursor.position = pos", "raise")
             return
         # However a driver ends (count reached, break, a callback's exception), the position
-        # stays just past the last packet delivered, unless the slow path moved to a new chunk.
-        with emitter.block("finally"), emitter.block(f"if cursor.buffer is {PACKET}"):
+        # stays just past the last packet delivered, unless the slow path moved to a new chunk
+        # or was itself interrupted (``pos`` is -1 inside it: what it read stays read, so an
+        # interface block is never read twice).
+        with emitter.block("finally"), emitter.block(f"if pos >= 0 and cursor.buffer is {PACKET}"):
             emitter.line("cursor.position = pos")
 
 
@@ -339,6 +341,7 @@ def loop_source(per_packet: PerPacket, kind: LoopKind) -> str:
                     emitter.line(*kind.stops())
             emitter.line(
                 "cursor.position = pos",
+                "pos = -1",  # the careful path owns the position until it returns
                 "item = slow()",
                 f"{PACKET}, pos = cursor.buffer, cursor.position",
                 f"end = len({PACKET})",
@@ -503,6 +506,12 @@ class PcapRecordStream:
         return self._slow.failure
 
     @property
+    def exhausted(self) -> bool:
+        """Whether reading found the end of the file, or failed: a generator that ended did
+        so there, not because an exception (a KeyboardInterrupt) went through it."""
+        return self._slow.ended or self._slow.failure is not None
+
+    @property
     def cursor(self) -> Cursor:
         """Where reading stands: a walk of its own over the records (the table output's block
         walk) takes it over after ``park()`` and leaves it where the next record starts."""
@@ -559,7 +568,7 @@ class _StickyFailure:
     holds the generator: no reference cycle, and files close as soon as they are dropped.)
     """
 
-    __slots__ = ("_cursor", "_failure", "_read")
+    __slots__ = ("_cursor", "_failure", "_read", "ended")
 
     def __init__(
         self, read: Callable[[], Optional[tuple[Pkthdr, bytes]]], cursor: Cursor
@@ -567,6 +576,7 @@ class _StickyFailure:
         self._read = read
         self._cursor = cursor
         self._failure: Optional[SavefileError] = None
+        self.ended = False  # the end of the file was found
 
     @property
     def failure(self) -> Optional[SavefileError]:
@@ -576,13 +586,16 @@ class _StickyFailure:
         if self._failure is not None:
             raise self._failure
         try:
-            return self._read()
+            record = self._read()
         except SavefileError as err:
             # A copy without the traceback: the original's frames would keep its callers alive.
             self._failure = copy.copy(err)
             cursor = self._cursor
             cursor.buffer, cursor.position, cursor.chunks = b"", 0, iter(())
             raise
+        if record is None:
+            self.ended = True
+        return record
 
 
 def count_records(records: bytes, byte_order: str = _HOST_ORDER) -> int:
@@ -621,11 +634,14 @@ def _slow_record_reader(
     post = needs_post_processing(dlt, header.swapped)
 
     def read_one() -> Optional[tuple[Pkthdr, bytes]]:
+        # The record is looked at (peek) before any of it is consumed, and consumed whole: an
+        # exception from the file in between (a KeyboardInterrupt) leaves the cursor on it.
         record_offset = cursor.file_offset()
-        head = cursor.read(record.size)
+        head = cursor.peek(record.size)
         if not head:
             return None
         if len(head) < record.size:
+            cursor.position += len(head)
             raise TruncatedSavefileError(
                 f"truncated dump file; tried to read {record.size} header bytes, "
                 f"only got {len(head)}",
@@ -634,13 +650,14 @@ def _slow_record_reader(
         sec, frac, caplen, length = record.unpack(head)
         if lengths_swapped == SWAPPED or (lengths_swapped == MAYBE_SWAPPED and caplen > length):
             caplen, length = length, caplen
-        data = _read_data(caplen, length, record_offset)
+        data = _take_data(caplen, record_offset)
         hdr = make((sec, frac, len(data), length))
         if post:
             hdr, data = post_process(dlt, header.swapped, hdr, data)
         return hdr, data
 
-    def _read_data(caplen: int, length: int, record_offset: int) -> bytes:
+    def _take_data(caplen: int, record_offset: int) -> bytes:
+        """The record's data (clipped to the snapshot length), the whole record consumed."""
         if caplen > max_caplen:
             limit = f"snaplen of {snapshot}" if caplen > snapshot else f"maximum of {max_caplen}"
             raise MalformedSavefileError(
@@ -648,20 +665,15 @@ def _slow_record_reader(
                 offset=record_offset,
             )
         keep = min(caplen, snapshot)
-        data = cursor.read(keep)
-        if len(data) < keep:
+        whole = cursor.peek(record.size + caplen)
+        cursor.position += len(whole)
+        got = len(whole) - record.size
+        if got < caplen:
+            wanted = keep if got < keep else caplen
             raise TruncatedSavefileError(
-                f"truncated dump file; tried to read {keep} captured bytes, only got {len(data)}",
-                offset=cursor.file_offset(),
+                f"truncated dump file; tried to read {wanted} captured bytes, only got {got}",
+                offset=record_offset + len(whole),
             )
-        if caplen > keep:
-            skipped = cursor.skip(caplen - keep)
-            if skipped < caplen - keep:
-                raise TruncatedSavefileError(
-                    f"truncated dump file; tried to read {caplen} captured bytes, "
-                    f"only got {keep + skipped}",
-                    offset=cursor.file_offset(),
-                )
-        return data
+        return whole[record.size : record.size + keep]
 
     return read_one

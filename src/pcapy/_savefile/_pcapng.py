@@ -290,6 +290,12 @@ class PcapngRecordStream:
         """The error that ended the stream, if a damaged block did."""
         return self.reader.failure
 
+    @property
+    def exhausted(self) -> bool:
+        """Whether reading found the end of the file, or failed: a generator that ended did
+        so there, not because an exception (a KeyboardInterrupt) went through it."""
+        return self.reader.ended or self.reader.failure is not None
+
     def iterate(
         self, packet_filter: Optional[BPFProgram] = None, until_break: Optional[Breakable] = None
     ) -> Iterator[Packet]:
@@ -522,6 +528,7 @@ def loop_source(per_packet: PerPacket, kind: LoopKind) -> str:
                     emitter.line(*kind.stops())
             emitter.line(
                 "cursor.position = pos",
+                "pos = -1",  # the careful path owns the position until it returns
                 "item = slow()",
                 f"{PACKET}, pos = cursor.buffer, cursor.position",
             )
@@ -573,6 +580,7 @@ class _Reader:
         self.fast: list[_FastPath] = []
         self.max_block = MAX_BLOCK_SIZE
         self.failure: Optional[SavefileError] = None  # once the file fails, it stays failed
+        self.ended = False  # the careful path found the end of the file
         self.section_index = -1
         self.interface_option_bytes = 0  # of the current section's interfaces
         self.kept_cost = 0  # estimated memory of the metadata records kept in self.info
@@ -713,6 +721,7 @@ class _Reader:
                 self.skim_light_blocks()
                 block = self.read_block()
                 if block is None:
+                    self.ended = True
                     return None
                 packet = self.handle(block)
                 if packet is not None:

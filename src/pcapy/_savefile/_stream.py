@@ -9,6 +9,7 @@ reader sees packets as soon as a writer on the other end of a pipe flushes them.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import stat
@@ -161,12 +162,13 @@ class ByteSource:
         return self._stream
 
     def chunks(self) -> Iterator[bytes]:
-        """Yield the stream's remaining bytes, chunk by chunk, until EOF."""
-        while True:
-            chunk = self._read_checked(CHUNK_SIZE)
-            if not chunk:
-                return
-            yield chunk
+        """The stream's remaining bytes, chunk by chunk, until EOF.
+
+        Not a generator: an exception from one read (a KeyboardInterrupt, an I/O error) leaves
+        the iterator usable, so the next read goes on from there rather than finding a dead
+        generator's silent end.
+        """
+        return iter(functools.partial(self._read_checked, CHUNK_SIZE), b"")
 
     def seek(self, offset: int) -> None:
         """Continue reading at ``offset`` (plain files only: see ``path``)."""

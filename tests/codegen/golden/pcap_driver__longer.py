@@ -21,6 +21,7 @@ def run(*, cursor, unpack_from, record_size, make, fast_limit, slow, accept, _u1
             if not left or source.break_requested:
                 return left
             cursor.position = pos
+            pos = -1
             item = slow()
             pkt, pos = cursor.buffer, cursor.position
             end = len(pkt)
@@ -30,5 +31,5 @@ def run(*, cursor, unpack_from, record_size, make, fast_limit, slow, accept, _u1
                 callback(*item)
                 left -= 1
     finally:
-        if cursor.buffer is pkt:
+        if pos >= 0 and cursor.buffer is pkt:
             cursor.position = pos

@@ -14,6 +14,7 @@ def run(*, cursor, unpack_from, record_size, make, fast_limit, slow, accept, _u1
                 if accept(pkt, base, buflen, fields[3]):
                     yield make(fields), pkt[base:stop]
             cursor.position = pos
+            pos = -1
             item = slow()
             pkt, pos = cursor.buffer, cursor.position
             end = len(pkt)

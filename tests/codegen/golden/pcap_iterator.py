@@ -17,6 +17,7 @@ def run(*, cursor, unpack_from, record_size, make, fast_limit, slow, accept, _u1
                 source.break_requested = False
                 return
             cursor.position = pos
+            pos = -1
             item = slow()
             pkt, pos = cursor.buffer, cursor.position
             end = len(pkt)

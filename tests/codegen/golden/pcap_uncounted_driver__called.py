@@ -16,6 +16,7 @@ def run(*, cursor, unpack_from, record_size, make, fast_limit, slow, accept, _u1
             if source.break_requested:
                 return left
             cursor.position = pos
+            pos = -1
             item = slow()
             pkt, pos = cursor.buffer, cursor.position
             end = len(pkt)
@@ -24,5 +25,5 @@ def run(*, cursor, unpack_from, record_size, make, fast_limit, slow, accept, _u1
             if accept is None or accept(item[1], 0, len(item[1]), item[0][3]):
                 callback(*item)
     finally:
-        if cursor.buffer is pkt:
+        if pos >= 0 and cursor.buffer is pkt:
             cursor.position = pos

@@ -73,6 +73,7 @@ def run(*, reader, cursor, make, from_block, slow, accept, filter_link, others, 
             if not left or source.break_requested:
                 return left
             cursor.position = pos
+            pos = -1
             item = slow()
             pkt, pos = cursor.buffer, cursor.position
             if item is None:
@@ -80,5 +81,5 @@ def run(*, reader, cursor, make, from_block, slow, accept, filter_link, others, 
             callback(*item)
             left -= 1
     finally:
-        if cursor.buffer is pkt:
+        if pos >= 0 and cursor.buffer is pkt:
             cursor.position = pos

@@ -52,6 +52,7 @@ def run(*, reader, cursor, make, from_block, slow, accept, filter_link, others, 
                     stamp_high, stamp_low = high, low - fraction
                 yield make((stamp_seconds, fraction * multiplier, buflen, wirelen, interface, options)), pkt[base : base + buflen]
             cursor.position = pos
+            pos = -1
             item = slow()
             pkt, pos = cursor.buffer, cursor.position
             if item is None:

@@ -69,6 +69,7 @@ def run(*, reader, cursor, make, from_block, slow, accept, filter_link, others, 
                     continue
                 continue
             cursor.position = pos
+            pos = -1
             item = slow()
             pkt, pos = cursor.buffer, cursor.position
             if item is None:

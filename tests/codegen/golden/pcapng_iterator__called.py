@@ -70,6 +70,7 @@ def run(*, reader, cursor, make, from_block, slow, accept, filter_link, others, 
                 source.break_requested = False
                 return
             cursor.position = pos
+            pos = -1
             item = slow()
             pkt, pos = cursor.buffer, cursor.position
             if item is None:
