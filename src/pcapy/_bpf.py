@@ -26,6 +26,7 @@ from ._savefile._linktype import dlt_to_linktype
 if TYPE_CHECKING:
     from ._bpf_vm import InPlaceFilterFunction
     from ._codegen import Line
+    from ._source import SavefileFacts
 
 # The translator (_bpf_vm) is imported by the first program made, not by `import pcapy`.
 
@@ -281,13 +282,10 @@ def _compile_instructions(
                           savefile_swapped=savefile_swapped)
 
 
-def savefile_swapped(file_header: object) -> bool:
+def savefile_swapped(file_header: Optional[SavefileFacts]) -> bool:
     """Whether a savefile (its ``file_header``: classic pcap, or pcapng's first section) was
     written in the other byte order than this machine's, as libpcap's ``pcap_t`` records it."""
-    sections = getattr(file_header, "sections", None)
-    if sections:
-        file_header = sections[0]
-    return getattr(file_header, "byte_order", _HOST_ORDER) != _HOST_ORDER
+    return file_header is not None and file_header.byte_order != _HOST_ORDER
 
 
 def _savefile_shape(dlt: int, swapped: Optional[bool]) -> Optional[_libpcap.SavefileShape]:

@@ -72,7 +72,7 @@ from ._libpcap import Handle, PacketDrain, PacketReader, lookup_net
 from ._live_batch import batch_readers
 from ._pkthdr import Packet, Pkthdr
 from ._reader import Reader
-from ._source import TIMEOUT, AfterEnd, LinkTypeCompiler, NextPacket, pack_batch
+from ._source import TIMEOUT, AfterEnd, LinkTypeCompiler, NextPacket, SavefileFacts, pack_batch
 
 #: pcapy's words for a call that needs an activated handle (pcap_statustostr's are close).
 NOT_ACTIVATED = "This handle hasn't been activated yet"
@@ -374,7 +374,7 @@ class LiveCapture:
 
     #: What a savefile source says about its file; a live capture has none.
     file_format: Optional[str] = None
-    file_header: Optional[object] = None
+    file_header: Optional[SavefileFacts] = None
 
     @property
     def failure(self) -> Optional[PcapError]:

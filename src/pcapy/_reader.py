@@ -322,7 +322,9 @@ class Reader:
     @property
     def interfaces(self) -> list[Any]:
         """The pcapng interfaces described so far (each packet's header names its own)."""
-        return list(getattr(self.file_header, "interfaces", ()))
+        self._check_open()
+        header = self._source.file_header
+        return [] if header is None else list(header.interfaces)
 
     @property
     def is_live(self) -> bool:

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import copy
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
-from typing import TYPE_CHECKING, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from ._constants import TstampPrecision
 from ._errors import PcapError, SavefileError
@@ -113,6 +113,17 @@ class Busy:
         raise StopIteration
 
 
+class SavefileFacts(Protocol):
+    """What ``Reader`` and the filter compiler read of a savefile's header, classic pcap's
+    (``PcapFileHeader``) or pcapng's (``PcapngFileInfo``, its first section's byte order)."""
+
+    @property
+    def byte_order(self) -> str: ...
+
+    @property
+    def interfaces(self) -> Sequence[Any]: ...
+
+
 class PacketSource(Protocol):
     """What ``Reader`` needs from an engine; see the module docstring.
 
@@ -139,7 +150,7 @@ class PacketSource(Protocol):
     def file_format(self) -> Optional[str]: ...
 
     @property
-    def file_header(self) -> Optional[object]: ...
+    def file_header(self) -> Optional[SavefileFacts]: ...
 
     @property
     def failure(self) -> Optional[PcapError]: ...

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Protocol
 from .._constants import TstampPrecision
 from .._errors import SavefileError, TruncatedSavefileError, UnknownFormatError
 from .._pkthdr import Pkthdr
-from .._source import AfterEnd, Breakable, Busy, LinkTypeCompiler
+from .._source import AfterEnd, Breakable, Busy, LinkTypeCompiler, SavefileFacts
 from . import _pcap
 from ._stream import ByteSource, PathOrFile, open_stream
 
@@ -97,7 +97,7 @@ class SavefileSource:
         precision: TstampPrecision,
         records: RecordStream,
         file_format: str,
-        file_header: Optional[object] = None,
+        file_header: Optional[SavefileFacts] = None,
         *,
         filter_backend: Optional[FilterBackend] = None,
     ) -> None:

@@ -102,6 +102,11 @@ class PcapFileHeader:
     linktype_field: int
 
     @property
+    def interfaces(self) -> tuple[()]:
+        """A classic pcap file has no pcapng interfaces."""
+        return ()
+
+    @property
     def linktype(self) -> int:
         """The LINKTYPE_ value (the low 16 bits of the link-type field)."""
         return self.linktype_field & LINKTYPE_MASK
