@@ -18,10 +18,11 @@ packet's output, the protocols found, the addresses and the options. Tables disp
 their ports), ``_ICMP`` and ``_ICMP6`` (type -> details). Printers get the decoder, a
 ``_View`` of their bytes and the ``length`` announced by the layer below, which tcpdump prints.
 
-Coverage: Ethernet II, 802.3 (LLC, SNAP), 802.1Q/802.1ad, Linux cooked v1/v2, raw IP, BSD
-loopback (the other link layers and MPLS: ``pcapy._decode_links``); ARP, IPv4, IPv6 and its
-extension headers, TCP, UDP, ICMP, ICMPv6, DNS and mDNS, the first line of HTTP (every line
-under -v), SSH version lines, OpenFlow message headers, Rx headers and acknowledgments.
+Coverage: Ethernet II, 802.3 (LLC, SNAP; other LLC frames and STP: ``pcapy._decode_llc``),
+802.1Q/802.1ad, Linux cooked v1/v2, raw IP, BSD loopback (the other link layers and MPLS:
+``pcapy._decode_links``); ARP, IPv4, IPv6 and its extension headers, TCP, UDP, ICMP,
+ICMPv6, DNS and mDNS, the first line of HTTP (every line under -v), SSH version lines,
+OpenFlow message headers, Rx headers and acknowledgments.
 Other protocols end at the layer that carries them. ``verbose=True`` gives ``tcpdump -v``'s
 forms (see the "-v" section): IP header details, verified checksums (RFC 1071), and the
 verbose details of the protocols above.
@@ -323,7 +324,7 @@ def _ethernet_frame(decoder: _Decoder, view: _View, length: int, tag: Optional[_
         size = min(ethertype, length - offset)
         if decoder.link_header:
             decoder.out(f"{macs}, {tag_text}802.3, length {size}: ")
-        _llc(decoder, view.sub(offset, size), size, macs)
+        _llc(decoder, view.sub(offset, size), size, (view.mac(6), view.mac(0)))
         return
     head = macs + ", " + (tag_text if decoder.link_header else "")
     decoder.layer = "vlan"
@@ -337,6 +338,12 @@ def _ethernet_frame(decoder: _Decoder, view: _View, length: int, tag: Optional[_
         ethertype, offset = view.u16(offset + 2), offset + 4
         decoder.protocols.append("VLAN")
         decoder.link_length = offset
+    if ethertype <= 1500:  # an 802.3 length after the tags
+        if decoder.link_header:
+            decoder.out(head + "802.3")
+        size = min(ethertype, length - offset)
+        _llc(decoder, view.sub(offset, size), size, (view.mac(6), view.mac(0)))
+        return
     if not decoder.link_header:  # an unknown payload is announced by its own ethertype
         head = macs + ", "
     first = not decoder.link_header or offset == type_at + 2
@@ -344,27 +351,16 @@ def _ethernet_frame(decoder: _Decoder, view: _View, length: int, tag: Optional[_
     _link_payload(decoder, head, ethertype, view.sub(offset), length - offset)
 
 
-def _llc(decoder: _Decoder, view: _View, length: int, macs: str) -> None:
-    """IEEE 802.2 LLC: DSAP, SSAP, control; SNAP frames carry an ethertype."""
+def _llc(decoder: _Decoder, view: _View, length: int,
+         addresses: Optional[tuple[str, str]]) -> None:
+    """IEEE 802.2 LLC (``pcapy._decode_llc``); SNAP frames carry an ethertype."""
     decoder.enter("LLC", "llc")
-    if not view.has(0, 3):
-        decoder.out(" [|llc]")
-        decoder.hexdump(view.rest(), force=True)
-        raise _TruncatedError("")
-    dsap, ssap, control = view.u8(0), view.u8(1), view.u8(2)
-    if dsap == ssap == 0xAA and control == 3:
-        _snap(decoder, view, length, macs)
-        return
-    decoder.out(("" if decoder.link_header else macs + " ")
-                + f"LLC, dsap 0x{dsap:02x}, ssap 0x{ssap:02x}, ctrl 0x{control:02x}: ")
-    decoder.hexdump(view.rest())
+    llc_frame(decoder, view, length, addresses)
 
 
 def _snap(decoder: _Decoder, view: _View, length: int, macs: str) -> None:
     """SNAP: an OUI and a protocol id; OUI 0 means the id is an ethertype (RFC 1042)."""
     decoder.layer = "snap"
-    if decoder.link_header:
-        decoder.out("LLC, dsap SNAP (0xaa) Individual, ssap SNAP (0xaa) Command, ctrl 0x03: ")
     view.need(0, 8)
     oui, ethertype = int.from_bytes(view.raw(3, 3), "big"), view.u16(6)
     what = (_ethertype_text(ethertype, False, length - 8) if oui == 0 else
@@ -393,7 +389,7 @@ def _cooked(decoder: _Decoder, head: str, protocol: int, view: _View, length: in
     if decoder.link_header:
         decoder.out(head + tail)
     if protocol == 4:
-        _llc(decoder, view, rest, "")
+        _llc(decoder, view, rest, None)
     else:
         decoder.hexdump(view.rest())
 
@@ -1716,6 +1712,7 @@ _PORTED: dict[int, _PortPrinter] = {6: _tcp, 17: _udp}
 
 # the other link layers, in their own module, which takes the helpers above from this one
 from ._decode_links import ethertype_printers, link_printers  # noqa: E402
+from ._decode_llc import llc_frame  # noqa: E402
 
 _LINKTYPES.update(link_printers())
 _ETHERTYPES.update(ethertype_printers())

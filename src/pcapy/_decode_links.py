@@ -560,7 +560,7 @@ def _ieee80211(decoder: _Decoder, view: _View, length: int) -> None:
     decoder.link_length = header
     if subtype & 4:  # no data (null function, QoS null)
         return
-    _llc(decoder, view.sub(header), length - header, "")
+    _llc(decoder, view.sub(header), length - header, None)
 
 
 # -- MPLS (RFC 3032) -----------------------------------------------------------------------

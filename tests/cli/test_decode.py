@@ -47,6 +47,24 @@ def snap(ethertype: int, payload: bytes, oui: bytes = b"\x00\x00\x00") -> bytes:
     return b"\xaa\xaa\x03" + oui + struct.pack("!H", ethertype) + payload
 
 
+BRIDGE_A = bytes.fromhex("8000") + MAC_A
+BRIDGE_B = bytes.fromhex("7fff") + MAC_B
+BPDU_TIMES = struct.pack("!HHHH", 0x100, 0x1400, 0x200, 0xF00)
+
+
+def bpdu(version: int, kind: int, flags: int, extra: bytes = b"") -> bytes:
+    """A spanning tree BPDU: root, path cost, bridge, port 0x8002, times, then ``extra``."""
+    return (struct.pack("!HBBB", 0, version, kind, flags) + BRIDGE_B + struct.pack("!I", 4)
+            + BRIDGE_A + struct.pack("!H", 0x8002) + BPDU_TIMES + extra)
+
+
+#: an MSTP BPDU's version 3 part: configuration name, revision, digest, CIST internal root
+#: path cost, CIST bridge id, remaining hops, then one MSTI record
+MSTP_V3 = (bytes([0]) + b"region".ljust(32, b"\0") + struct.pack("!H", 1) + bytes(16)
+           + struct.pack("!I", 0) + BRIDGE_A + bytes([20])
+           + bytes([0x7C]) + BRIDGE_B[:2] + MAC_B + struct.pack("!IBBB", 0, 0x80, 0x80, 20))
+
+
 def sll(payload: bytes, protocol: int = 0x0800, kind: int = 0) -> bytes:
     return struct.pack("!HHH", kind, 1, 6) + MAC_A + b"\x00\x00" + struct.pack("!H", protocol) + payload
 
@@ -217,6 +235,33 @@ SAMPLES: dict[str, tuple[int, bytes]] = {
     "llc-snap-arp": (EN10MB, ieee8023(snap(0x0806, arp(1, MAC_A, IP_A, b"\x00" * 6, IP_B)))),
     "llc-snap-unknown": (EN10MB, ieee8023(snap(0x88B5, b"abcd"))),
     "unknown-ethertype": (EN10MB, ether(b"\x01\x02\x03", 0x88B5)),
+    # 802.2 LLC without SNAP, and the spanning tree BPDUs it carries
+    "llc-unknown-ui": (EN10MB, ieee8023(b"\x80\x80\x03" + b"payload-bytes")),
+    "llc-other-saps-group": (EN10MB, ieee8023(b"\x81\x05\x13" + b"xyz")),
+    "llc-test-response": (EN10MB, ieee8023(b"\xf0\xf1\xf3" + b"test")),
+    "llc-xid-basic": (EN10MB, ieee8023(b"\x00\x01\xbf\x81\x01\x00")),
+    "llc-xid-other": (EN10MB, ieee8023(b"\x04\x04\xaf\x30\x31")),
+    "llc-xid-empty": (EN10MB, ieee8023(b"\x04\x05\xaf", length=3) + bytes(3)),
+    "llc-supervisory": (EN10MB, ieee8023(b"\x04\x05\x05\x0b")),
+    "llc-information": (EN10MB, ieee8023(b"\x04\x04\x0a\x07" + b"data")),
+    "llc-ip-sap": (EN10MB, ieee8023(b"\x06\x06\x03" + ipv4(udp(1, 2, b"ab"), 17))),
+    "stp-config": (EN10MB, ieee8023(b"\x42\x42\x03" + bpdu(0, 0, 0x81))),
+    "stp-config-padded": (EN10MB, ieee8023(b"\x42\x42\x03" + bpdu(0, 0, 0), length=38)
+                          + bytes(8)),
+    "stp-tcn": (EN10MB, ieee8023(b"\x42\x42\x03\x00\x00\x00\x80")),
+    "stp-rstp": (EN10MB, ieee8023(b"\x42\x42\x03" + bpdu(2, 2, 0x7C, b"\x00"))),
+    "stp-mstp": (EN10MB, ieee8023(b"\x42\x42\x03" + bpdu(3, 2, 0x3C, b"\x00" + struct.pack(
+        "!H", 64 + 16) + MSTP_V3))),
+    "stp-spb": (EN10MB, ieee8023(b"\x42\x42\x03" + bpdu(4, 2, 0x02, b"\x00" + struct.pack(
+        "!H", 64) + MSTP_V3[:-16] + struct.pack("!H", 85) + bytes(85)))),
+    "stp-mstp-version-1-length": (EN10MB, ieee8023(b"\x42\x42\x03" + bpdu(3, 2, 0, b"\x01"
+                                                                         + bytes(80)))),
+    "stp-unknown-type": (EN10MB, ieee8023(b"\x42\x42\x03" + bpdu(0, 0x33, 0))),
+    "stp-short-config": (EN10MB, ieee8023(b"\x42\x42\x03" + bpdu(0, 0, 0)[:20])),
+    "stp-unknown-version": (EN10MB, ieee8023(b"\x42\x42\x03" + bpdu(7, 0, 0))),
+    "stp-not-stp": (EN10MB, ieee8023(b"\x42\x42\x03\x00\x01\x00\x00")),
+    "vlan-stp": (EN10MB, ether(bpdu(0, 0, 1), 3 + 35, tags=((0x8100, 0x0008),))[:16]
+                 + struct.pack("!H", 38) + b"\x42\x42\x03" + bpdu(0, 0, 1)),
     # IPv6, extension headers, ICMPv6
     "ipv6-udp": (EN10MB, in_ether6(udp(1000, 2000, b"data"), 17)),
     "ipv6-hop-by-hop-tcp": (EN10MB, in_ether6(ext6(6, b"\x05\x02\x00\x00\x01\x00")
@@ -254,6 +299,9 @@ SAMPLES: dict[str, tuple[int, bytes]] = {
     "sll-dns": (SLL, sll(ipv4(udp(1, 53, dns(5, 0x0100, [question("a.b")])), 17))),
     "sll-outgoing-ipv6": (SLL, sll(ipv6(udp(1, 2, b""), 17), 0x86DD, kind=4)),
     "sll-unknown": (SLL, sll(b"abcd", 0x1234)),
+    "sll-llc-unknown": (SLL, sll(b"\xf0\xf0\x03" + b"netbios?", 4)),
+    "sll-stp-tcn": (SLL, sll(b"\x42\x42\x03\x00\x00\x00\x80", 4)),
+    "sll2-llc-supervisory": (SLL2, sll2(b"\x80\x81\x01\x01", 4)),
     "sll2-icmp": (SLL2, sll2(ipv4(icmp(0, 0, b"\x00\x09\x00\x09"), 1))),
     "sll2-unknown-interface": (SLL2, sll2(ipv6(udp(1, 2, b""), 17), 0x86DD, ifindex=0x7FFFFFF0,
                                           kind=0)),
@@ -355,6 +403,26 @@ def text(name: str, **options: object) -> str:
     ("qinq", "IP 10.0.0.1 > 10.0.0.2: ICMP echo reply, id 1, seq 2, length 8"),
     ("llc-snap-ip", "IP 10.0.0.1.1 > 10.0.0.2.2: UDP, length 2"),
     ("llc-snap-arp", "ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 28"),
+    ("llc-other-saps-group", "00:11:22:33:44:55 SNA > 66:77:88:99:aa:bb Unknown DSAP 0x80 "
+                             "Unnumbered, ui, Flags [Final], length 6\n\t0x0000:  8105 1378 "
+                             "797a                           ...xyz"),
+    ("llc-xid-basic", "00:11:22:33:44:55 > 66:77:88:99:aa:bb Null Unnumbered, xid, "
+                      "Flags [Final], length 6: 01 00"),
+    ("llc-supervisory", "00:11:22:33:44:55 > 66:77:88:99:aa:bb SNA Supervisory, Receiver not "
+                        "Ready, rcv seq 5, Flags [Final], length 4"),
+    ("llc-information", "00:11:22:33:44:55 > 66:77:88:99:aa:bb SNA Information, send seq 5, "
+                        "rcv seq 3, Flags [Poll], length 8\n\t0x0000:  0404 0a07 6461 7461"
+                        "                      ....data"),
+    ("llc-ip-sap", "IP 10.0.0.1.1 > 10.0.0.2.2: UDP, length 2"),
+    ("stp-config", "STP 802.1d, Config, Flags [Topology change, Topology change ACK], "
+                   "bridge-id 8000.00:11:22:33:44:55.8002, length 35"),
+    ("stp-tcn", "STP 802.1d, Topology Change"),
+    ("stp-rstp", "STP 802.1w, Rapid STP, Flags [Learn, Forward, Agreement], "
+                 "bridge-id 8000.00:11:22:33:44:55.8002, length 36"),
+    ("stp-mstp", "STP 802.1s, Rapid STP, CIST Flags [Learn, Forward], length 118"),
+    ("stp-short-config", "STP 802.1d, Config (invalid)"),
+    ("vlan-stp", "STP 802.1d, Config, Flags [Topology change], "
+                 "bridge-id 8000.00:11:22:33:44:55.8002, length 35"),
     ("ipv6-udp", "IP6 fe80::1.1000 > ff02::fb.2000: UDP, length 4"),
     ("ipv6-hop-by-hop-tcp", "IP6 fe80::1 > ff02::fb: HBH 443 > 50000: Flags [S.], seq 10, "
                             "ack 20, win 64240, length 0"),
@@ -415,6 +483,14 @@ def test_summary_lines(name: str, expected: str) -> None:
                     "UDP, length 2"),
     ("ipv6-udp", "00:11:22:33:44:55 > 66:77:88:99:aa:bb, ethertype IPv6 (0x86dd), length 66: "
                  "fe80::1.1000 > ff02::fb.2000: UDP, length 4"),
+    ("llc-test-response", "00:11:22:33:44:55 > 66:77:88:99:aa:bb, 802.3, length 7: LLC, dsap "
+                          "NetBeui (0xf0) Individual, ssap NetBeui (0xf0) Response, ctrl 0xf3: "
+                          "Unnumbered, test, Flags [Final], length 7\n\t0x0000:  f0f1 f374 "
+                          "6573 74                        ...test"),
+    ("vlan-stp", "00:11:22:33:44:55 > 66:77:88:99:aa:bb, ethertype 802.1Q (0x8100), length 56: "
+                 "vlan 8, p 0, 802.3LLC, dsap STP (0x42) Individual, ssap STP (0x42) Command, "
+                 "ctrl 0x03: STP 802.1d, Config, Flags [Topology change], "
+                 "bridge-id 8000.00:11:22:33:44:55.8002, length 35"),
     ("sll-dns", " In 00:11:22:33:44:55 ethertype IPv4 (0x0800), length 65: 10.0.0.1.1 > "
                 "10.0.0.2.53: 5+ A? a.b. (21)"),
     ("sll2-unknown-interface", "?     In  ifindex 2147483632 00:11:22:33:44:55 ethertype IPv6 "
@@ -482,6 +558,9 @@ def test_sll2_shows_the_local_interface_name() -> None:
     ("tcp-http-get", ("Ethernet", "IPv4", "TCP", "HTTP"), 14),
     ("tcp-dns", ("Ethernet", "IPv4", "TCP", "DNS"), 14),
     ("vlan", ("Ethernet", "VLAN", "IPv4", "UDP"), 18),
+    ("stp-config", ("Ethernet", "LLC", "STP"), 17),
+    ("llc-ip-sap", ("Ethernet", "LLC", "IPv4", "UDP"), 17),
+    ("vlan-stp", ("Ethernet", "VLAN", "LLC", "STP"), 21),
     ("qinq", ("Ethernet", "VLAN", "VLAN", "IPv4", "ICMP"), 22),
     ("llc-snap-ip", ("Ethernet", "LLC", "IPv4", "UDP"), 22),
     ("arp-request", ("Ethernet", "ARP"), 14),
@@ -733,7 +812,7 @@ def test_hex_dumps_match_tcpdump(tcpdump: str, tmp_path: Path) -> None:
 @pytest.mark.tools
 @pytest.mark.parametrize("name", ["pcap/tcp-handshake-nano.pcap", "pcap/LINKTYPE_IPV4.pcap",
                                   "pcap/sll2.pcap", "pcapng/NullLoopback.pcap",
-                                  "pcap/microsecs_big_endian.pcap"])
+                                  "pcap/microsecs_big_endian.pcap", "pcap/brcm-tag-stp.pcap"])
 @pytest.mark.parametrize("options", [(), ("-e",)])
 def test_corpus_files_we_cover_fully_match_tcpdump(tcpdump: str, name: str,
                                                    options: tuple[str, ...]) -> None:
