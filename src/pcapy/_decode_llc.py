@@ -147,6 +147,9 @@ _BPDU_FLAGS = ((0x01, "Topology change"), (0x02, "Proposal"), (0x10, "Learn"),
 _CONFIG_SIZE = 35  # a configuration BPDU; a rapid one adds the version 1 length byte
 _MSTP_MIN_SIZE = 102
 _SPB_MIN_SIZE = 87
+_PORT_ROLES = ("Unknown", "Alternate", "Root", "Designated")
+_MSTI_SIZE = 16
+_MSTI_START = 102  # an MSTP BPDU's first MSTI record, after a 64-byte configuration part
 _INVALID = " (invalid)"  # what ends the line of a BPDU shorter than its type requires
 
 
@@ -168,7 +171,9 @@ def _stp(decoder: _Decoder, view: _View, length: int) -> None:
         if length < _CONFIG_SIZE + (kind == 0x02):
             raise _TruncatedError(_INVALID)
         decoder.out(f", Flags [{_flags_text(view.u8(4))}]")
-        decoder.out(_bridge_text(view, length))
+        decoder.out(f", bridge-id {_bridge_id(view, 17)}.{view.u16(25):04x}, length {length}")
+        if decoder.verbose:
+            _config_details(decoder, view, version == 2)
     elif kind == 0x02 and version in (3, 4):
         _mstp(decoder, view, length, version == 4)
 
@@ -177,8 +182,28 @@ def _flags_text(flags: int) -> str:
     return ", ".join(name for bit, name in _BPDU_FLAGS if flags & bit) or "none"
 
 
-def _bridge_text(view: _View, length: int) -> str:
-    return f", bridge-id {view.u16(17):04x}.{view.mac(19)}.{view.u16(25):04x}, length {length}"
+def _bridge_id(view: _View, offset: int) -> str:
+    """A bridge identifier: priority and system id extension, then the bridge's address."""
+    return f"{view.u16(offset):04x}.{view.mac(offset + 2)}"
+
+
+def _times_text(view: _View) -> str:
+    """The four timers, which a BPDU gives in 1/256ths of a second."""
+    age, most, hello, delay = (view.u16(at) / 256 for at in (27, 29, 31, 33))
+    return (f"\n\tmessage-age {age:.2f}s, max-age {most:.2f}s, hello-time {hello:.2f}s, "
+            f"forwarding-delay {delay:.2f}s")
+
+
+def _role(flags: int) -> str:
+    return _PORT_ROLES[(flags >> 2) & 3]
+
+
+def _config_details(decoder: _Decoder, view: _View, rapid: bool) -> None:
+    """What -v adds to a configuration or rapid BPDU: its timers and root bridge."""
+    decoder.out(_times_text(view))
+    decoder.out(f"\n\troot-id {_bridge_id(view, 5)}, root-pathcost {view.u32(13)}")
+    if rapid:
+        decoder.out(f", port-role {_role(view.u8(4))}")
 
 
 def _mstp(decoder: _Decoder, view: _View, length: int, spb: bool) -> None:
@@ -190,7 +215,73 @@ def _mstp(decoder: _Decoder, view: _View, length: int, spb: bool) -> None:
     if length < 36 + mstp_size:
         raise _TruncatedError(_INVALID)
     decoder.out(f", CIST Flags [{_flags_text(view.u8(4))}], length {length}")
+    if decoder.verbose:
+        _mstp_details(decoder, view)
     if spb:
         spb_size = view.u16(36 + mstp_size) + 2
         if length < 36 + mstp_size + spb_size or spb_size < _SPB_MIN_SIZE:
             raise _TruncatedError(_INVALID)
+        if decoder.verbose:
+            _spb_details(decoder, view.sub(36 + mstp_size))
+
+
+def _name(decoder: _Decoder, view: _View, offset: int) -> None:
+    """A 32-byte name, up to its first NUL, byte by byte (a cut one is printed as far as it
+    goes); other bytes are shown as tcpdump shows them (``M-`` and ``^`` prefixes)."""
+    for at in range(offset, offset + 32):
+        byte = view.u8(at)
+        if byte == 0:
+            return
+        prefix = "M-" if byte & 0x80 else ""
+        byte &= 0x7F
+        if not 0x20 <= byte < 0x7F:
+            prefix, byte = prefix + "^", byte ^ 0x40
+        decoder.out(prefix + chr(byte))
+
+
+def _digest(view: _View, offset: int, words: int) -> str:
+    return "".join(f"{view.u32(offset + 4 * word):08x}" for word in range(words))
+
+
+def _mstp_details(decoder: _Decoder, view: _View) -> None:
+    """What -v adds to an MSTP BPDU: the CIST's bridges, timers and region, then each MSTI."""
+    flags = view.u8(4)
+    decoder.out(f"\n\tport-role {_role(flags)}, ")
+    decoder.out(f"CIST root-id {_bridge_id(view, 5)}, CIST ext-pathcost {view.u32(13)}")
+    decoder.out(f"\n\tCIST regional-root-id {_bridge_id(view, 17)}, ")
+    decoder.out(f"CIST port-id {view.u16(25):04x},")
+    decoder.out(_times_text(view))
+    decoder.out(f"\n\tv3len {view.u16(36)}, ")
+    decoder.out("MCID Name ")
+    _name(decoder, view, 39)
+    decoder.out(f", rev {view.u16(71)},\n\t\tdigest {_digest(view, 73, 4)}, ")
+    decoder.out(f"CIST int-root-pathcost {view.u32(89)},")
+    decoder.out(f"\n\tCIST bridge-id {_bridge_id(view, 93)}, ")
+    decoder.out(f"CIST remaining-hops {view.u8(101)}")
+    records = max(view.u16(36) - 64, 0) // _MSTI_SIZE
+    for at in range(_MSTI_START, _MSTI_START + records * _MSTI_SIZE, _MSTI_SIZE):
+        _msti(decoder, view, at)
+
+
+def _msti(decoder: _Decoder, view: _View, at: int) -> None:
+    instance, flags = view.u16(at + 1) & 0xFFF, view.u8(at)
+    decoder.out(f"\n\tMSTI {instance}, Flags [{_flags_text(flags)}], port-role {_role(flags)}")
+    decoder.out(f"\n\t\tMSTI regional-root-id {_bridge_id(view, at + 1)}, "
+                f"pathcost {view.u32(at + 9)}")
+    decoder.out(f"\n\t\tMSTI bridge-prio {view.u8(at + 13) >> 4}, "
+                f"port-prio {view.u8(at + 14) >> 4}, hops {view.u8(at + 15)}")
+
+
+def _spb_details(decoder: _Decoder, view: _View) -> None:
+    """What -v adds to an SPB BPDU: its auxiliary region and agreement (``view`` starts at
+    the version 4 length)."""
+    decoder.out(f"\n\tv4len {view.u16(0)}, ")
+    decoder.out("AUXMCID Name ")
+    _name(decoder, view, 3)
+    decoder.out(f", Rev {view.u16(35)},\n\t\tdigest {_digest(view, 37, 4)}")
+    agreement, form, convention = view.u8(53), view.u8(55), view.u8(56)
+    decoder.out(f"\n\tAgreement num {agreement >> 6}, Discarded Agreement num "
+                f"{agreement >> 4 & 3}, Agreement valid-flag {agreement >> 3 & 1},\n\t"
+                f"Restricted role-flag: {agreement >> 2 & 1}, Format id {form >> 4} cap {form}, "
+                f"Convention id {convention >> 4} cap {convention},\n\tEdge count "
+                f"{view.u16(57)}, Agreement digest {_digest(view, 67, 5)}")

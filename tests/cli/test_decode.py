@@ -252,6 +252,8 @@ SAMPLES: dict[str, tuple[int, bytes]] = {
     "stp-rstp": (EN10MB, ieee8023(b"\x42\x42\x03" + bpdu(2, 2, 0x7C, b"\x00"))),
     "stp-mstp": (EN10MB, ieee8023(b"\x42\x42\x03" + bpdu(3, 2, 0x3C, b"\x00" + struct.pack(
         "!H", 64 + 16) + MSTP_V3))),
+    "stp-mstp-odd-name": (EN10MB, ieee8023(b"\x42\x42\x03" + bpdu(3, 2, 0x08, b"\x00" + struct.pack(
+        "!H", 64) + b"\x00r\x01\xe9\x7fg" + MSTP_V3[6:-16]))),
     "stp-spb": (EN10MB, ieee8023(b"\x42\x42\x03" + bpdu(4, 2, 0x02, b"\x00" + struct.pack(
         "!H", 64) + MSTP_V3[:-16] + struct.pack("!H", 85) + bytes(85)))),
     "stp-mstp-version-1-length": (EN10MB, ieee8023(b"\x42\x42\x03" + bpdu(3, 2, 0, b"\x01"
