@@ -6,7 +6,8 @@ unnumbered frames, two bytes, little-endian, for information and supervisory fra
 (IEEE 802.1D/802.1Q: configuration, topology change, rapid and multiple spanning tree BPDUs)
 and the IP SAP to IPv4. Any other frame gets tcpdump's one-line summary of the LLC header
 (the SAPs by name, the frame kind and its flags) and, when it is not a supervisory frame or a
-short XID, the hex dump of the whole frame. Formats were derived from tcpdump 4.99's output.
+short XID, the hex dump of the whole frame. BPDUs get one line, and with ``verbose`` the
+details ``tcpdump -v`` adds. Formats were derived from tcpdump 4.99's output.
 """
 
 from __future__ import annotations
