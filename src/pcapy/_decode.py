@@ -352,10 +352,11 @@ def _ethernet_frame(decoder: _Decoder, view: _View, length: int, tag: Optional[_
 
 
 def _llc(decoder: _Decoder, view: _View, length: int,
-         addresses: Optional[tuple[str, str]]) -> None:
-    """IEEE 802.2 LLC (``pcapy._decode_llc``); SNAP frames carry an ethertype."""
+         addresses: Optional[tuple[str, str]]) -> bool:
+    """IEEE 802.2 LLC (``pcapy._decode_llc``); SNAP frames carry an ethertype. True when
+    the frame was dumped, not decoded."""
     decoder.enter("LLC", "llc")
-    llc_frame(decoder, view, length, addresses)
+    return llc_frame(decoder, view, length, addresses)
 
 
 def _snap(decoder: _Decoder, view: _View, length: int, macs: str) -> None:
@@ -388,10 +389,12 @@ def _cooked(decoder: _Decoder, head: str, protocol: int, view: _View, length: in
         return
     if decoder.link_header:
         decoder.out(head + tail)
-    if protocol == 4:
-        _llc(decoder, view, rest, None)
-    else:
+    if protocol != 4:
         decoder.hexdump(view.rest())
+        return
+    header = decoder.link_length
+    if _llc(decoder, view, rest, None):
+        decoder.link_length = header  # a dumped frame's LLC header counts as data here
 
 
 def _sll(decoder: _Decoder, view: _View, length: int) -> None:

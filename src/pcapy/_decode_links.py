@@ -7,8 +7,8 @@ tags, SLARP, vsock, the PPP-in-HDLC protocol name). Formats were taken from tcpd
 output on the corpus and from the specifications: Cisco HDLC and SLARP, RFC 1662 (PPP in
 HDLC framing), RFC 1055 (SLIP, with libpcap's 16-byte pseudo-header), Linux NFLOG
 (nfnetlink_log TLVs), Apple PKTAP, Solaris ipnet, RFC 4391 (IP over InfiniBand), RFC 1201
-(ARCNET), Marvell DSA/EDSA and Broadcom switch tags, Linux vsockmon, PPI and IEEE 802.11;
-and MPLS label stacks (RFC 3032), which Ethernet, PPP and Cisco HDLC carry.
+(ARCNET), Marvell DSA/EDSA and Broadcom switch tags, Linux vsockmon, PPI, IEEE 802.11 and
+RFC 1483 (LLC over ATM); and MPLS label stacks (RFC 3032), which Ethernet, PPP and Cisco HDLC carry.
 
 This module is imported by ``pcapy._decode`` at its end and uses its helpers; nothing else
 imports it.
@@ -605,6 +605,30 @@ def _mpls_payload(decoder: _Decoder, label: int, view: _View, length: int) -> No
     printer(decoder, view, length)
 
 
+# -- ATM with LLC encapsulation ----------------------------------------------------------
+#: the LLC headers (UI frames of the SNAP, OSI and IP SAPs) that need no 802.6 header before
+_ATM_LLC_HEADERS = frozenset((0xAAAA03, 0xFEFE03, 0x060603))
+_ATM_MAC_HEADER = 20  # the 802.6 MAC header a Fore driver put before any other frame
+_CISCO_NLPID = 0x03
+
+
+def _atm_rfc1483(decoder: _Decoder, view: _View, length: int) -> None:
+    """RFC 1483/2684 LLC encapsulation: an LLC frame, after an 802.6 MAC header unless it
+    starts as the usual ones do (tcpdump's guess, kept for its output)."""
+    decoder.enter("ATM", "atm")
+    if view.u8(0) == _CISCO_NLPID:  # an OSI packet after a Cisco NLPID, which we do not decode
+        decoder.hexdump(view.rest(), force=True)
+        return
+    header = 0
+    if int.from_bytes(view.raw(0, 3), "big") not in _ATM_LLC_HEADERS:
+        if decoder.link_header:
+            decoder.out(f"{view.u32(0):08x}{view.u32(4):08x} {view.u32(8):08x}{view.u32(12):08x} ")
+        view.need(0, _ATM_MAC_HEADER)
+        header = _ATM_MAC_HEADER
+    decoder.link_length = header
+    _llc(decoder, view.sub(header), length - header, None)
+
+
 def ethertype_printers() -> dict[int, _Printer]:
     """The network layers of this module, by ethertype."""
     return {0x8847: _mpls, 0x8848: _mpls}
@@ -619,7 +643,7 @@ _LINK_PRINTERS: dict[int, _Printer] = {
     dlt.DLT_DSA_TAG_EDSA: _switch_tagged(_edsa_tag, 8),
     dlt.DLT_DSA_TAG_BRCM: _switch_tagged(_brcm_tag, 4),
     dlt.DLT_DSA_TAG_BRCM_PREPEND: _brcm_prepend, dlt.DLT_VSOCK: _vsock, dlt.DLT_PPI: _ppi,
-    dlt.DLT_IEEE802_11: _ieee80211,
+    dlt.DLT_IEEE802_11: _ieee80211, dlt.DLT_ATM_RFC1483: _atm_rfc1483,
 }
 
 

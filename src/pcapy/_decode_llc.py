@@ -37,8 +37,10 @@ _SUPERVISORY = {0: "Receiver Ready", 1: "Receiver not Ready", 2: "Reject"}
 Addresses = Optional[tuple[str, str]]
 
 
-def llc_frame(decoder: _Decoder, view: _View, length: int, addresses: Addresses) -> None:
-    """An LLC frame of ``length`` bytes on the wire (the decoder has entered the LLC layer)."""
+def llc_frame(decoder: _Decoder, view: _View, length: int, addresses: Addresses) -> bool:
+    """An LLC frame of ``length`` bytes on the wire (the decoder has entered the LLC layer);
+    True when it was dumped as a frame nothing decodes, whose LLC header still counts as link
+    layer (``Summary.link_length``) here."""
     if not view.has(0, 3):
         _cut(decoder, view)
     dsap_field, ssap_field, control = view.u8(0), view.u8(1), view.u8(2)
@@ -54,16 +56,14 @@ def llc_frame(decoder: _Decoder, view: _View, length: int, addresses: Addresses)
     if dsap == ssap == _SAP_SNAP and control == _UI:
         macs = "" if addresses is None else " > ".join(addresses)
         _snap(decoder, view, length, macs)
-        return
+        return False
     decoder.link_length += size
     if dsap == ssap and control == _UI and dsap in (_SAP_STP, _SAP_IP):
         (_stp if dsap == _SAP_STP else _ipv4)(decoder, view.sub(size), length - size)
-        return
+        return False
     if not decoder.link_header:
         decoder.out(_saps_text(dsap, ssap, addresses))
-    dumped = _frame_kind(decoder, view, length, control, ssap_field & 1, unnumbered)
-    if dumped and addresses is None:  # a cooked capture counts a dumped frame's LLC as data
-        decoder.link_length -= size
+    return _frame_kind(decoder, view, length, control, ssap_field & 1, unnumbered)
 
 
 def _cut(decoder: _Decoder, view: _View) -> None:

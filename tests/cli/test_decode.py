@@ -316,6 +316,11 @@ SAMPLES: dict[str, tuple[int, bytes]] = {
     "null-ipv6": (NULL, struct.pack("<I", 30) + ipv6(udp(1, 2, b""), 17)),
     "null-other-order": (NULL, struct.pack(">I", 2) + ipv4(udp(1, 2, b""), 17)),
     "null-unknown-family": (NULL, struct.pack("<I", 99) + b"abcd"),
+    "atm-snap-ip": (pcapy.DLT_ATM_RFC1483, snap(0x0800, ipv4(udp(1, 2, b"ab"), 17))),
+    "atm-ip-sap": (pcapy.DLT_ATM_RFC1483, b"\x06\x06\x03" + ipv4(udp(1, 2, b"ab"), 17)),
+    "atm-mac-xid": (pcapy.DLT_ATM_RFC1483, bytes(range(20)) + b"\x30\x30\xbf\x81\x01\x02"),
+    "atm-mac-stp": (pcapy.DLT_ATM_RFC1483, bytes(20) + b"\x42\x42\x03" + bpdu(0, 0, 0)),
+    "atm-mac-unknown": (pcapy.DLT_ATM_RFC1483, bytes(20) + b"\x80\x80\x03" + b"payload"),
     "loop-ipv4": (LOOP, struct.pack(">I", 2) + ipv4(udp(1, 2, b"z"), 17)),
 }
 
@@ -814,7 +819,8 @@ def test_hex_dumps_match_tcpdump(tcpdump: str, tmp_path: Path) -> None:
 @pytest.mark.tools
 @pytest.mark.parametrize("name", ["pcap/tcp-handshake-nano.pcap", "pcap/LINKTYPE_IPV4.pcap",
                                   "pcap/sll2.pcap", "pcapng/NullLoopback.pcap",
-                                  "pcap/microsecs_big_endian.pcap", "pcap/brcm-tag-stp.pcap"])
+                                  "pcap/microsecs_big_endian.pcap", "pcap/brcm-tag-stp.pcap",
+                                  "pcap/llc-xid-heapoverflow.pcap"])
 @pytest.mark.parametrize("options", [(), ("-e",)])
 def test_corpus_files_we_cover_fully_match_tcpdump(tcpdump: str, name: str,
                                                    options: tuple[str, ...]) -> None:
