@@ -560,7 +560,18 @@ def _ieee80211(decoder: _Decoder, view: _View, length: int) -> None:
     decoder.link_length = header
     if subtype & 4:  # no data (null function, QoS null)
         return
-    _llc(decoder, view.sub(header), length - header, None)
+    _llc(decoder, view.sub(header), length - header, _wlan_addresses(view, control >> 8 & 3))
+
+
+#: where a data frame's source and destination addresses are, by its To DS and From DS bits
+_WLAN_ADDRESSES = {0: (10, 4), 1: (10, 16), 2: (16, 4), 3: (24, 16)}
+
+
+def _wlan_addresses(view: _View, distribution: int) -> Optional[tuple[str, str]]:
+    source, destination = _WLAN_ADDRESSES[distribution]
+    if not view.has(source, 6):
+        return None
+    return view.mac(source), view.mac(destination)
 
 
 # -- MPLS (RFC 3032) -----------------------------------------------------------------------

@@ -850,3 +850,28 @@ def test_corpus_example_agrees_with_tcpdump(tcpdump: str, options: tuple[str, ..
     assert agreeing == len(covered), [pair for pair in covered if pair[0] != pair[1]][:3]
     everything = sum(summary.text == line for summary, line in zip(summaries, expected))
     assert everything >= len(expected) - 1  # the RIP packet ends at "UDP, length 64" for us
+
+
+def wlan_data(distribution: int, payload: bytes) -> bytes:
+    """An IEEE 802.11 data frame with To DS and From DS set from ``distribution``'s two bits,
+    addresses 1 to 3 (and 4 when both are set) filled with 0xa1, 0xb2, 0xc3 (and 0xd4)."""
+    addresses = b"".join(bytes([value]) * 6 for value in (0xA1, 0xB2, 0xC3))
+    fourth = bytes([0xD4]) * 6 if distribution == 3 else b""
+    return struct.pack("<HH", 0x08 | distribution << 8, 0) + addresses + b"\x00\x00" + fourth \
+        + payload
+
+
+@pytest.mark.tools
+def test_wlan_llc_frames_name_the_data_addresses_as_tcpdump_does(tcpdump: str,
+                                                                 tmp_path: Path) -> None:
+    """An 802.11 data frame's LLC line gives its source and destination, which depend on the
+    To DS and From DS bits (whole frames; cut 802.11 headers are not covered yet)."""
+    payloads = (b"\x80\x80\x03payload", b"\x04\x06\x05\x0b", snap(0x88B5, b"xy"))
+    frames = [wlan_data(bits, payload) for bits in range(4) for payload in payloads]
+    path = tmp_path / "wlan.pcap"
+    write_pcap(path, pcapy.DLT_IEEE802_11, frames, [len(frame) for frame in frames])
+    expected = tcpdump_lines(path)
+    ours = [summarize(frame, pcapy.DLT_IEEE802_11).text for frame in frames]
+    assert ours == expected
+    assert ours[0].startswith("b2:b2:b2:b2:b2:b2 > a1:a1:a1:a1:a1:a1 Unknown DSAP 0x80 ")
+    assert ours[10].startswith("d4:d4:d4:d4:d4:d4 IP > c3:c3:c3:c3:c3:c3 SNA Supervisory")
