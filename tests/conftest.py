@@ -39,6 +39,18 @@ def corpus() -> Path:
     return CORPUS
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Python's usual Ctrl-C handler, even in a run started with SIGINT ignored.
+
+    Tests send SIGINT to this process and to the children it starts and expect a
+    KeyboardInterrupt. A shell without job control starts a background job (``cmd &`` in a
+    script) with SIGINT ignored, and then Python installs no handler and its children inherit
+    the ignored signal; with a handler here, children start with the default again (exec).
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def libpcap_available() -> bool:
     import pcapy._libpcap as lp
 
