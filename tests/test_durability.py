@@ -163,6 +163,17 @@ def spawn(target: str, fmt: str, size: int, mode: str, flushed: int = 0,
                              str(flushed)], stdout=stdout, stderr=subprocess.PIPE)
 
 
+def finish(child: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+    """The child's output once it has ended; killed if it has not within 60 s (a child left
+    dumping in a loop would fill the disk)."""
+    try:
+        return child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        raise
+
+
 def wait_for_line(child: subprocess.Popen[bytes], prefix: bytes) -> None:
     assert child.stderr is not None
     line = child.stderr.readline()
@@ -182,7 +193,7 @@ def wait_for_size(path: Path, size: int, limit: float = 60.0) -> None:
 def test_open_dumper_at_interpreter_exit(tmp_path: Path, fmt: str, tcpdump: str) -> None:
     path = tmp_path / f"exit.{fmt}"
     child = spawn(str(path), fmt, 300, "exit", flushed=500)
-    _, err = child.communicate(timeout=60)
+    _, err = finish(child)
     assert child.returncode == 0, err
     assert_valid(path, tcpdump, 500)
 
@@ -197,7 +208,7 @@ def test_ctrl_c_while_dumping_to_a_file(tmp_path: Path, fmt: str, size: int,
         wait_for_line(child, b"dumping")
         wait_for_size(path, written)
         child.send_signal(signal.SIGINT)
-        _, err = child.communicate(timeout=60)
+        _, err = finish(child)
         assert child.returncode == -signal.SIGINT, err[-500:]
         assert b"KeyboardInterrupt" in err
         count = assert_valid(path, tcpdump)
@@ -231,7 +242,7 @@ def test_ctrl_c_while_dumping_to_a_pipe(tmp_path: Path, fmt: str, size: int,
                     child.send_signal(signal.SIGINT)
                     signalled = True
         os.close(read_end)
-        _, err = child.communicate(timeout=60)
+        _, err = finish(child)
         assert child.returncode == -signal.SIGINT, err[-500:]
         count = assert_valid(path, tcpdump)
         print(f"[measured] {fmt}, {size}-byte packets to a pipe, SIGINT once {streamed} bytes "
@@ -267,7 +278,7 @@ def test_sigkill_after_flush_keeps_everything_flushed(tmp_path: Path, fmt: str, 
     if busy:  # killed while it dumps past the flush: once the file has grown beyond it
         wait_for_size(path, path.stat().st_size + 1)
     child.kill()
-    child.communicate(timeout=60)
+    finish(child)
     assert child.returncode == -signal.SIGKILL
     if not busy:
         assert_valid(path, tcpdump, flushed)
