@@ -96,8 +96,9 @@ def name_lookup(expression: str) -> str | None:
         tokens = tokenize(expression)
     except pcapy.BPFError:
         return None  # libpcap's scanner refuses it too, before any lookup
+    hosts_file_names = _hosts_file_names()
     for before, token in zip([None, *tokens], tokens):
-        if token.kind != "ID" or token.text in _hosts_file_names() or _PORT_RANGE.match(token.text):
+        if token.kind != "ID" or token.text in hosts_file_names or _PORT_RANGE.match(token.text):
             continue
         if before is not None and before.kind in _NAMED_BY_FILES:
             continue

@@ -12,7 +12,9 @@ does not implement raise one that says so, and ``pcapy.compile`` can then use li
 
 from __future__ import annotations
 
-from typing import Optional
+import sys
+import threading
+from typing import Any, Optional, Union
 
 from .._errors import BPFError
 from ._gen import SUPPORTED_LINKTYPES, CodeGenerator
@@ -39,10 +41,48 @@ def compile_filter(
     for DLT_NULL/DLT_LOOP: BSD AF_INET6 values 24/28/30, swapped AF values). Raises
     pcapy.BPFError (pcapy._errors) with a message naming the unsupported or wrong part.
     """
+    arguments = (expression, linktype, snaplen, optimize, netmask, savefile_swapped)
     try:
-        return _compile(expression, linktype, snaplen, optimize, netmask, savefile_swapped)
+        return _compile(*arguments)
     except RecursionError:
-        raise BPFError("filter expression nested too deeply") from None
+        return _compile_nested(arguments)
+
+
+# The parser refuses what libpcap's parser refuses (10,000 states on bison's stack), so an
+# expression it accepts nests at most ~10,000 deep; parsing and generating code for that takes
+# ~7 Python frames a level. Such an expression is compiled again in a thread of its own with room
+# for that many frames (Python < 3.11 puts each on the C stack), one at a time.
+_NESTED_RECURSION_LIMIT = 120_000
+_NESTED_STACK_BYTES = 768 * 1024 * 1024
+_nested_lock = threading.Lock()
+
+
+def _compile_nested(arguments: tuple[Any, ...]) -> tuple[Instruction, ...]:
+    outcome: list[Union[tuple[Instruction, ...], BaseException]] = []
+
+    def run() -> None:
+        try:
+            outcome.append(_compile(*arguments))
+        except RecursionError:
+            outcome.append(BPFError("filter expression nested too deeply"))
+        except BaseException as error:  # handed to the calling thread
+            outcome.append(error)
+
+    with _nested_lock:
+        limit, stack_size = sys.getrecursionlimit(), threading.stack_size()
+        sys.setrecursionlimit(max(limit, _NESTED_RECURSION_LIMIT))
+        try:
+            threading.stack_size(_NESTED_STACK_BYTES)
+            worker = threading.Thread(target=run, name="pcapy-filter-compile")
+            threading.stack_size(stack_size)
+            worker.start()
+            worker.join()
+        finally:
+            sys.setrecursionlimit(limit)
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 def _compile(

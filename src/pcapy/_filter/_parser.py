@@ -9,6 +9,13 @@ bison shifts on them and they group to the right over everything.
 
 Qualifiers: every parse function takes the qualifiers a bare id would inherit here (the
 grammar's ``$<blk>0``) and returns those the next bare id after ``and``/``or`` inherits.
+
+Depth: libpcap's parser is bison's, whose stack holds at most ``YYMAXDEPTH`` (10,000) states;
+an expression that needs more (about 10,000 nested parentheses or ``not``s, 5,000 pending
+arithmetic operators) is refused with "memory exhausted". The parser keeps the same count:
+``depth`` is the number of grammar symbols bison would have on its stack (every token taken is
+one, an empty ``null``/``pqual`` is one, a production reduced leaves one where its symbols
+were), so it refuses exactly what libpcap refuses, and refuses it before going deeper.
 """
 
 from __future__ import annotations
@@ -52,6 +59,10 @@ _ARITH_PRECEDENCE: dict[str, Optional[int]] = {
 _UNARY_MINUS_PRECEDENCE = 6
 _ARITH_SPELLING = {"LSH": "<<", "RSH": ">>"}
 _OPTIONAL_NUMBER_KEYWORDS = {"VLAN", "MPLS", "PPPOES", "GENEVE", "VXLAN"}
+# bison's stack: state 0 plus one state a symbol; full at YYMAXDEPTH states (yacc.c's check).
+YYMAXDEPTH = 10000
+MAX_STACK_SYMBOLS = YYMAXDEPTH - 2
+STACK_EXHAUSTED = "can't parse filter expression: memory exhausted"
 _UNSUPPORTED_START = {
     "LANE", "METAC", "BCC", "OAMF4EC", "OAMF4SC", "SC", "ILMIC", "OAM", "OAMF4", "CONNECTMSG",
     "METACONNECT", "VPI", "VCI", "FISU", "LSSU", "MSU", "HFISU", "HLSSU", "HMSU", "SIO", "OPC",
@@ -73,6 +84,11 @@ class _Parser:
         self.tokens = tokens
         self.position = 0
         self.furthest = 0  # the furthest token reached, for the syntax error's message
+        self.depth = 0  # grammar symbols on libpcap's parser stack (see the module docstring)
+        self.exhausted = False  # an alternative needed more than bison's stack holds
+        # (position, depth) where arith() failed: a '(' is tried as arithmetic first, so each
+        # level of ((((...)))) would otherwise parse all the levels inside it again
+        self.arith_failures: set[tuple[int, int]] = set()
 
     # --- token access -------------------------------------------------------------------------
 
@@ -89,19 +105,31 @@ class _Parser:
             self.furthest = max(self.furthest, self.position)
             raise _BacktrackError
         self.position += 1
+        self.push()
         return token
+
+    def push(self) -> None:
+        """One more symbol on the stack (a token, or an empty ``null``/``pqual``)."""
+        self.depth += 1
+        if self.depth > MAX_STACK_SYMBOLS:
+            self.exhausted = True
+            raise _BacktrackError
+
+    def reduced(self, base: int) -> None:
+        """A production started at stack depth ``base`` is reduced to its one symbol."""
+        self.depth = base + 1
 
     def at(self, *kinds: str) -> bool:
         return self.current.kind in kinds
 
     def attempt(self, *alternatives: Callable[[], object]) -> object:
         """The first alternative that parses; the position is restored after each failure."""
-        start = self.position
+        start, depth = self.position, self.depth
         for alternative in alternatives:
             try:
                 return alternative()
             except _BacktrackError:  # noqa: PERF203 - backtracking is the point
-                self.position = start
+                self.position, self.depth = start, depth
         raise _BacktrackError
 
     # --- boolean level ------------------------------------------------------------------------
@@ -109,16 +137,20 @@ class _Parser:
     def program(self) -> Optional[Node]:
         if self.at("EOF"):
             return None
+        self.push()  # the grammar's empty ``null``
         node, _ = self.expression(UNDEFINED_QUALIFIERS)
+        self.reduced(0)
         self.take("EOF")
         return node
 
     def expression(self, inherited: Qualifiers) -> tuple[Node, Qualifiers]:
+        base = self.depth
         first, qualifiers = self.term(inherited)
         rest: list[tuple[str, Node]] = []
         while self.at("AND", "OR"):
             operator = "and" if self.take("AND", "OR").kind == "AND" else "or"
             node, qualifiers = self.term_or_id(qualifiers)
+            self.reduced(base)
             rest.append((operator, node))
         return (Chain(first, tuple(rest)) if rest else first), qualifiers
 
@@ -129,13 +161,21 @@ class _Parser:
         return cast("tuple[Node, Qualifiers]", self.attempt(lambda: self.term(inherited), as_id))
 
     def term(self, inherited: Qualifiers) -> tuple[Node, Qualifiers]:
+        base = self.depth
         if self.at("!"):
             self.take("!")
             node, qualifiers = self.term(inherited)
+            self.reduced(base)
             return Not(node), qualifiers
         return self.rterm(inherited)
 
     def rterm(self, inherited: Qualifiers) -> tuple[Node, Qualifiers]:
+        base = self.depth
+        result = self.rterm_parts(inherited)
+        self.reduced(base)
+        return result
+
+    def rterm_parts(self, inherited: Qualifiers) -> tuple[Node, Qualifiers]:
         kind = self.current.kind
         if kind == "(":
             return cast(
@@ -145,8 +185,10 @@ class _Parser:
         if kind in PROTOCOL_QUALIFIERS:
             return self.after_protocol(kind)
         if kind in ("SRC", "DST", "PROTO", "PROTOCHAIN", "GATEWAY") or kind in _SIMPLE_DIRECTIONS:
+            self.push()  # the empty ``pqual``
             return self.qualified_id("DEFAULT")
         if kind in _ADDRESS_QUALIFIERS:
+            self.push()
             return self.qualified_id("DEFAULT")
         if kind in ("NUM", "-", "LEN"):
             return self.relation_term()
@@ -193,7 +235,10 @@ class _Parser:
     # --- qualifiers and ids -------------------------------------------------------------------
 
     def qualified_id(self, proto: str) -> tuple[Node, Qualifiers]:
+        """``head id``, the head's ``pqual`` (a protocol, or empty) already on the stack."""
+        base = self.depth - 1
         qualifiers = self.head(proto)
+        self.reduced(base)
         return self.bare_id(qualifiers), qualifiers
 
     def head(self, proto: str) -> Qualifiers:
@@ -215,10 +260,17 @@ class _Parser:
             return first
         combination = self.take("AND", "OR").kind
         self.take("DST" if first == "SRC" else "SRC")
+        self.depth -= 2  # reduced to one ``dqual``
         return combination
 
     def bare_id(self, qualifiers: Qualifiers) -> Node:
         """The grammar's ``id``: a plain id, a number, or a parenthesised list of ids."""
+        base = self.depth
+        node = self.bare_id_parts(qualifiers)
+        self.reduced(base)
+        return node
+
+    def bare_id_parts(self, qualifiers: Qualifiers) -> Node:
         if self.at("("):
             return cast(
                 "Node",
@@ -233,16 +285,19 @@ class _Parser:
 
     def parenthesised_ids(self, qualifiers: Qualifiers) -> Node:
         self.take("(")
+        base = self.depth
         if self.at("NUM", "("):
             first: Node = Address(qualifiers, "NUM", "", self.pnum())
             if not self.at("AND", "OR"):
                 raise _BacktrackError
         else:
             first = self.nid(qualifiers)
+            self.reduced(base)
         rest: list[tuple[str, Node]] = []
         while self.at("AND", "OR"):
             operator = "and" if self.take("AND", "OR").kind == "AND" else "or"
             rest.append((operator, self.bare_id(qualifiers)))
+            self.reduced(base)
         self.take(")")
         return Chain(first, tuple(rest)) if rest else first
 
@@ -271,10 +326,12 @@ class _Parser:
         return Address(qualifiers, token.kind, token.text)
 
     def pnum(self) -> int:
+        base = self.depth
         if self.at("("):
             self.take("(")
             value = self.pnum()
             self.take(")")
+            self.reduced(base)
             return value
         return self.take("NUM").value
 
@@ -283,6 +340,8 @@ class _Parser:
     def other(self, proto: str = "DEFAULT") -> Node:
         kind = self.current.kind
         if kind in ("TK_BROADCAST", "TK_MULTICAST"):
+            if proto == "DEFAULT":
+                self.push()  # the empty ``pqual``
             self.take(kind)
             return Keyword("BROADCAST" if kind == "TK_BROADCAST" else "MULTICAST", proto=proto)
         if kind in ("LESS", "GREATER", "IFINDEX"):
@@ -306,6 +365,17 @@ class _Parser:
 
     def arith(self) -> Arith:
         """An arithmetic expression, grouped as bison groups it with the grammar's precedences."""
+        start = (self.position, self.depth)
+        if start in self.arith_failures:
+            raise _BacktrackError
+        try:
+            return self.arith_parts()
+        except _BacktrackError:
+            self.arith_failures.add(start)
+            raise
+
+    def arith_parts(self) -> Arith:
+        base = self.depth  # bison's stack holds each operand and operator pending here
         operands: list[Arith] = []
         operators: list[str] = []  # binary operator kinds, or "NEG"
         while True:
@@ -318,12 +388,20 @@ class _Parser:
                 break
             while operators and _reduces_before(operators[-1], kind):
                 _reduce(operands, operators)
+            self.depth = base + len(operands) + len(operators)
             operators.append(self.take(kind).kind)
         while operators:
             _reduce(operands, operators)
+        self.reduced(base)
         return operands[0]
 
     def arith_operand(self) -> Arith:
+        base = self.depth
+        operand = self.arith_operand_parts()
+        self.reduced(base)
+        return operand
+
+    def arith_operand_parts(self) -> Arith:
         token = self.current
         if token.kind == "NUM":
             self.take("NUM")
@@ -377,6 +455,8 @@ def parse(expression: str) -> Optional[Node]:
     try:
         return parser.program()
     except _BacktrackError:
+        if parser.exhausted:
+            raise BPFError(STACK_EXHAUSTED) from None
         token = parser.tokens[max(parser.furthest, parser.position)]
         where = f"near {token.text!r}" if token.kind != "EOF" else "at the end"
         raise BPFError(f"syntax error in filter expression ({where})") from None
