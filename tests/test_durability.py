@@ -234,6 +234,7 @@ def test_ctrl_c_while_dumping_to_a_pipe(tmp_path: Path, fmt: str, size: int,
         wait_for_line(child, b"dumping")
         received = 0
         signalled = False
+        deadline = time.monotonic() + 60  # then it is killed: the read below ends at EOF
         with open(path, "wb") as out:
             while chunk := os.read(read_end, 7000):  # slowly: the child's writes block
                 out.write(chunk)
@@ -241,6 +242,8 @@ def test_ctrl_c_while_dumping_to_a_pipe(tmp_path: Path, fmt: str, size: int,
                 if not signalled and received >= streamed:
                     child.send_signal(signal.SIGINT)
                     signalled = True
+                if time.monotonic() > deadline and child.poll() is None:
+                    child.kill()
         os.close(read_end)
         _, err = finish(child)
         assert child.returncode == -signal.SIGINT, err[-500:]
