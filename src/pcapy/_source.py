@@ -124,6 +124,25 @@ class SavefileFacts(Protocol):
     def interfaces(self) -> Sequence[Any]: ...
 
 
+class Raising:
+    """A run that raises ``error`` once (the read that met it), then ends: ``next()`` goes
+    on with the source's next run."""
+
+    __slots__ = ("_error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self._error: Optional[BaseException] = error
+
+    def __iter__(self) -> Raising:
+        return self
+
+    def __next__(self) -> NextPacket:
+        error, self._error = self._error, None
+        if error is None:
+            raise StopIteration
+        raise error
+
+
 class PacketSource(Protocol):
     """What ``Reader`` needs from an engine; see the module docstring.
 

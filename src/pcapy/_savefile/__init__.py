@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Protocol
 from .._constants import TstampPrecision
 from .._errors import SavefileError, TruncatedSavefileError, UnknownFormatError
 from .._pkthdr import Pkthdr
-from .._source import AfterEnd, Breakable, Busy, LinkTypeCompiler, SavefileFacts
+from .._source import AfterEnd, Breakable, Busy, LinkTypeCompiler, Raising, SavefileFacts
 from . import _pcap
 from ._stream import ByteSource, PathOrFile, open_stream
 
@@ -143,19 +143,27 @@ class SavefileSource:
         """What ``next()`` reads once the iterator it was reading has ended: ``packets`` if it
         is new (a loop, filter or iteration replaced it), a fresh one after one that ended before
         the end of the file (an iteration's ``breakloop()``, an exception that went through its
-        generator), else ``AfterEnd``, which never ends."""
-        with self._turns:
-            run: Iterator[tuple[Optional[Pkthdr], bytes]] = self.packets
-            if run is self._handed:
-                if run is self._iteration or not self._records.exhausted:
-                    # an iteration's break, or an exception (KeyboardInterrupt) that went
-                    # through the generator: the file goes on from where it stopped
-                    self.packets = run = self._records.iterate(self._filter)
-                    self._iteration = None
-                else:
-                    self.packets = run = AfterEnd(self._records)
-            self._handed = run
-            return run
+        generator), else ``AfterEnd``, which never ends. ``Busy`` (another thread's loop runs)
+        and ``AfterEnd`` are handed again as they are: no generator is made while a loop reads.
+
+        It never raises: an exception here would end the chain ``next()`` reads for good
+        (itertools.chain drops its source), so it is handed over as a run that raises it once.
+        """
+        try:
+            with self._turns:
+                run: Iterator[tuple[Optional[Pkthdr], bytes]] = self.packets
+                if run is self._handed and not isinstance(run, (Busy, AfterEnd)):
+                    if run is self._iteration or not self._records.exhausted:
+                        # an iteration's break, or an exception (KeyboardInterrupt) that went
+                        # through the generator: the file goes on from where it stopped
+                        self.packets = run = self._records.iterate(self._filter)
+                        self._iteration = None
+                    else:
+                        self.packets = run = AfterEnd(self._records)
+                self._handed = run
+                return run
+        except BaseException as err:  # handed to the reader: see above
+            return Raising(err)
 
     def run_callbacks(self, cnt: int, callback: Callable[[Pkthdr, bytes], object], *,
                       dispatch: bool) -> int:
