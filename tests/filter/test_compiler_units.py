@@ -127,6 +127,38 @@ def test_any_word_soup_gives_a_program_or_bpferror(words: list[str]) -> None:
     validate(program)
 
 
+# --- the optimiser keeps every packet load a path runs ----------------------------------------
+
+# Each ends in a disjunct decided at compile time (``0 <= 1``) after a packet load: jump
+# threading once sent the edge into that block straight to its end, which dropped the load of
+# ether[29:2], so a frame too short for it was accepted (found as pppoes-or-link-bytes in
+# test_differential_regressions.py). libpcap's unoptimised program rejects such a frame.
+THREADED_PAST_A_LOAD = [
+    "ip6 or (ether[29:2] != 8 or 0 <= 1)",
+    "ether[20:2] = 0x57 or ether[20:2] = 0x57 or ether[29:2] = 8 or 1 = 1",
+    "pppoes && 0xc3 == igmp[0:4] || ip6 or (link[9:2] != 8 or 0 <= 1)",
+]
+NOT_IPV6_FRAME = bytes.fromhex("000000000000649c02d6c8b9" "88a8" "300388a8f0098863" "1104" + "00" * 26)
+
+
+@pytest.mark.parametrize("expression", THREADED_PAST_A_LOAD)
+def test_threading_keeps_a_load_no_path_ran_yet(expression: str) -> None:
+    optimised = BPFProgram._compiled(compile_filter(expression, DLT_EN10MB), DLT_EN10MB)
+    plain = BPFProgram._compiled(compile_filter(expression, DLT_EN10MB, optimize=False),
+                                 DLT_EN10MB)
+    cuts = [NOT_IPV6_FRAME[:length] for length in range(len(NOT_IPV6_FRAME) + 1)]
+    verdicts = [optimised.filter(cut) for cut in cuts]
+    assert verdicts == [plain.filter(cut) for cut in cuts]
+    assert verdicts[30] == 0  # ether[29:2] needs 31 bytes
+    assert verdicts[31] == 262144
+    if libpcap_available():
+        from pcapy import _libpcap  # noqa: PLC0415 - the reference, when libpcap loads
+
+        reference = _libpcap.compile_filter(DLT_EN10MB, 262144, expression, False, 0xFFFFFFFF)
+        theirs = BPFProgram._compiled(reference, DLT_EN10MB)
+        assert verdicts == [theirs.filter(cut) for cut in cuts]
+
+
 # --- DLT_NULL and DLT_LOOP: address families, savefile rules, byte order -------------------------
 
 AF_VALUES = (2, 10, 24, 28, 30, 0x02000000, 0x1C000000)

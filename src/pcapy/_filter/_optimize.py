@@ -9,17 +9,17 @@ It works on the block graph before layout, in three passes repeated until nothin
    ``jeq`` true branch, ``A != 0x800`` on its false one, any ``jgt``/``jge``/``jset`` result).
    Knowledge at a block is what holds on every edge into it; a test it decides becomes an
    unconditional jump.
-2. **Jump threading.** An edge into a block whose statements would change nothing (they reload
-   values the registers already hold) and whose test the edge's own knowledge decides goes
-   straight to the block's successor.
+2. **Jump threading.** An edge into a block whose test the edge's own knowledge decides goes
+   straight to the block's successor, when the place reached needs nothing the block would
+   have set and the block loads nothing from the packet that the edge has not loaded already.
 3. **Dead code.** Statements whose result no later test or statement uses are dropped (so are
-   blocks no longer reached); a test with both branches to one place becomes a jump, and an
-   empty jump is skipped.
+   blocks no longer reached), except packet loads; a test with both branches to one place
+   becomes a jump, and an empty jump is skipped.
 
-Like libpcap's optimizer, it treats a load as a pure computation: a load whose value is never
-used is dropped even though, kept, it could have rejected a truncated packet. libpcap's own
-optimized programs make the same choice, and its unoptimized ones do not; ``optimize=False``
-keeps every load.
+A packet load is never dropped from a path that ran it: kept, it rejects a packet too short for
+it. libpcap's optimized programs drop such a load in some cases and keep it in others (its
+unoptimized ones always keep it), so keeping every one gives, on every packet, the verdict of
+one of libpcap's two programs.
 """
 
 from __future__ import annotations
@@ -122,9 +122,11 @@ class _State:
     memory: dict[int, Value] = field(default_factory=dict)
     equal: dict[Value, int] = field(default_factory=dict)  # value -> its known constant
     tests: dict[tuple[Value, int, int], bool] = field(default_factory=dict)
+    loaded: frozenset[Value] = frozenset()  # the packet loads every path here has run
 
     def copy(self) -> _State:
-        return _State(self.a, self.x, dict(self.memory), dict(self.equal), dict(self.tests))
+        return _State(self.a, self.x, dict(self.memory), dict(self.equal), dict(self.tests),
+                      self.loaded)
 
     @staticmethod
     def constant_of(value: Optional[Value]) -> Optional[int]:
@@ -159,6 +161,7 @@ def _meet(states: list[_State]) -> _State:
         {r: v for r, v in first.memory.items() if all(s.memory.get(r) == v for s in rest)},
         {v: k for v, k in first.equal.items() if all(s.equal.get(v) == k for s in rest)},
         {t: o for t, o in first.tests.items() if all(s.tests.get(t) == o for s in rest)},
+        first.loaded.intersection(*(s.loaded for s in rest)),
     )
 
 
@@ -209,14 +212,15 @@ def _load_value(state: _State, stmt: Stmt) -> Value:  # noqa: PLR0911 - one case
 def _run(state: _State, stmt: Stmt) -> bool:
     """Apply one statement to the state; True if it changed nothing (it can be skipped)."""
     cls = stmt.code & 0x07
-    if cls == LD:
+    if cls in (LD, LDX):
         value = _load_value(state, stmt)
-        unchanged = state.a == value
-        state.a = value
-    elif cls == LDX:
-        value = _load_value(state, stmt)
-        unchanged = state.x == value
-        state.x = value
+        if _reads_the_packet(stmt) and value not in state.loaded:
+            state.loaded = state.loaded | {value}
+        unchanged = (state.a if cls == LD else state.x) == value
+        if cls == LD:
+            state.a = value
+        else:
+            state.x = value
     elif cls in (ST, STX):
         stored = state.a if cls == ST else state.x
         stored = stored if stored is not None else _opaque()
@@ -357,18 +361,17 @@ def _knowledge_pass(order: list[Block]) -> bool:
 
 
 def _thread(state: _State, target: Block, live_in: dict[int, set[Register]]) -> Block:
-    """Where an edge in this state can go instead: past blocks whose test the state decides,
-    as far as the place reached does not need a value the skipped statements would have set."""
+    """Where an edge in this state can go instead: past blocks whose test the state decides
+    and whose packet loads it has run already, as far as the place reached does not need a
+    value the skipped statements would have set."""
     reachable: list[tuple[Block, set[Register]]] = []
     written: set[Register] = set()
     current = target
     trial = state.copy()  # one copy, carried along the chain
     for _ in range(64):
-        if current.returns or current.settled:
+        if current.returns or current.settled or not _run_loading_nothing_new(trial, current):
             break
-        for stmt in current.stmts:
-            _run(trial, stmt)
-            written.add(_defs_uses(stmt)[0])
+        written.update(_defs_uses(stmt)[0] for stmt in current.stmts)
         if current.jump & 0xF0 == JA:
             following = current.true
         else:
@@ -384,6 +387,17 @@ def _thread(state: _State, target: Block, live_in: dict[int, set[Register]]) -> 
         if not skipped_writes & live_in.get(id(place), set()):
             return place
     return target
+
+
+def _run_loading_nothing_new(state: _State, block: Block) -> bool:
+    """Run the block's statements on the state; False (stopping there) at a packet load some
+    path to it has not run: skipping the block would drop that load, and with it the rejection
+    of a packet too short for it."""
+    for stmt in block.stmts:
+        if _reads_the_packet(stmt) and _load_value(state, stmt) not in state.loaded:
+            return False
+        _run(state, stmt)
+    return True
 
 
 def _threading_pass(order: list[Block]) -> bool:
