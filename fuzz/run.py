@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -37,7 +38,9 @@ from typing import Any, Optional
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import mutate  # noqa: E402
 import seeds as seed_files  # noqa: E402
+import state as run_state  # noqa: E402
 
 TARGET_NAMES = ("read", "api", "gzip", "roundtrip", "bpf", "offload")  # --target all
 STRUCTURED_TARGETS = ("hostile",)  # recipes, not files: run on their own or with "everything"
@@ -63,25 +66,100 @@ def _failure_text(err: BaseException) -> str:
 # -- the mutation engine -------------------------------------------------------------------------
 
 
+class _Worker:
+    """One mutation worker's stream: PRNG, pool, counts; checkpointed to resume exactly."""
+
+    def __init__(self, index: int, args: argparse.Namespace) -> None:
+        import mutate  # noqa: PLC0415 - after fork, in the worker
+
+        self.index = index
+        self.args = args
+        self.state = Path(args.state) if args.state else None
+        checkpoint = run_state.load_checkpoint(self.state, index) if self.state else None
+        self.rng = random.Random(args.seed * 1_000_003 + index)
+        if checkpoint is None:
+            seeds = list(seed_files.load(args.max_len).values()) + _evolved(args)
+            self.mutator = mutate.Mutator(seeds, self.rng, args.max_len)
+            self.pool = mutate.Pool(seeds, self.rng, light=args.light_size)
+            self.number, self.cpu_before = 0, 0.0
+            self.failures: dict[str, int] = {}
+            self.saved: dict[str, int] = {}
+        else:
+            self.rng.setstate(checkpoint.rng)
+            self.mutator = mutate.Mutator(checkpoint.seeds, self.rng, args.max_len)
+            self.pool = mutate.Pool([], self.rng, light=args.light_size)
+            self.pool.inputs, self.pool.sizes = checkpoint.pool_inputs, checkpoint.pool_sizes
+            self.pool.seen = checkpoint.pool_seen
+            self.number, self.cpu_before = checkpoint.number, checkpoint.cpu
+            self.failures, self.saved = checkpoint.failures, checkpoint.saved
+        self.cpu_started = time.process_time()
+
+    def checkpoint(self, rng_state: Any) -> None:
+        if self.state is None:
+            return
+        cpu = self.cpu_before + time.process_time() - self.cpu_started
+        run_state.save_checkpoint(self.state, self.index, run_state.Checkpoint(
+            self.number, rng_state, self.mutator.seeds, self.pool.inputs, self.pool.sizes,
+            self.pool.seen, self.failures, self.saved, cpu))
+
+    def fail(self, name: str, data: bytes, err: BaseException) -> None:
+        self.failures[name] = self.failures.get(name, 0) + 1
+        if self.saved.get(name, 0) < _SAVED_PER_TARGET:
+            self.saved[name] = self.saved.get(name, 0) + 1
+            record_failure(Path(self.args.crashes), name, data, _failure_text(err))
+
+
+class _Current:
+    """--keep-current: each input written to one file opened once, before it runs, so it
+    survives a crash in C code (libpcap) that takes the worker down."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+
+    def write(self, data: bytes) -> None:
+        os.ftruncate(self.fd, len(data))
+        os.pwrite(self.fd, data, 0)
+
+    def close(self) -> None:
+        os.close(self.fd)
+        self.path.unlink(missing_ok=True)
+
+
+def current_path(pid: int) -> Path:
+    """In memory where there is /dev/shm: rewriting a file on ext4 each input cost ~3 ms of wall
+    time (a replaced file's data is flushed on close), more than most inputs take."""
+    folder = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()  # noqa: S108
+    return Path(folder) / f"pcapy-fuzz-{pid}.cur"
+
+
 def _mutate_worker(index: int, targets: list[str], count: int, args: argparse.Namespace,
-                   done: Any, failed: Any) -> None:
+                   done: Any, failed: Any, stop: Any) -> None:
     import harness  # noqa: PLC0415 - after fork, in the worker
     import mutate  # noqa: PLC0415
 
+    # Ctrl-C reaches the whole process group: the parent turns it (and SIGTERM) into ``stop``,
+    # and every worker stops at the next input boundary with a checkpoint.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: setattr(stop, "value", 1))
     harness.limit_memory(args.memory << 20)
     harness.install_time_bound()
-    rng = random.Random(args.seed * 1_000_003 + index)
-    pool_seeds = list(seed_files.load(args.max_len).values()) + _evolved(args)
-    mutator = mutate.Mutator(pool_seeds, rng, args.max_len)
-    pool = mutate.Pool(pool_seeds, rng)
-    crashes = Path(args.crashes)
-    current = Path(tempfile.gettempdir()) / f"pcapy-fuzz-{os.getpid()}.cur"
-    saved: dict[str, int] = {}
-    for number in range(count):
+    worker = _Worker(index, args)
+    current = _Current(current_path(os.getpid())) if args.keep_current else None
+    every = args.checkpoint_every
+    last_checkpoint = time.monotonic()
+    unreported = 0
+    while worker.number < count and not stop.value:
+        rng_state = worker.rng.getstate() if worker.state else None
+        if worker.state and time.monotonic() - last_checkpoint >= every:
+            worker.checkpoint(rng_state)
+            last_checkpoint = time.monotonic()
+        number = worker.number
         name = targets[number % len(targets)]
-        data = mutator.mutate(pool.pick()) if number >= len(targets) * 4 else pool.pick()
-        if args.keep_current:
-            current.write_bytes(data)
+        pool = worker.pool
+        data = worker.mutator.mutate(pool.pick()) if number >= len(targets) * 4 else pool.pick()
+        if current is not None:
+            current.write(data)
         try:
             outcome = harness.run_one(harness.TARGETS[name], data, args.timeout)
         except KeyboardInterrupt:
@@ -89,17 +167,20 @@ def _mutate_worker(index: int, targets: list[str], count: int, args: argparse.Na
         except BaseException as err:  # every other escape is a bug
             with failed.get_lock():
                 failed.value += 1
-            if saved.get(name, 0) < _SAVED_PER_TARGET:
-                saved[name] = saved.get(name, 0) + 1
-                record_failure(crashes, name, data, _failure_text(err))
+            worker.fail(name, data, err)
         else:
-            pool.offer(data, mutate_signature(mutate, name, data, outcome))
-        if number % 64 == 63:
+            pool.offer(data, mutate.signature(name, data, outcome))
+        worker.number += 1
+        unreported += 1
+        if unreported == 64:
             with done.get_lock():
-                done.value += 64
+                done.value += unreported
+            unreported = 0
     with done.get_lock():
-        done.value += count % 64
-    current.unlink(missing_ok=True)
+        done.value += unreported
+    worker.checkpoint(worker.rng.getstate())
+    if current is not None:
+        current.close()
 
 
 def _evolved(args: argparse.Namespace) -> list[bytes]:
@@ -111,37 +192,113 @@ def _evolved(args: argparse.Namespace) -> list[bytes]:
             if path.is_file() and path.parent.name != "logs"]
 
 
-def mutate_signature(mutate: Any, name: str, data: bytes, outcome: object) -> object:
-    return mutate.signature(name, data, outcome)
+def _worker_orders(targets: list[str], workers: int) -> list[list[str]]:
+    """Each worker takes every target in turn, starting at a different one."""
+    return [targets[i % len(targets) :] + targets[: i % len(targets)] for i in range(workers)]
 
 
 def run_mutate(targets: list[str], args: argparse.Namespace) -> tuple[int, int, float]:
     ctx = multiprocessing.get_context("fork")
-    done, failed = ctx.Value("q", 0), ctx.Value("q", 0)
+    account = _Account(targets, args)
+    done, failed, stop = ctx.Value("q", account.done), ctx.Value("q", 0), ctx.Value("i", 0)
     share = [args.inputs // args.workers + (w < args.inputs % args.workers)
              for w in range(args.workers)]
-    started = time.monotonic()
     workers = []
-    for index, count in enumerate(share):
-        # Each worker takes every target in turn, starting at a different one.
-        order = targets[index % len(targets) :] + targets[: index % len(targets)]
+    for index, (count, order) in enumerate(zip(share, _worker_orders(targets, args.workers))):
         process = ctx.Process(target=_mutate_worker,
-                              args=(index, order, count, args, done, failed))
+                              args=(index, order, count, args, done, failed, stop))
         process.start()
         workers.append(process)
-    _wait(workers, done, failed, started, args)
+    previous = {sig: signal.signal(sig, lambda _signum, _frame: setattr(stop, "value", 1))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _wait(workers, done, failed, account, args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    died = 0
     for process in workers:
-        if process.exitcode not in (0, None):
-            failed.value += 1
+        if process.exitcode not in (0, None) and process.pid is not None:
+            died += 1
             print(f"worker {process.pid} died with exit code {process.exitcode}", flush=True)
-            current = Path(tempfile.gettempdir()) / f"pcapy-fuzz-{process.pid}.cur"
+            current = current_path(process.pid)
             if current.exists():
                 record_failure(Path(args.crashes), "worker", current.read_bytes(),
                                f"worker died with exit code {process.exitcode}\n")
-    return done.value, failed.value, time.monotonic() - started
+    account.write(done.value, died)
+    elapsed = time.monotonic() - account.started
+    return done.value - account.done_at_start, failed.value + died, elapsed
 
 
-def _wait(workers: list[Any], done: Any, failed: Any, started: float,
+class _Account:
+    """The run's state file: settings, counts per target, failures, CPU and wall time, and one
+    segment per start (``--resume`` adds one); nothing is written without ``--state``."""
+
+    def __init__(self, targets: list[str], args: argparse.Namespace) -> None:
+        self.targets = targets
+        self.args = args
+        self.path = Path(args.state) if args.state else None
+        self.started = time.monotonic()
+        self.orders = _worker_orders(targets, args.workers)
+        self.state: dict[str, Any] = {}
+        self.done_at_start = 0
+        if self.path is None:
+            return
+        if args.resume:
+            self.state = run_state.read_state(self.path)
+        else:
+            self.state = {"version": run_state.VERSION, "segments": [],
+                          "settings": {name: getattr(args, name)
+                                       for name in run_state.STREAM_SETTINGS}}
+        self.done_at_start = self._checkpointed()[0]
+        self.wall_before = sum(segment["wall_seconds"] for segment in self.state["segments"])
+        self.state["segments"].append({
+            "commit": run_state.harness_commit(), "started": run_state.now(),
+            "inputs_at_start": self.done_at_start, "pid": os.getpid(),
+        })
+        self.write(self.done_at_start, 0)
+
+    @property
+    def done(self) -> int:
+        return self.done_at_start
+
+    def _checkpointed(self) -> tuple[int, dict[str, int], dict[str, int], float]:
+        assert self.path is not None
+        total, targets, cpu = 0, dict.fromkeys(self.targets, 0), 0.0
+        failures: dict[str, int] = {}
+        for index, order in enumerate(self.orders):
+            summary = run_state.load_summary(self.path, index)
+            total += summary["number"]
+            for name, count in run_state.per_target(summary["number"], order).items():
+                targets[name] += count
+            for name, count in summary["failures"].items():
+                failures[name] = failures.get(name, 0) + count
+            cpu += summary["cpu"]
+        return total, targets, failures, cpu
+
+    def write(self, live: int, died: int) -> None:
+        """The state file now: checkpointed counts (what a resume starts from) and live ones."""
+        if self.path is None:
+            return
+        total, targets, failures, cpu = self._checkpointed()
+        wall = time.monotonic() - self.started
+        segment = self.state["segments"][-1]
+        segment.update({"updated": run_state.now(), "inputs_at_end": total,
+                        "inputs_live": live, "wall_seconds": round(wall, 1)})
+        if died:
+            segment["workers_died"] = died
+        wall_total = self.wall_before + wall
+        self.state.update({
+            "inputs_goal": self.args.inputs, "inputs_done": total, "inputs_per_target": targets,
+            "failures": failures, "failures_total": sum(failures.values()) + died,
+            "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall_total, 1),
+            "inputs_per_cpu_second": round(total / cpu, 1) if cpu else 0.0,
+            "inputs_per_wall_second": round(total / wall_total, 1) if wall_total else 0.0,
+        })
+        run_state.write_state(self.path, self.state)
+
+
+def _wait(workers: list[Any], done: Any, failed: Any, account: _Account,
           args: argparse.Namespace) -> None:
     last = time.monotonic()
     while any(p.is_alive() for p in workers):
@@ -149,11 +306,14 @@ def _wait(workers: list[Any], done: Any, failed: Any, started: float,
             process.join(timeout=0.5)
         if time.monotonic() - last >= args.report_every:
             last = time.monotonic()
-            _progress(done.value, failed.value, last - started, args.inputs)
+            _progress(done.value, failed.value, done.value - account.done_at_start,
+                      last - account.started, args.inputs)
+            account.write(done.value, 0)
+    account.write(done.value, 0)
 
 
-def _progress(done: int, failed: int, elapsed: float, total: int) -> None:
-    rate = done / elapsed if elapsed else 0.0
+def _progress(done: int, failed: int, this_run: int, elapsed: float, total: int) -> None:
+    rate = this_run / elapsed if elapsed else 0.0
     print(f"  {done:,}/{total:,} inputs, {rate:,.0f}/s, {failed} failures, "
           f"{elapsed:,.0f} s", flush=True)
 
@@ -266,7 +426,8 @@ def run_atheris(targets: list[str], args: argparse.Namespace) -> tuple[int, int,
         if time.monotonic() - last >= args.report_every:
             last = time.monotonic()
             live = sum(_last_progress(job[2].read_text(errors="replace")) for job in running)
-            _progress(sum(finished.values()) + live, failures, last - started, args.inputs)
+            so_far = sum(finished.values()) + live
+            _progress(so_far, failures, so_far, last - started, args.inputs)
     return sum(finished.values()), failures, time.monotonic() - started
 
 
@@ -290,7 +451,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", default="all",
                         choices=("all", "everything", *TARGET_NAMES, *STRUCTURED_TARGETS))
-    parser.add_argument("--inputs", type=int, default=100_000, help="total inputs to run")
+    parser.add_argument("--inputs", type=int, help="total inputs to run (default 100,000; with "
+                        "--resume, the state file's goal)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--engine", choices=("atheris", "mutate"),
@@ -305,11 +467,39 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--report-every", type=float, default=60.0, help="seconds")
     parser.add_argument("--keep-current", action="store_true",
                         help="mutate: write each input to a file first (finds C-level crashes)")
+    parser.add_argument("--light-size", type=int, default=mutate.LIGHT_SIZE,
+                        help="mutate: pool inputs bigger than this (decompressed) are picked "
+                        "size/light-size times less often (0: all alike)")
+    parser.add_argument("--state",
+                        help="mutate: the run's state file (JSON), checkpoints beside it")
+    parser.add_argument("--resume", metavar="STATE",
+                        help="mutate: go on with the run of this state file where it stopped")
+    parser.add_argument("--checkpoint-every", type=float, default=300.0,
+                        help="mutate: seconds between a worker's checkpoints (with --state)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--seed-dir", help=argparse.SUPPRESS)
     parser.add_argument("--stats", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.resume:
+        _resume_settings(args)
+    elif args.state and Path(args.state).exists():
+        parser.error(f"{args.state} exists: --resume it or choose another state file")
+    if args.inputs is None:
+        args.inputs = 100_000
+    if (args.state or args.resume) and args.engine != "mutate":
+        parser.error("--state and --resume need --engine mutate")
+    return args
+
+
+def _resume_settings(args: argparse.Namespace) -> None:
+    """A resumed run takes the stream's settings from its state file."""
+    state = run_state.read_state(Path(args.resume))
+    for name, value in state["settings"].items():
+        setattr(args, name, value)
+    args.state, args.engine = args.resume, "mutate"
+    if args.inputs is None:
+        args.inputs = state["inputs_goal"]
 
 
 def main(argv: Optional[list[str]] = None) -> int:

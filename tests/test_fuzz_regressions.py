@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import struct
 import subprocess
 import sys
@@ -78,6 +79,57 @@ def test_bounded_hostile_pass(tmp_path: Path):
     assert result.returncode == 0, report
     assert f"inputs run: {HOSTILE_INPUTS:,}" in result.stdout, report
     assert "failures: 0" in result.stdout, report
+
+
+def _fuzz_run(tmp_path: Path, *args: str) -> str:
+    command = [sys.executable, str(FUZZ / "run.py"), "--crashes", str(tmp_path / "crashes"),
+               "--report-every", "1000", *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False,
+                            env=untraced_environment())
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_resumed_run_goes_on_with_the_same_stream(tmp_path: Path):
+    # The long run is stopped and resumed across sessions: a run stopped after 300 inputs and
+    # resumed to 720 must have run exactly the inputs of one run of 720 (same PRNG state, same
+    # pool), counting each once, per target and over both segments.
+    common = ["--engine", "mutate", "--target", "all", "--workers", "2", "--seed", "5",
+              "--timeout", "10", "--keep-current", "--checkpoint-every", "1"]
+    _fuzz_run(tmp_path, *common, "--inputs", "720", "--state", str(tmp_path / "whole.json"))
+    _fuzz_run(tmp_path, *common, "--inputs", "300", "--state", str(tmp_path / "parts.json"))
+    out = _fuzz_run(tmp_path, "--resume", str(tmp_path / "parts.json"), "--inputs", "720")
+    assert "inputs run: 420" in out, out
+    parts = json.loads((tmp_path / "parts.json").read_text())
+    whole = json.loads((tmp_path / "whole.json").read_text())
+    assert parts["inputs_done"] == whole["inputs_done"] == 720
+    assert parts["inputs_per_target"] == whole["inputs_per_target"] == dict.fromkeys(TARGETS, 120)
+    assert [(s["inputs_at_start"], s["inputs_at_end"]) for s in parts["segments"]] == [
+        (0, 300), (300, 720)]
+    assert parts["failures_total"] == whole["failures_total"] == 0
+    sys.path.insert(0, str(FUZZ))
+    try:
+        import state
+    finally:
+        sys.path.remove(str(FUZZ))
+    for index in range(2):
+        resumed = state.load_checkpoint(tmp_path / "parts.json", index)
+        straight = state.load_checkpoint(tmp_path / "whole.json", index)
+        assert resumed is not None and straight is not None
+        assert resumed.number == straight.number == 360
+        assert resumed.rng == straight.rng
+        assert resumed.pool_inputs == straight.pool_inputs
+        assert resumed.pool_seen == straight.pool_seen
+
+
+def test_state_file_is_not_overwritten(tmp_path: Path):
+    (tmp_path / "taken.json").write_text("{}")
+    command = [sys.executable, str(FUZZ / "run.py"), "--engine", "mutate", "--inputs", "6",
+               "--state", str(tmp_path / "taken.json")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2
+    assert "exists" in result.stderr
+    assert (tmp_path / "taken.json").read_text() == "{}"
 
 
 @pytest.mark.parametrize("name", ["idb_flood", "nrb_records", "huge_custom", "mix"])
