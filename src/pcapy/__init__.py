@@ -109,6 +109,7 @@ if TYPE_CHECKING:
         capture_parallel,
         merge_by_time,
     )
+    from ._range_index import build_index
     from ._ranges import read_range, split
     from ._savefile._pcapng_types import (
         CustomBlock,
@@ -139,6 +140,7 @@ _FANOUT_NAMES = frozenset({
 # Tables and ranges (docs/tables.md) load on first use too; pyarrow only when a table is made.
 _LAZY_FUNCTIONS = {
     "split": "._ranges", "read_range": "._ranges", "ByteRange": "._split",
+    "build_index": "._range_index",
     "to_parquet": "._tables", "write_arrow": "._tables",
 }
 
@@ -192,6 +194,7 @@ __all__ = [
     "WorkerStats",
     # captures as tables and exact byte ranges (docs/tables.md; to_parquet/write_arrow need
     # pcapy-cffi[arrow])
+    "build_index",
     "read_range",
     "split",
     "to_parquet",

@@ -1,11 +1,13 @@
 """``split`` and ``read_range``: a capture file as exact byte ranges, each readable on its own.
 
-The search logic is in ``_split`` (no I/O); this module reads what it asks for. ``split(path, n)``
-cuts the file at ``n - 1`` evenly spaced offsets and moves each cut to a proven record boundary
-(classic pcap: candidate chains, reading a window after the cut that grows while the search asks;
-pcapng: the block heads, walked from the start). A cut with no proven boundary within
-``MAX_LOOKAHEAD`` bytes is dropped, so its range grows into the next: never a wrong packet.
-gzip files cannot be entered in the middle: they are one range.
+``split(path, n)`` cuts the file at ``n - 1`` evenly spaced offsets and moves each cut to the
+first record (pcapng: packet block) at or after it that the reader passes when it reads the
+file from its start: found by walking the record headers (``_boundaries``), or read from the
+file's range index when it has a matching one (``_range_index``). So a range's start is never
+a guess: ``read_range`` of any one range alone gives exactly the file's packets between its
+start and its end. A cut past the point where the reader stops (a damaged or truncated record)
+is dropped: the range before grows to the end and raises the reader's error when read. gzip
+files cannot be entered in the middle: they are one range.
 
 ``read_range(path, byte_range)`` opens a Reader over exactly that range: the context pieces (the
 file header, or the section's SHB and IDBs) followed by the range's bytes, read as one savefile.
@@ -13,166 +15,79 @@ file header, or the section's SHB and IDBs) followed by the range's bytes, read 
 
 from __future__ import annotations
 
+import bisect
 import os
-from dataclasses import replace
-from typing import IO, TYPE_CHECKING, Any, Optional, Union
+from typing import IO, TYPE_CHECKING, Optional, Union
 
 from ._args import as_positive_int
+from ._boundaries import Boundary, boundaries, file_kind, first_offset
 from ._errors import PcapError
+from ._range_index import load_index
 from ._reader import Reader, engine_of
-from ._split import ByteRange, Likely, NeedMore, PcapLayout, find_pcap_boundary, pcapng_blocks
+from ._split import ByteRange
 
 if TYPE_CHECKING:
     from ._savefile._stream import ByteSource
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-#: How far past a cut the classic-pcap search reads for a proof, and then for a likely boundary
-#: (``_split.Likely``) before giving the cut up.
-PROOF_LOOKAHEAD = 4 << 20
-MAX_LOOKAHEAD = 64 << 20
-_FIRST_WINDOW = 256 << 10
-_PCAPNG_SHB = 0x0A0D0D0A
-_PCAPNG_IDB = 1
-_PACKET_BLOCKS = frozenset({2, 3, 6})  # obsolete packet, simple packet, enhanced packet
-_WALK_READ = 1 << 20
 
-
-def split(path: PathLike, n: int) -> list[ByteRange]:
+def split(path: PathLike, n: int, index: Optional[PathLike] = None) -> list[ByteRange]:
     """At most ``n`` byte ranges covering every packet of ``path`` once, in order.
 
-    Each range starts on a proven record boundary (see ``pcapy._split``); concatenating the
-    packets of ``read_range(path, r)`` for every range gives the packets of the whole file. A
-    gzip-compressed file is one range.
+    Each range starts where the reader passes when reading the whole file (see
+    ``pcapy._boundaries``); the packets of ``read_range(path, r)`` for every range, in order,
+    are the packets of the whole file. The boundaries come from the file's range index
+    (``index``, or ``path + ".pcapy-index"`` when it exists and matches the file; see
+    ``build_index``), else from a walk of the file's record headers. A gzip-compressed file
+    is one range.
     """
     n = as_positive_int("n", n)
     path = os.fspath(path)
     size = os.path.getsize(path)
     with open(path, "rb") as f:
-        head = f.read(64)
-        if _is_pcap(head):
-            return _split_pcap(f, head, size, n)
-        if head[:4] == b"\x0a\x0d\x0d\x0a" and n > 1:
-            return _split_pcapng(f, size, n)
-    return [ByteRange(0, size, whole=True)]  # gzip, one-range pcapng, other: as it is
-
-
-def _is_pcap(head: bytes) -> bool:
-    from ._savefile._pcap import MAGICS  # noqa: PLC0415
-
-    return head[:4] in MAGICS and len(head) >= 24
-
-
-def _pcap_layout(head: bytes) -> tuple[PcapLayout, int]:
-    from ._savefile._linktype import max_snaplen_for_dlt  # noqa: PLC0415
-    from ._savefile._pcap import parse_file_header  # noqa: PLC0415
-
-    header = parse_file_header(head[:24])
-    layout = PcapLayout(header.byte_order, header.record_struct.size,
-                        max_snaplen_for_dlt(header.dlt), header.lengths_swapped,
-                        10**9 if header.nanosecond else 10**6)
-    return layout, 24
-
-
-def _split_pcap(f: IO[bytes], head: bytes, size: int, n: int) -> list[ByteRange]:
-    layout, first = _pcap_layout(head)
+        kind = file_kind(f.read(64))
+    if kind is None or (kind == "pcapng" and n == 1):
+        return [ByteRange(0, size, whole=True)]  # gzip, one-range pcapng, other: as it is
+    first = first_offset(kind)
     cuts = sorted({first + (size - first) * i // n for i in range(1, n)})
-    starts, proven = [first], [True]
+    return ranges_at(path, cuts, index)
+
+
+def ranges_at(path: PathLike, cuts: list[int], index: Optional[PathLike] = None,
+              ) -> list[ByteRange]:
+    """The ranges of a classic pcap or pcapng file cut at the first boundary at or after each of
+    the sorted ``cuts`` (``split``'s work, for any cuts)."""
+    path = os.fspath(path)
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        kind = file_kind(f.read(64))
+        if kind is None:
+            raise PcapError(f"{path}: not a pcap or pcapng file")
+        found = _boundaries_of(path, f, size, cuts, index)
+    first = first_offset(kind)
+    starts: list[Boundary] = [(first, ((0, first),) if first else ())]
+    for offset, context in found:
+        if starts[-1][0] < offset < size:
+            starts.append((offset, context))
+    ends = [offset for offset, _ in starts[1:]] + [size]
+    return [ByteRange(start, end, context) for (start, context), end in zip(starts, ends)]
+
+
+def _boundaries_of(path: str, f: IO[bytes], size: int, cuts: list[int],
+                   index: Optional[PathLike]) -> list[Boundary]:
+    """The boundary for each cut, from the index when there is one, else by walking ``f``."""
+    loaded = load_index(path, index)
+    if loaded is None:
+        return boundaries(f, size, cuts)
+    points = loaded.points
+    offsets = [offset for offset, _ in points]
+    found = []
     for cut in cuts:
-        if cut <= starts[-1]:
-            continue
-        boundary = _pcap_boundary(f, cut, size, layout)
-        offset = boundary.offset if isinstance(boundary, Likely) else boundary
-        if offset is not None and starts[-1] < offset < size:
-            starts.append(offset)
-            proven.append(not isinstance(boundary, Likely))
-    ends = [*starts[1:], size]
-    return [ByteRange(s, e, ((0, first),), proven=p) for s, e, p in zip(starts, ends, proven)]
-
-
-def _pcap_boundary(f: IO[bytes], cut: int, size: int,
-                   layout: PcapLayout) -> Union[int, Likely, None]:
-    """Search with a window that grows as asked: a proof within ``PROOF_LOOKAHEAD`` bytes, else
-    the tie-break within ``MAX_LOOKAHEAD`` (see ``_split.Likely``)."""
-    found = _search_growing(f, cut, size, layout, PROOF_LOOKAHEAD)
-    if found is not None:
-        return found
-    likely = _search_growing(f, cut, size, replace(layout, likely=True), MAX_LOOKAHEAD)
-    return Likely(likely) if isinstance(likely, int) else None
-
-
-def _search_growing(f: IO[bytes], cut: int, size: int, layout: PcapLayout,
-                    limit: int) -> Union[int, Likely, None]:
-    want = _FIRST_WINDOW
-    while True:
-        f.seek(cut)
-        window = f.read(want)
-        found = find_pcap_boundary(window, cut, size, layout)
-        if not isinstance(found, NeedMore):
-            return found
-        if found.size > limit:
-            return None
-        want = found.size
-
-
-def _split_pcapng(f: IO[bytes], size: int, n: int) -> list[ByteRange]:
-    """Ranges at block boundaries near the cuts, each with its section's SHB and IDBs."""
-    cuts = [size * i // n for i in range(1, n)]
-    ranges: list[ByteRange] = []
-    context: list[tuple[int, int]] = []
-    start = 0
-    start_context: tuple[tuple[int, int], ...] = ()
-    for block in _walk_blocks(f, size):
-        # Ranges start at packet blocks: an IDB always precedes them, so the context has one.
-        at_cut = bool(cuts) and block.offset >= cuts[0] and block.block_type in _PACKET_BLOCKS
-        if at_cut and block.offset > start:
-            ranges.append(ByteRange(start, block.offset, start_context))
-            start = block.offset
-            start_context = () if block.block_type == _PCAPNG_SHB else tuple(context)
-        while at_cut and cuts and cuts[0] <= block.offset:
-            cuts.pop(0)
-        if block.block_type == _PCAPNG_SHB:
-            context = [(block.offset, block.length)]
-        elif block.block_type == _PCAPNG_IDB:
-            context.append((block.offset, block.length))
-    ranges.append(ByteRange(start, size, start_context))
-    return ranges
-
-
-def _walk_blocks(f: IO[bytes], size: int) -> Any:
-    """Every block head of the file, read in pieces of about a MiB (a damaged block ends it)."""
-    offset, byte_order = 0, "<"
-    while offset < size:
-        f.seek(offset)
-        buffer = f.read(_WALK_READ)
-        moved = False
-        for block in pcapng_blocks(buffer, offset, byte_order):
-            yield block
-            byte_order = block.byte_order
-            offset = block.offset + block.length
-            moved = True
-        if not moved:
-            big = _one_block(f, offset, byte_order)
-            if big is None:
-                return  # a damaged block: the last range reads to the end and reports it
-            yield big
-            byte_order = big.byte_order
-            offset = big.offset + big.length
-
-
-def _one_block(f: IO[bytes], offset: int, byte_order: str) -> Any:
-    f.seek(offset)
-    head = f.read(12)
-    if len(head) < 12:
-        return None
-    import struct  # noqa: PLC0415
-
-    length = struct.unpack_from(byte_order + "I", head, 4)[0]
-    if head[:4] == b"\x0a\x0d\x0d\x0a":
-        return None  # a section header larger than a read: unusual enough to stop here
-    f.seek(offset)
-    blocks = list(pcapng_blocks(f.read(length), offset, byte_order))
-    return blocks[0] if blocks else None
+        at = bisect.bisect_left(offsets, cut)
+        if at < len(points):
+            found.append(points[at])
+    return found
 
 
 class RangeFile:

@@ -12,7 +12,8 @@ the default on ``any``, as there).
 ``pcapy stats FILE...`` summarises capture files instead: packets, bytes, time span, rates,
 link types, protocols and the busiest address pairs. ``pcapy convert FILE... -o OUT.parquet``
 writes their packets as columns, ``pcapy query FILE... "SQL"`` runs DuckDB over them
-(docs/tables.md; the ``arrow`` and ``sql`` extras).
+(docs/tables.md; the ``arrow`` and ``sql`` extras); ``pcapy index FILE...`` writes the range
+index ``pcapy.split`` reads its boundaries from.
 
 Every error is one line on standard error, ``pcapy: <message>``, and exit status 1.
 
@@ -22,6 +23,7 @@ The package, one module a concern (imports flow down this list):
     capture.py     reading (-r) and capture (-i), printing or writing (-w)
     stats.py       pcapy stats
     convert.py     pcapy convert;  query.py: pcapy query;  _tables.py: their Arrow stream
+    index.py       pcapy index
     _args.py       the capture command's parser, in option groups (add a flag there)
     live.py        opening a device, waiting for packets, signals, closing statistics
     printer.py     one packet's text: time stamp, summary, hex dump
@@ -58,6 +60,7 @@ SUBCOMMANDS: dict[str, str] = {
     "stats": "stats",
     "convert": "convert",
     "query": "query",
+    "index": "index",
 }
 
 
