@@ -29,7 +29,7 @@ INTERESTING_32 = (0, 1, 4, 8, 12, 16, 20, 24, 28, 32, 0x7FFFFFFF, 0x80000000, 0x
 MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
           b"\x34\xcd\xb2\xa1", b"\xa1\xb2\xcd\x34", b"\x0a\x0d\x0d\x0a", b"\x1f\x8b\x08\x00")
 PCAP_MAGICS = {m: m[0] in (0xD4, 0x4D, 0x34) for m in MAGICS[:6]}  # magic -> little-endian
-_DIGITS = re.compile(r"\d+")
+_NUMBERS = re.compile(r"0x[0-9a-fA-F]+|\d+")
 
 
 def _spans(data: bytes) -> list[tuple[int, int]]:
@@ -189,10 +189,27 @@ class Mutator:
             buffer[at : at + 4] = self.rng.choice(MAGICS)
 
 
+def input_kind(target: str, data: bytes) -> str:
+    """What the reader makes of the first bytes: a pcap magic (byte order and precision), pcapng,
+    gzip or anything else; for ``bpf``, the mode bits of the first byte (harness.decode_program).
+    Not the bytes themselves: with them, every input of a new random magic was "new"."""
+    if target == "bpf":
+        return f"bpf{data[0] & 0xC1}" if data else "bpf"
+    head = bytes(data[:4])
+    if head in PCAP_MAGICS:
+        return head.hex()
+    if head == b"\x0a\x0d\x0d\x0a":
+        return "pcapng"
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    return "other"
+
+
 def signature(target: str, data: bytes, outcome: object) -> Hashable:
-    """A coarse description of what the input did, for the pool's novelty test."""
-    text = _DIGITS.sub("#", str(outcome))[:160] if outcome is not None else ""
-    return (target, bytes(data[:4]), text)
+    """A coarse description of what the input did, for the pool's novelty test: the kind of
+    input and the outcome with its numbers (decimal or hex: offsets, lengths, CRCs) elided."""
+    text = _NUMBERS.sub("#", str(outcome))[:160] if outcome is not None else ""
+    return (target, input_kind(target, data), text)
 
 
 LIGHT_SIZE = 64 << 10  # inputs up to this size (decompressed) are picked uniformly
@@ -227,6 +244,7 @@ class Pool:
     def __init__(self, seeds: list[bytes], rng: random.Random, limit: int = 4000,
                  light: int = LIGHT_SIZE) -> None:
         self.inputs = list(seeds) or [b""]
+        self.fixed = len(self.inputs)  # the seeds: never replaced
         self.sizes = [expanded_size(data) for data in self.inputs]
         self.rng = rng
         self.limit = limit
@@ -247,7 +265,7 @@ class Pool:
         if len(self.inputs) < self.limit:
             self.inputs.append(data)
             self.sizes.append(expanded_size(data))
-        else:
-            index = self.rng.randrange(len(self.inputs))
+        elif self.fixed < len(self.inputs):
+            index = self.rng.randrange(self.fixed, len(self.inputs))
             self.inputs[index] = data
             self.sizes[index] = expanded_size(data)

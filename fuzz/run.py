@@ -89,7 +89,7 @@ class _Worker:
             self.mutator = mutate.Mutator(checkpoint.seeds, self.rng, args.max_len)
             self.pool = mutate.Pool([], self.rng, light=args.light_size)
             self.pool.inputs, self.pool.sizes = checkpoint.pool_inputs, checkpoint.pool_sizes
-            self.pool.seen = checkpoint.pool_seen
+            self.pool.seen, self.pool.fixed = checkpoint.pool_seen, checkpoint.pool_fixed
             self.number, self.cpu_before = checkpoint.number, checkpoint.cpu
             self.failures, self.saved = checkpoint.failures, checkpoint.saved
         self.cpu_started = time.process_time()
@@ -100,7 +100,7 @@ class _Worker:
         cpu = self.cpu_before + time.process_time() - self.cpu_started
         run_state.save_checkpoint(self.state, self.index, run_state.Checkpoint(
             self.number, rng_state, self.mutator.seeds, self.pool.inputs, self.pool.sizes,
-            self.pool.seen, self.failures, self.saved, cpu))
+            self.pool.seen, self.failures, self.saved, cpu, self.pool.fixed))
 
     def fail(self, name: str, data: bytes, err: BaseException) -> None:
         self.failures[name] = self.failures.get(name, 0) + 1

@@ -47,6 +47,7 @@ class Checkpoint:
     failures: dict[str, int] = field(default_factory=dict)
     saved: dict[str, int] = field(default_factory=dict)
     cpu: float = 0.0  # CPU seconds, all segments
+    pool_fixed: int = 0  # the pool's first inputs (the seeds), never replaced
 
 
 def checkpoint_path(state: Path, index: int) -> Path:
