@@ -158,3 +158,31 @@ def test_host_sets_give_libpcaps_verdicts_even_on_truncated_packets(
         if expected != unoptimized.filter(packet):
             continue  # libpcap disagrees with itself: either answer is libpcap's
         assert ours.filter(packet) == expected, packet.hex()
+
+
+def tcp_packet(source: str, destination: str, source_port: int, destination_port: int) -> bytes:
+    frame = bytearray(ipv4_packet(source, destination))
+    frame[23] = 6  # TCP
+    return bytes(frame[:34]) + struct.pack("!HH", source_port, destination_port) + bytes(16)
+
+
+@pytest.mark.skipif(not libpcap_available(), reason="libpcap is the reference here")
+@pytest.mark.parametrize("pairs", [2, 30])
+def test_host_port_pairs_are_no_longer_than_libpcaps(pairs: int) -> None:
+    """``(host A and port P) or ...``: each pair's port code is one block for TCP, UDP and SCTP
+    (identical blocks merged), and ARP/RARP's address loads, after which nothing can accept,
+    are gone; libpcap's optimised program is the bar, its verdicts the reference."""
+    hosts = random_hosts(pairs, seed=4)
+    expression = " or ".join(f"(host {h} and port {1024 + i})" for i, h in enumerate(hosts))
+    program = compile_filter(expression, DLT_EN10MB)
+    theirs = pcapy.compile(DLT_EN10MB, 262144, expression, 1, 0, compiler="libpcap")
+    assert len(program) <= len(theirs.get_bpf())
+    unoptimized = pcapy.compile(DLT_EN10MB, 262144, expression, 0, 0, compiler="libpcap")
+    ours = BPFProgram._compiled(program, DLT_EN10MB)
+    packets = [tcp_packet(hosts[0], "1.2.3.4", 1024, 9), tcp_packet("1.2.3.4", hosts[-1], 9,
+               1023 + pairs), tcp_packet(hosts[0], "1.2.3.4", 1025, 9),
+               ipv4_packet(hosts[1], "1.2.3.4", 0x0806)]
+    for packet in (whole[:cut] for whole in packets for cut in range(len(whole) + 1)):
+        expected = theirs.filter(packet)
+        if expected == unoptimized.filter(packet):
+            assert ours.filter(packet) == expected, packet.hex()

@@ -68,6 +68,8 @@ from ._ir import (
 
 Value = tuple[object, ...]
 _MAX_FACTS = 12
+_MAX_CONSTANTS = 8
+_SMALL_PROGRAM = 256  # blocks
 _MAX_VALUE_DEPTH = 6
 _PASSES = 2
 
@@ -120,7 +122,8 @@ class _State:
     a: Optional[Value] = None
     x: Optional[Value] = None
     memory: dict[int, Value] = field(default_factory=dict)
-    equal: dict[Value, int] = field(default_factory=dict)  # value -> its known constant
+    # value -> the constants it can be (a jeq found it equal to one of them on every path)
+    equal: dict[Value, frozenset[int]] = field(default_factory=dict)
     tests: dict[tuple[Value, int, int], bool] = field(default_factory=dict)
     loaded: frozenset[Value] = frozenset()  # the packet loads every path here has run
 
@@ -138,9 +141,12 @@ class _State:
 
     def learn(self, key: tuple[Value, int, int], outcome: bool) -> None:
         value, code, k = key
-        if code == JEQ and outcome and value[0] != "k":
-            self.equal[value] = k
-            _trim(self.equal)
+        if code == JEQ and value[0] != "k":
+            if outcome:
+                self.equal[value] = frozenset((k,))
+                _trim(self.equal)
+            elif value in self.equal:
+                self.equal[value] = self.equal[value] - {k}
         self.tests[key] = outcome
         _trim(self.tests)
 
@@ -159,10 +165,22 @@ def _meet(states: list[_State]) -> _State:
         first.a if all(s.a == first.a for s in rest) else None,
         first.x if all(s.x == first.x for s in rest) else None,
         {r: v for r, v in first.memory.items() if all(s.memory.get(r) == v for s in rest)},
-        {v: k for v, k in first.equal.items() if all(s.equal.get(v) == k for s in rest)},
+        _meet_equal(first.equal, [s.equal for s in rest]),
         {t: o for t, o in first.tests.items() if all(s.tests.get(t) == o for s in rest)},
         first.loaded.intersection(*(s.loaded for s in rest)),
     )
+
+
+def _meet_equal(first: dict[Value, frozenset[int]], rest: list[dict[Value, frozenset[int]]]
+                ) -> dict[Value, frozenset[int]]:
+    """The constants each value can be on some path (known only if it is known on all)."""
+    met: dict[Value, frozenset[int]] = {}
+    for value, constants in first.items():
+        if all(value in other for other in rest):
+            union = constants.union(*(other[value] for other in rest))
+            if len(union) <= _MAX_CONSTANTS:
+                met[value] = union
+    return met
 
 
 def _bounded(value: Value) -> Value:
@@ -268,7 +286,10 @@ def _decide(state: _State, block: Block) -> Optional[bool]:  # noqa: PLR0911
     if key in state.tests:
         return state.tests[key]
     if op == JEQ and a in state.equal:
-        return state.equal[a] == right
+        constants = state.equal[a]
+        if right not in constants:
+            return False
+        return True if len(constants) == 1 else None
     return None
 
 
@@ -526,6 +547,57 @@ def _simplify_pass(order: list[Block]) -> bool:
     return changed
 
 
+def _reject_early_pass(order: list[Block]) -> bool:
+    """Edges into a block from which no path can accept go to a ``ret #0`` at once: whatever
+    the block would do, a load past the packet's end included, the verdict is 0."""
+    reject = next((block for block in order if block.returns and not block.k and not block.stmts),
+                  None)
+    if reject is None:
+        return False
+    can_accept: dict[int, bool] = {}
+    for block in reversed(order):
+        can_accept[id(block)] = bool(block.k) if block.returns else any(
+            can_accept[id(target)] for target in successors(block))
+    changed = False
+    for block in order:
+        if block.returns:
+            continue
+        if block.true is not reject and not can_accept[id(block.true)]:
+            block.true, changed = reject, True
+        if block.false is not reject and not can_accept[id(block.false)]:
+            block.false, changed = reject, True
+    return changed
+
+
+def _block_key(block: Block) -> tuple[object, ...]:
+    stmts = tuple((stmt.code, stmt.k & 0xFFFFFFFF) for stmt in block.stmts)
+    if block.returns:
+        return (True, block.k & 0xFFFFFFFF, stmts)
+    return (False, block.jump, block.k & 0xFFFFFFFF, stmts, id(block.true), id(block.false),
+            block.settled)
+
+
+def _merge_identical_pass(order: list[Block]) -> bool:
+    """Blocks doing the same thing (statements, test, and the same blocks after them) become
+    one: edges to a copy go to the first of them (successors are merged before their
+    predecessors, so chains of copies merge whole)."""
+    first: dict[tuple[object, ...], Block] = {}
+    merged: dict[int, Block] = {}
+    changed = False
+    for block in reversed(order):
+        if not block.returns:
+            assert block.true is not None
+            assert block.false is not None
+            true, false = merged.get(id(block.true), block.true), merged.get(id(block.false),
+                                                                               block.false)
+            if true is not block.true or false is not block.false:
+                block.true, block.false, changed = true, false, True
+        kept = first.setdefault(_block_key(block), block)
+        if kept is not block:
+            merged[id(block)] = kept
+    return changed
+
+
 def _has_inner_jumps(order: list[Block]) -> bool:
     return any(
         stmt.code & 0x07 == JMP or stmt.jt is not None for block in order for stmt in block.stmts
@@ -541,14 +613,20 @@ def _skip_empty_root(root: Block) -> Block:
 
 def optimize_graph(root: Block) -> Block:
     """The optimized program's entry block (the graph is changed in place)."""
-    order = block_order(root)  # stays a topological order: every change only shortens paths
+    order = block_order(root)
     if _has_inner_jumps(order):
         return root
+    if len(order) <= _SMALL_PROGRAM:  # few enough blocks to learn from a search tree's tests
+        for block in order:
+            block.settled = False
     for _ in range(_PASSES):
-        changed = _knowledge_pass(order)
-        changed |= _threading_pass(order)
+        changed = _knowledge_pass(order)  # the order stays topological: only edges move
+        changed |= _threading_pass(order)  # forward, as far as those passes go
         changed |= _dead_code_pass(order)
+        changed |= _reject_early_pass(order)
         changed |= _simplify_pass(order)
+        changed |= _merge_identical_pass(order)  # moves edges backward: a new order
+        order = block_order(root)
         if not changed:
             break
     return _skip_empty_root(root)
