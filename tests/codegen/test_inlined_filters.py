@@ -128,3 +128,20 @@ def test_forward_programs_are_inlined_unless_they_need_states(program: list[Inst
         texts = [text for _depth, text in inlined]
         assert texts[-1] == "continue"  # every path ends in the loop's REJECT
         assert not any("return" in text for text in texts)
+
+
+def test_a_program_is_inlined_once_for_each_deliver() -> None:
+    # A reader asks for the statements whenever it builds a loop (each dispatch() call): they
+    # are translated once per program and deliver, and each caller gets its own list.
+    program = pcapy.BPFProgram._compiled([(0x28, 0, 0, 12), (0x15, 0, 1, 0x800),
+                                          (0x06, 0, 0, 0x40000), (0x06, 0, 0, 0)], 1)
+    first = program.inline_statements([(0, "deliver()")])
+    assert first is not None
+    first.append((0, "spoiled"))
+    again = program.inline_statements([(0, "deliver()")])
+    assert again == first[:-1]
+    assert again is not program.inline_statements([(0, "deliver()")])
+    other = program.inline_statements([(0, "yield")])
+    assert other is not None
+    texts = [text for _depth, text in other]
+    assert "yield" in texts and "deliver()" not in texts
