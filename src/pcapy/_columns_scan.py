@@ -23,6 +23,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from ._columns import Ints
 from ._savefile import SavefileSource
@@ -81,6 +82,11 @@ def _walk(stream: ByteSource, dlt: int, records: PcapRecordStream,
     next(blocks)
     buffer, position, base = cursor.buffer, cursor.position, cursor.offset
     try:
+        # The engine's first chunk joins the first block: a batch costs as much again for its
+        # fixed part (its numpy calls) as for ~4 MiB of packets, so no small first batch.
+        following = _next_block(blocks, memoryview(buffer)[position:])
+        if following:
+            buffer, position, base = following, 0, base + position
         while True:
             starts: list[int] = []
             position = _scan(buffer, position, caplen_at, hsize, batch_size, starts)
@@ -116,18 +122,15 @@ def _blocks(stream: ByteSource) -> Generator[Any, Any, None]:
     """Sent the unread tail of the current buffer, yield the next buffer: the tail then up to
     ``BLOCK_SIZE`` new bytes (empty at the end of the stream).
 
-    A plain file is read straight into the new buffer (``readinto``): the only copy of the
-    packet bytes is the kernel's. Other streams (gzip, pipes) are joined from their chunks.
+    A plain file (or ``read_range``'s pieces of one) is read straight into the new buffer
+    (``readinto``): the only copy of the packet bytes is the kernel's. Other streams (gzip,
+    pipes) are joined from their chunks.
     """
-    direct = stream.path is not None
+    direct = stream.direct
     tail = yield None
     while True:
         if direct:
-            block = bytearray(len(tail) + BLOCK_SIZE)
-            block[: len(tail)] = tail
-            got = stream.readinto(memoryview(block)[len(tail):])
-            del block[len(tail) + got:]
-            more = got
+            block, more = _read_block(stream, tail)
         else:
             piece = stream.read(BLOCK_SIZE)
             more = len(piece)
@@ -135,6 +138,34 @@ def _blocks(stream: ByteSource) -> Generator[Any, Any, None]:
         tail = yield (block if more else None)
         if not more:
             return
+
+
+def _read_block(stream: ByteSource, tail: Any) -> tuple[Any, int]:
+    """A new block: ``tail``, then up to ``BLOCK_SIZE`` bytes read into it; and how many came.
+
+    The rest of the stream joins this block when it is at most half a block more (no small
+    last batch: a batch's fixed part, its numpy calls and its dictionaries, costs as much as
+    several MiB of packets). The block is a buffer of pyarrow's memory pool, not a
+    ``bytearray``: it is not zeroed first, and the pool keeps its pages for the next block.
+    With glibc's malloc, an 8 MiB ``bytearray`` is fresh pages each time wherever
+    ``MALLOC_TRIM_THRESHOLD_`` is set (as dask.distributed sets it for its workers), whose page
+    faults cost a third more CPU than reading the packets.
+    """
+    size = len(tail)
+    left = stream.remaining()
+    want = left if left is not None and 0 < left <= BLOCK_SIZE * 3 // 2 else BLOCK_SIZE
+    block = pa.allocate_buffer(size + want, resizable=True)
+    view = memoryview(block).cast("B")
+    view[:size] = memoryview(tail).cast("B")
+    got = 0
+    while got < want:
+        more = stream.readinto(view[size + got:])
+        if not more:
+            break
+        got += more
+    view.release()
+    block.resize(size + got)
+    return block, got
 
 
 def _next_block(blocks: Generator[Any, Any, None], tail: Any) -> Any:

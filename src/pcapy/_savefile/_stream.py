@@ -78,11 +78,15 @@ class ByteSource:
         #: the file's path when we opened it (a plain file or a FIFO: see
         #: ``regular_file_descriptor`` for what libpcap may read)
         self.path: Optional[str] = name if owned else None
+        #: whether ``readinto`` fills buffers straight from a plain file: one pcapy opened, or
+        #: a file object that says it reads one (``reads_plain_file``: ``read_range``'s)
+        self.direct = self.path is not None or getattr(stream, "reads_plain_file", False) is True
         if self.first[:2] == GZIP_MAGIC:
             self._read = self._gunzip()
             self._position = 0
             self.first = self._read_first()
             self.path = None
+            self.direct = False
 
     def _read_first(self) -> bytes:
         """Read until at least a file header's worth of bytes (or EOF) is in hand."""
@@ -143,9 +147,9 @@ class ByteSource:
         return self._read_checked(size)
 
     def readinto(self, buffer: memoryview) -> int:
-        """Fill ``buffer`` straight from the plain file pcapy opened (``path`` is set: no gzip
-        layer, and no copy but the kernel's); how many bytes came, 0 at the end of the file."""
-        if self.path is None:
+        """Fill ``buffer`` straight from a plain file (``direct``: no gzip layer, and no copy
+        but the kernel's); how many bytes came, 0 at the end of the file."""
+        if not self.direct:
             raise PcapError(f"{self.name}: not a plain file pcapy opened; use read()")
         with self._io_lock:
             self._refuse_closed()
@@ -155,6 +159,19 @@ class ByteSource:
                 raise PcapError(f"{self.name}: error reading dump file: {err}") from err
             self._position += got
             return got
+
+    def remaining(self) -> Optional[int]:
+        """Bytes left to read in a ``direct`` stream (a size hint: a file may still grow), or
+        None when that is not known."""
+        if not self.direct:
+            return None
+        try:
+            counted = getattr(self._stream, "remaining", None)
+            if counted is not None:
+                return int(counted())
+            return os.fstat(self._stream.fileno()).st_size - int(self._stream.tell())
+        except (OSError, ValueError):
+            return None
 
     @property
     def file(self) -> Any:
