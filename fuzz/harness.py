@@ -37,6 +37,7 @@ import signal
 import struct
 import sys
 import tempfile
+import time
 import zlib
 from collections.abc import Iterator
 from itertools import islice
@@ -270,10 +271,46 @@ def summary(outcome: Outcome) -> tuple[int, ErrorKey]:
 def target_read(data: bytes) -> object:
     """(a) open_offline on the bytes, everything read with next(), every packet checked; then
     with next_batch(), which must give the same packets (or stop at one whose time stamp its
-    32-bit layout cannot hold, with a PcapError) and the same error."""
+    32-bit layout cannot hold, with a PcapError) and the same error, within issue 12's time
+    budget."""
     expected = reference(data)[1]
+    started = time.process_time()
     _check_batches(data, expected)
+    _check_time_budget(data, time.process_time() - started)
     return summary(expected)
+
+
+def _check_time_budget(data: bytes, spent: float) -> None:
+    """Issue 12's time budget for the read by next_batch() (the pass with the least harness
+    work per packet): at most BUDGET_CONSTANT + decompressed size / BUDGET_RATE CPU seconds.
+    The size is only measured past the constant, so the check costs nothing otherwise."""
+    if spent <= BUDGET_CONSTANT:
+        return
+    needed = int((spent - BUDGET_CONSTANT) * BUDGET_RATE)  # the size that would allow it
+    size = _decompressed_size(data, needed + 1)
+    if size <= needed:
+        _fail(f"next_batch() read {size:,} bytes (decompressed) in {spent:.2f} s of CPU, over "
+              f"issue 12's budget of {BUDGET_CONSTANT:.0f} s + {BUDGET_RATE / 1e6:.0f} MB/s")
+
+
+def _decompressed_size(data: bytes, cap: int) -> int:
+    """The bytes the reader sees: gzip members undone (as far as they go), else the input;
+    counted up to ``cap`` at least (a bomb is not inflated further than that)."""
+    if data[:2] != b"\x1f\x8b":
+        return len(data)
+    size, pending = 0, data
+    while pending[:2] == b"\x1f\x8b" and size < cap:
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            while pending and size < cap:
+                size += len(inflate.decompress(pending, 1 << 22))
+                pending = inflate.unconsumed_tail
+                if inflate.eof:
+                    break
+        except zlib.error:
+            break
+        pending = inflate.unused_data
+    return max(size, len(data))
 
 
 def _check_batches(data: bytes, expected: Outcome) -> None:

@@ -143,6 +143,19 @@ def test_hostile_recipes_stay_within_budget(harness, name: str):
     harness.run_one(harness.TARGETS["hostile"], structured.RECIPES[name], 100)
 
 
+def test_read_target_holds_issue_12s_time_budget(harness):
+    # CPU seconds past the constant must be paid for by decompressed bytes (3 MB/s asserted).
+    plain = bytes(1000)
+    harness._check_time_budget(plain, harness.BUDGET_CONSTANT)
+    with pytest.raises(harness.FuzzFailure, match="over issue 12's budget"):
+        harness._check_time_budget(plain, harness.BUDGET_CONSTANT + 0.01)
+    bomb = gzip.compress(bytes(6_000_000), mtime=0)  # 6 MB read: 2 s past the constant
+    harness._check_time_budget(bomb, harness.BUDGET_CONSTANT + 1.9)
+    harness._check_time_budget(bomb + bomb, harness.BUDGET_CONSTANT + 3.9)  # two members
+    with pytest.raises(harness.FuzzFailure, match="6,000,000 bytes"):
+        harness._check_time_budget(bomb, harness.BUDGET_CONSTANT + 2.1)
+
+
 def _kept_inputs() -> list[Path]:
     return sorted(KEPT.glob("*.bin")) if KEPT.is_dir() else []
 
