@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from filter import differential, generators, oracle
-from filter.generators import EN10MB, LINUX_SLL, LOOP, NULL, Case
+from filter.generators import EN10MB, LINUX_SLL, LINUX_SLL2, LOOP, NULL, Case
 
 pytestmark = pytest.mark.usefixtures("libpcap")
 
@@ -55,6 +55,12 @@ LIBPCAP_PROVES = [
                  id="icmp6-and-sctp"),
     pytest.param(Case("sctp src and dst port 68 and tcp[6] > tcp-urg | (8 | tcp-urg)", NULL,
                       0xFFFFFF00, False), id="sctp-ip6-then-tcp-ip"),
+    # a host set of two made a search tree, whose tests the optimiser passed by: sets of fewer
+    # than eight are compiled term by term, as libpcap does
+    pytest.param(Case("src host 205.115.125.221 || 212.167.162.99 and 10.0.0.1", LINUX_SLL2, 0),
+                 id="small-host-set-and-other-host"),
+    # 'len = 1500' is 'len - 1500 == 0': tested as 'len == 1500', the next test is decided
+    pytest.param(Case("len = 1500 && len = 40 && host ff02::1", EN10MB, 0), id="len-twice"),
 ]
 
 _PROVES_MORE = pytest.mark.xfail(strict=True, reason="pcapy's optimiser proves 'rejects all "

@@ -160,15 +160,20 @@ def block_order(root: Block) -> list[Block]:
     return order
 
 
-def _block_length(block: Block) -> int:
-    return len(block.stmts) + 1
-
-
 @dataclass
 class _Layout:
     order: list[Block]
     # after the block at this index: the stub targets placed there
     stubs: dict[int, list[Block]] = field(default_factory=dict)
+
+    def falls_through(self, index: int) -> bool:
+        """Whether the block at ``index`` is a ``ja`` to what comes right after it (omitted)."""
+        block = self.order[index]
+        return (block.jump == JMP | JA and not block.returns and index + 1 < len(self.order)
+                and self.order[index + 1] is block.true and not self.stubs.get(index))
+
+    def block_length(self, index: int) -> int:
+        return len(self.order[index].stmts) + (0 if self.falls_through(index) else 1)
 
     def positions(self) -> tuple[dict[int, int], dict[int, list[int]]]:
         """Where each block's first instruction goes; each target's stub positions, sorted."""
@@ -177,7 +182,7 @@ class _Layout:
         position = 0
         for index, block in enumerate(self.order):
             block_at[id(block)] = position
-            position += _block_length(block)
+            position += self.block_length(index)
             for target in self.stubs.get(index, ()):
                 stubs_of.setdefault(id(target), []).append(position)
                 position += 1
@@ -215,7 +220,8 @@ def _far_branches(layout: _Layout) -> list[tuple[int, int, Block]]:
 def _place_stubs(layout: _Layout, far: list[tuple[int, int, Block]]) -> None:
     """For each far branch, a stub as far forward as the branch reaches (to be shared)."""
     block_at, _ = layout.positions()
-    ends = [block_at[id(block)] + _block_length(block) for block in layout.order]
+    ends = [block_at[id(block)] + layout.block_length(index)
+            for index, block in enumerate(layout.order)]
     newest: dict[int, tuple[int, int]] = {}  # target -> (stub block index, its end position)
     for index, source, target in far:
         previous = newest.get(id(target))
@@ -280,7 +286,8 @@ def assemble(root: Block) -> list[Instruction]:
             program.append((RET | K, 0, 0, block.k & 0xFFFFFFFF))
         elif block.jump == JMP | JA:
             assert block.true is not None
-            program.append((JMP | JA, 0, 0, block_at[id(block.true)] - source - 1))
+            if not layout.falls_through(index):
+                program.append((JMP | JA, 0, 0, block_at[id(block.true)] - source - 1))
         else:
             assert block.true is not None
             assert block.false is not None

@@ -71,7 +71,7 @@ _MAX_FACTS = 12
 _MAX_CONSTANTS = 8
 _SMALL_PROGRAM = 256  # blocks
 _MAX_VALUE_DEPTH = 6
-_PASSES = 2
+_PASSES = 4
 
 
 def _constant(value: int) -> Value:
@@ -220,11 +220,22 @@ def _load_value(state: _State, stmt: Stmt) -> Value:  # noqa: PLR0911 - one case
         return state.memory.get(stmt.k) or _opaque()
     if mode == MSH:
         return ("msh", stmt.k)
+    absolute = _absolute(state, stmt)
+    if absolute is not None:
+        return ("ld", absolute.code, absolute.k)
     x = state.x if state.x is not None else _opaque()
-    known = state.constant_of(x)
-    if known is not None:  # [x + k] with x known is an absolute load
-        return ("ld", (stmt.code & ~IND) | ABS, (known + stmt.k) & 0xFFFFFFFF)
     return _bounded(("ldi", stmt.code, stmt.k, x))
+
+
+def _absolute(state: _State, stmt: Stmt) -> Optional[Stmt]:
+    """``[x + k]`` with X known, as the absolute load it is (not when x + k passes 2**32: the
+    indexed load then rejects every packet, the absolute one would not)."""
+    if stmt.code & 0x07 not in (LD, LDX) or stmt.code & 0xE0 != IND:
+        return None
+    known = state.constant_of(state.x)
+    if known is None or known + (stmt.k & 0xFFFFFFFF) > 0xFFFFFFFF:
+        return None
+    return Stmt((stmt.code & ~IND) | ABS, known + (stmt.k & 0xFFFFFFFF))
 
 
 def _run(state: _State, stmt: Stmt) -> bool:
@@ -365,12 +376,21 @@ def _walk_with_knowledge(
 def _knowledge_pass(order: list[Block]) -> bool:
     """Pass 1: decide tests from what holds on every way into them."""
     changed = False
+    live_in = _liveness(order)
     for block, state, incoming in _walk_with_knowledge(order):
-        kept = [stmt for stmt in block.stmts if not _run(state, stmt)]  # drop reloads
-        if len(kept) != len(block.stmts):
+        kept: list[Stmt] = []
+        before_last = state.a
+        for stmt in block.stmts:
+            absolute = _absolute(state, stmt)  # the load of X it used may become dead
+            before = state.a
+            if not _run(state, absolute or stmt):  # a reload is dropped
+                kept.append(absolute or stmt)
+                before_last = before
+        if kept != block.stmts:
             block.stmts = kept
             changed = True
         if block.jump & 0xF0 != JA:
+            changed |= _test_constants(block, state, before_last, live_in)
             decided = _decide(state, block)
             if decided is not None:
                 target = block.true if decided else block.false
@@ -379,6 +399,29 @@ def _knowledge_pass(order: list[Block]) -> bool:
                 changed = True
         _pass_on(block, state, incoming)
     return changed
+
+
+def _test_constants(block: Block, state: _State, before_last: Optional[Value],
+                    live_in: dict[int, set[Register]]) -> bool:
+    """A test against an X known constant tests that constant; ``sub c; jeq #k`` (libpcap's code
+    for ``=`` and ``!=``) is ``jeq #k+c`` when nothing after it reads A, so the tests of one
+    value compare with constants the next tests can be decided from."""
+    changed = False
+    if block.jump & X:
+        constant = state.constant_of(state.x)
+        if constant is not None:
+            block.jump, block.k, changed = block.jump & ~X, constant, True
+    last = block.stmts[-1] if block.stmts else None
+    if (last is None or block.jump != JMP | JEQ or last.code & 0xF7 != ALU | SUB
+            or any("A" in live_in[id(target)] for target in successors(block))):
+        return changed
+    subtracted = state.constant_of(state.x) if last.code & X else last.k & 0xFFFFFFFF
+    if subtracted is None:
+        return changed
+    block.stmts = block.stmts[:-1]
+    block.k = (block.k + subtracted) & 0xFFFFFFFF
+    state.a = before_last
+    return True
 
 
 def _thread(state: _State, target: Block, live_in: dict[int, set[Register]]) -> Block:

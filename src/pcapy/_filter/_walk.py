@@ -26,7 +26,7 @@ from ._gen import (
 )
 from ._ir import JGE, JGT, Fragment, conjoin, disjoin, negate
 from ._names import ETHER_PROTOCOLS, IP_PROTOCOLS, TCP_PORTS, UDP_PORTS
-from ._sets import host_set_fragment, set_key
+from ._sets import SMALLEST_SET, host_set_fragment, set_key
 
 _PORT_PROTOCOLS = {"UDP": IPPROTO_UDP, "TCP": IPPROTO_TCP, "SCTP": IPPROTO_SCTP,
                    "DEFAULT": PROTO_UNDEF}  # fmt: skip
@@ -64,7 +64,7 @@ class Walker:
         while index < len(items):
             operator, node = items[index]
             run_end = self._host_run_end(items, index)
-            if run_end - index >= 2:
+            if run_end - index >= SMALLEST_SET:
                 fragment = host_set_fragment(self.gen, [item[1] for item in items[index:run_end]])
                 index = run_end
             else:
