@@ -246,6 +246,7 @@ class _Account:
             return
         if args.resume:
             self.state = run_state.read_state(self.path)
+            self.state["settings"]["workers"] = args.workers  # more may have been asked for
         else:
             self.state = {"version": run_state.VERSION, "segments": [],
                           "settings": {name: getattr(args, name)
@@ -254,7 +255,7 @@ class _Account:
         self.wall_before = sum(segment["wall_seconds"] for segment in self.state["segments"])
         self.state["segments"].append({
             "commit": run_state.harness_commit(), "started": run_state.now(),
-            "inputs_at_start": self.done_at_start, "pid": os.getpid(),
+            "inputs_at_start": self.done_at_start, "pid": os.getpid(), "workers": args.workers,
         })
         self.write(self.done_at_start, 0)
 
@@ -453,7 +454,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                         choices=("all", "everything", *TARGET_NAMES, *STRUCTURED_TARGETS))
     parser.add_argument("--inputs", type=int, help="total inputs to run (default 100,000; with "
                         "--resume, the state file's goal)")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int,
+                        help="processes (default 2; with --resume, more than the run had adds "
+                        "streams, each worker's own, so every stream stays deterministic)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--engine", choices=("atheris", "mutate"),
                         default="atheris" if _have_atheris() else "mutate")
@@ -482,21 +485,29 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--stats", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.resume:
-        _resume_settings(args)
+        _resume_settings(args, parser)
     elif args.state and Path(args.state).exists():
         parser.error(f"{args.state} exists: --resume it or choose another state file")
     if args.inputs is None:
         args.inputs = 100_000
+    if args.workers is None:
+        args.workers = 2
     if (args.state or args.resume) and args.engine != "mutate":
         parser.error("--state and --resume need --engine mutate")
     return args
 
 
-def _resume_settings(args: argparse.Namespace) -> None:
-    """A resumed run takes the stream's settings from its state file."""
+def _resume_settings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """A resumed run takes the stream's settings from its state file; ``--workers`` may add
+    workers (a new one starts its own stream, which depends only on the seed and its index)."""
     state = run_state.read_state(Path(args.resume))
+    workers = args.workers
     for name, value in state["settings"].items():
         setattr(args, name, value)
+    if workers is not None:
+        if workers < args.workers:
+            parser.error(f"the run has {args.workers} workers' streams: resume them all")
+        args.workers = workers
     args.state, args.engine = args.resume, "mutate"
     if args.inputs is None:
         args.inputs = state["inputs_goal"]

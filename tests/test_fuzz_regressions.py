@@ -122,6 +122,39 @@ def test_resumed_run_goes_on_with_the_same_stream(tmp_path: Path):
         assert resumed.pool_seen == straight.pool_seen
 
 
+def test_resumed_run_may_add_a_worker(tmp_path: Path):
+    # One worker, then two: the first goes on with its stream, the second starts its own, so
+    # both are the streams of a run that had two workers from the start.
+    common = ["--engine", "mutate", "--target", "all", "--seed", "6", "--timeout", "10"]
+    _fuzz_run(tmp_path, *common, "--workers", "2", "--inputs", "480",
+              "--state", str(tmp_path / "two.json"))
+    _fuzz_run(tmp_path, *common, "--workers", "1", "--inputs", "150",
+              "--state", str(tmp_path / "grown.json"))
+    out = _fuzz_run(tmp_path, "--resume", str(tmp_path / "grown.json"), "--workers", "2",
+                    "--inputs", "480")
+    assert "inputs run: 330" in out, out
+    grown = json.loads((tmp_path / "grown.json").read_text())
+    assert grown["settings"]["workers"] == 2
+    assert [s["workers"] for s in grown["segments"]] == [1, 2]
+    assert grown["inputs_per_target"] == dict.fromkeys(TARGETS, 80)
+    sys.path.insert(0, str(FUZZ))
+    try:
+        import state
+    finally:
+        sys.path.remove(str(FUZZ))
+    for index in range(2):
+        resumed = state.load_checkpoint(tmp_path / "grown.json", index)
+        straight = state.load_checkpoint(tmp_path / "two.json", index)
+        assert resumed is not None and straight is not None
+        assert resumed.number == straight.number == 240
+        assert resumed.rng == straight.rng
+        assert resumed.pool_inputs == straight.pool_inputs
+    fewer = subprocess.run([sys.executable, str(FUZZ / "run.py"), "--resume",
+                            str(tmp_path / "two.json"), "--workers", "1"],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert fewer.returncode == 2 and "resume them all" in fewer.stderr
+
+
 def test_state_file_is_not_overwritten(tmp_path: Path):
     (tmp_path / "taken.json").write_text("{}")
     command = [sys.executable, str(FUZZ / "run.py"), "--engine", "mutate", "--inputs", "6",
