@@ -2,7 +2,7 @@
 
 A mutation worker's stream of inputs is deterministic: it depends only on the seed, the worker's
 index and the outcomes of the inputs before (which grow the pool). A checkpoint is everything
-that stream needs to go on exactly where it was: the PRNG state, the pool (inputs, their sizes,
+that stream needs to go on exactly where it was: the PRNG state, the pools (inputs, their sizes,
 the outcomes seen), the seeds spliced from, and the count of inputs done, with the failures and
 CPU time so far. Workers write theirs every ``--checkpoint-every`` seconds, when asked to stop
 (SIGINT or SIGTERM to the command) and at the end; ``run.py --resume STATE`` starts every worker
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-VERSION = 1
+VERSION = 2  # 2: one pool per group of targets (files, bpf)
 REPO = Path(__file__).resolve().parents[1]
 
 #: Settings that define the stream: a resumed run takes them from the state file.
@@ -41,13 +41,10 @@ class Checkpoint:
     number: int  # inputs done: the next input is number ``number`` of this worker's stream
     rng: Any  # random.Random.getstate()
     seeds: list[bytes]  # what the mutator splices from
-    pool_inputs: list[bytes]
-    pool_sizes: list[int]
-    pool_seen: set[Any]
+    pools: dict[str, tuple[list[bytes], list[int], set[Any], int]]  # inputs, sizes, seen, fixed
     failures: dict[str, int] = field(default_factory=dict)
     saved: dict[str, int] = field(default_factory=dict)
     cpu: float = 0.0  # CPU seconds, all segments
-    pool_fixed: int = 0  # the pool's first inputs (the seeds), never replaced
 
 
 def checkpoint_path(state: Path, index: int) -> Path:

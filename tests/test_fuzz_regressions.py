@@ -118,8 +118,7 @@ def test_resumed_run_goes_on_with_the_same_stream(tmp_path: Path):
         assert resumed is not None and straight is not None
         assert resumed.number == straight.number == 360
         assert resumed.rng == straight.rng
-        assert resumed.pool_inputs == straight.pool_inputs
-        assert resumed.pool_seen == straight.pool_seen
+        assert resumed.pools == straight.pools
 
 
 def test_resumed_run_may_add_a_worker(tmp_path: Path):
@@ -148,7 +147,7 @@ def test_resumed_run_may_add_a_worker(tmp_path: Path):
         assert resumed is not None and straight is not None
         assert resumed.number == straight.number == 240
         assert resumed.rng == straight.rng
-        assert resumed.pool_inputs == straight.pool_inputs
+        assert resumed.pools == straight.pools
     fewer = subprocess.run([sys.executable, str(FUZZ / "run.py"), "--resume",
                             str(tmp_path / "two.json"), "--workers", "1"],
                            capture_output=True, text=True, timeout=120, check=False)
