@@ -191,10 +191,14 @@ class Mutator:
 
 def input_kind(target: str, data: bytes) -> str:
     """What the reader makes of the first bytes: a pcap magic (byte order and precision), pcapng,
-    gzip or anything else; for ``bpf``, the mode bits of the first byte (harness.decode_program).
+    gzip or anything else; for ``bpf``, the mode bits of the first byte (harness.decode_program);
+    for ``hostile``, the recipe's shape, flags and size (structured.build).
     Not the bytes themselves: with them, every input of a new random magic was "new"."""
     if target == "bpf":
         return f"bpf{data[0] & 0xC1}" if data else "bpf"
+    if target == "hostile":  # a recipe (structured.build): shape, flags, log2 of the size
+        shape, flags, size = (*data[:3], 0, 0, 0)[:3]
+        return f"recipe{shape % 5}/{flags & 7}/{size % 25}"
     head = bytes(data[:4])
     if head in PCAP_MAGICS:
         return head.hex()

@@ -66,14 +66,14 @@ def _failure_text(err: BaseException) -> str:
 # -- the mutation engine -------------------------------------------------------------------------
 
 
-# The bpf target reads its input as BPF programs, the others as capture files: each group has
-# its own pool (in one pool, bpf's many new verdict patterns made up 84% of the inputs the
-# file targets were given, mostly bytes no reader takes for a file).
-POOL_GROUPS = ("files", "bpf")
+# The bpf target reads its input as BPF programs, hostile as recipes, the others as capture
+# files: each group has its own pool (in one pool, bpf's many new verdict patterns made up 84%
+# of the inputs the file targets were given, mostly bytes no reader takes for a file).
+POOL_GROUPS = ("files", "bpf", "hostile")
 
 
 def pool_group(target: str) -> str:
-    return "bpf" if target == "bpf" else "files"
+    return target if target in POOL_GROUPS else "files"
 
 
 class _Worker:
@@ -103,6 +103,9 @@ class _Worker:
                 pool = mutate.Pool([], self.rng, light=args.light_size)
                 pool.inputs, pool.sizes, pool.seen, pool.fixed = inputs, sizes, seen, fixed
                 self.pools[group] = pool
+            for group in POOL_GROUPS:  # a group its targets never used: seeds only
+                self.pools.setdefault(group, mutate.Pool(checkpoint.seeds, self.rng,
+                                                         light=args.light_size))
             self.number, self.cpu_before = checkpoint.number, checkpoint.cpu
             self.failures, self.saved = checkpoint.failures, checkpoint.saved
         self.cpu_started = time.process_time()
