@@ -8,7 +8,8 @@ linktype, src, dst, sport, dport, ip_proto), in one run, each in its own process
 - (a) pcapy-ng + dpkt: a per-packet loop (``next()``, ``dpkt.ethernet.Ethernet``) appending to
   one Python list per column (venv ``bench/.venvs/pcapy-ng-dpkt``);
 - (b) ``tshark -T fields`` with the same fields, output to /dev/null;
-- (c) python-libpcap's bare ``rpcap`` loop that only counts packets (venv of bench/run.py).
+- (c) python-libpcap's bare ``rpcap`` loop that only counts packets (venv of bench/run.py, or
+  one already built elsewhere: ``--venvs OTHER_CHECKOUT/bench/.venvs``).
 
 Targets (issue 15): >= 5x (a), >= 20x (b), >= 1.0x (c). Then peak RSS of ours for two batch
 sizes (bounded by the batch, not the file). Reports; asserts nothing. Uses bench/run.py's venvs
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -33,7 +35,7 @@ COLUMNS = ["ts", "caplen", "len", "linktype", "src", "dst", "sport", "dport", "i
 
 OURS = f"""
 import json, resource, sys, time
-import pcapy
+import pcapy, pcapy.arrow  # imports outside the timed region, as for the others
 path, batch = sys.argv[1], int(sys.argv[2])
 wall, cpu = time.perf_counter(), time.process_time()
 rows = 0
@@ -113,35 +115,65 @@ def measure_tshark(path: Path) -> dict:
     return {"error": f"exit {code}"} if code else {"wall": wall, "cpu": cpu}
 
 
+def peer_python(name: str, requirement: str, elsewhere: list[Path]) -> tuple[Path, str | None]:
+    """A peer's venv python: an already built one under ``--venvs`` first (read only), else
+    bench/.venvs/NAME, made with bench/run.py; and why it cannot run (None if it can)."""
+    for folder in elsewhere:
+        python = folder / name / "bin" / "python"
+        if python.exists() and (folder / name / ".bench-installed").exists():
+            return python, None
+    if name == "python-libpcap":
+        missing = run.python_libpcap_prerequisites()
+        if missing is not None:
+            return run.venv_python(name), missing
+    return run.venv_python(name), run.ensure_venv(name, requirement)
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} CPUs)"
+    return f"unknown ({os.cpu_count()} CPUs)"
+
+
+def measure_all(path: Path, pythons: dict[str, tuple[Path, str | None]]) -> dict[str, dict]:
+    ng, ng_problem = pythons["pcapy-ng-dpkt"]
+    libpcap, libpcap_problem = pythons["python-libpcap"]
+    return {
+        "ours": measure(sys.executable, OURS, str(path), "65536"),
+        "(a) pcapy-ng + dpkt": (measure(str(ng), PCAPY_NG_DPKT, str(path))
+                                if ng_problem is None else {"error": ng_problem}),
+        "(b) tshark -T fields": measure_tshark(path),
+        "(c) python-libpcap next()": (measure(str(libpcap), PYTHON_LIBPCAP, str(path))
+                                      if libpcap_problem is None else {"error": libpcap_problem}),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packets", type=int, default=1_000_000)
     parser.add_argument("--file", type=Path, help="a classic pcap file (default: generated)")
+    parser.add_argument("--reps", type=int, default=1, help="rounds (medians are reported)")
+    parser.add_argument("--venvs", type=Path, action="append", default=[],
+                        help="a folder of peer venvs already built (another checkout's "
+                             "bench/.venvs), looked in first, read only")
     args = parser.parse_args()
     path = args.file or run.DATA / f"{args.packets}-usec.pcap"
     if not path.exists():
         run.DATA.mkdir(parents=True, exist_ok=True)
         run.generate(path, args.packets, 1, False)
     packets, _ = run.scan_pcap(path)
-    problems = {}
-    if run.ensure_venv("pcapy-ng-dpkt", "pcapy-ng") is None:
-        subprocess.run([str(run.venv_python("pcapy-ng-dpkt")), "-m", "pip", "install", "-q",
-                        "--disable-pip-version-check", "dpkt"], check=False)
-    prerequisite = run.python_libpcap_prerequisites()
-    if prerequisite is None:
-        problems["python-libpcap"] = run.ensure_venv("python-libpcap", "python-libpcap")
-    else:
-        problems["python-libpcap"] = prerequisite
-    results = {
-        "ours": measure(sys.executable, OURS, str(path), "65536"),
-        "(a) pcapy-ng + dpkt": measure(str(run.venv_python("pcapy-ng-dpkt")), PCAPY_NG_DPKT,
-                                       str(path)),
-        "(b) tshark -T fields": measure_tshark(path),
-        "(c) python-libpcap next()": (
-            measure(str(run.venv_python("python-libpcap")), PYTHON_LIBPCAP, str(path))
-            if problems["python-libpcap"] is None else {"error": problems["python-libpcap"]}),
-    }
-    print(f"{path.name}: {packets:,} packets; load average {run.load_avg()}")
+    pythons = {"pcapy-ng-dpkt": peer_python("pcapy-ng-dpkt", "pcapy-ng", args.venvs),
+               "python-libpcap": peer_python("python-libpcap", "python-libpcap", args.venvs)}
+    ng, ng_problem = pythons["pcapy-ng-dpkt"]
+    if ng_problem is None and subprocess.run([str(ng), "-c", "import dpkt"],
+                                             capture_output=True, check=False).returncode:
+        subprocess.run([str(ng), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "dpkt"], check=False)
+    rounds = [measure_all(path, pythons) for _ in range(args.reps)]
+    results = {name: _median([r[name] for r in rounds], packets) for name in rounds[0]}
+    print(f"{path.name}: {packets:,} packets; CPU {cpu_model()}; {args.reps} round(s), "
+          f"medians; load average {run.load_avg()}")
     print("| implementation | packets/s (wall) | packets/s (CPU) | ours / it (CPU) |")
     print("|---|---|---|---|")
     ours_cpu = results["ours"].get("cpu")
@@ -157,6 +189,16 @@ def main() -> None:
         result = measure(sys.executable, OURS, str(path), str(batch))
         print(f"  batch_size={batch}: {result.get('rss_mib', 0):.0f} MiB "
               f"({packets / result['cpu']:,.0f} packets/s CPU)" if "cpu" in result else result)
+
+
+def _median(results: list[dict], packets: int) -> dict:
+    """The round with the median CPU time; an error if any round failed or miscounted."""
+    for result in results:
+        if "error" in result:
+            return result
+        if result.get("rows", packets) != packets:
+            return {"error": f"read {result['rows']:,} packets of {packets:,}"}
+    return sorted(results, key=lambda r: r["cpu"])[len(results) // 2]
 
 
 if __name__ == "__main__":
