@@ -31,6 +31,7 @@ from ._gen import (
     ETHERTYPE_REVARP,
     CodeGenerator,
     parse_dotted,
+    parse_ipv6,
 )
 from ._ir import (
     ABS,
@@ -83,6 +84,19 @@ def _address_and_mask(node: ast.Address) -> Optional[tuple[int, int]]:
     return (value << shift) & 0xFFFFFFFF, (0xFFFFFFFF << shift) & 0xFFFFFFFF
 
 
+def _ipv6_set_key(node: ast.Address) -> Optional[SetKey]:
+    q = node.qualifiers
+    if q.proto not in ("DEFAULT", "IPV6") or q.dir not in ("DEFAULT", "OR", "SRC", "DST"):
+        return None
+    if q.addr not in ("DEFAULT", "HOST"):
+        return None
+    try:
+        parse_ipv6(node.text)
+    except BPFError:
+        return None
+    return (IPV6_SET, "OR" if q.dir == "DEFAULT" else q.dir, 0)
+
+
 def _member_value(node: ast.Node) -> int:
     assert isinstance(node, ast.Address)
     address = _address_and_mask(node)
@@ -90,11 +104,16 @@ def _member_value(node: ast.Node) -> int:
     return address[0]
 
 
+IPV6_SET = "IP6"  # the protocol of a set key of IPv6 host terms (``ip6 host``, ``host``)
+
+
 def set_key(node: ast.Node) -> Optional[SetKey]:
     """What terms must share to be one set (None: this node is not a set member)."""
     if not isinstance(node, ast.Address):
         return None
     q = node.qualifiers
+    if node.kind == "HID6":
+        return _ipv6_set_key(node)
     if q.proto not in ("DEFAULT", "IP") or q.dir not in ("DEFAULT", "OR", "SRC", "DST"):
         return None
     if q.addr not in ("DEFAULT", "HOST", "NET"):

@@ -26,7 +26,8 @@ from ._gen import (
 )
 from ._ir import JGE, JGT, Fragment, conjoin, disjoin, negate
 from ._names import ETHER_PROTOCOLS, IP_PROTOCOLS, TCP_PORTS, UDP_PORTS
-from ._sets import SMALLEST_SET, host_set_fragment, set_key
+from ._sets import IPV6_SET, SMALLEST_SET, host_set_fragment, set_key
+from ._sets6 import host6_set_fragment
 
 _PORT_PROTOCOLS = {"UDP": IPPROTO_UDP, "TCP": IPPROTO_TCP, "SCTP": IPPROTO_SCTP,
                    "DEFAULT": PROTO_UNDEF}  # fmt: skip
@@ -65,7 +66,7 @@ class Walker:
             operator, node = items[index]
             run_end = self._host_run_end(items, index)
             if run_end - index >= SMALLEST_SET:
-                fragment = host_set_fragment(self.gen, [item[1] for item in items[index:run_end]])
+                fragment = self._host_set([item[1] for item in items[index:run_end]])
                 index = run_end
             else:
                 fragment = self.node(node)
@@ -76,6 +77,13 @@ class Walker:
                 result = (conjoin if operator == "and" else disjoin)(result, fragment)
         assert result is not None
         return result
+
+    def _host_set(self, nodes: list[ast.Node]) -> Fragment:
+        key = set_key(nodes[0])
+        assert key is not None
+        if key[0] == IPV6_SET:
+            return host6_set_fragment(self.gen, nodes, key[1])
+        return host_set_fragment(self.gen, nodes)
 
     @staticmethod
     def _host_run_end(items: list[tuple[str, ast.Node]], start: int) -> int:
