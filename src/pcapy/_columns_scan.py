@@ -80,7 +80,7 @@ def _walk(stream: ByteSource, dlt: int, records: PcapRecordStream,
     limit = records.fast_limit
     blocks = _blocks(stream)
     next(blocks)
-    buffer, position, base = cursor.buffer, cursor.position, cursor.offset
+    buffer, position, base = cursor.unread(), 0, cursor.file_offset()
     try:
         # The engine's first chunk joins the first block: a batch costs as much again for its
         # fixed part (its numpy calls) as for ~4 MiB of packets, so no small first batch.
@@ -105,17 +105,14 @@ def _walk(stream: ByteSource, dlt: int, records: PcapRecordStream,
                 buffer, position, base = following, 0, base + position
                 continue
             # The careful reader decides: a clipped record, an error, or the end of the file.
-            cursor.buffer, cursor.position = bytes(buffer[position:]), 0
-            cursor.offset = base + position
-            cursor.chunks = _rest(blocks)
+            cursor.restart(_rest(blocks), bytes(buffer[position:]), base + position)
             item = records.read_carefully()
-            buffer, position, base = cursor.buffer, cursor.position, cursor.offset
+            buffer, position, base = cursor.unread(), 0, cursor.file_offset()
             if item is None:
                 return
             yield packets_batch([item], dlt)
     finally:
-        cursor.buffer, cursor.position, cursor.offset = bytes(buffer[position:]), 0, base + position
-        cursor.chunks = _rest(blocks)
+        cursor.restart(_rest(blocks), bytes(buffer[position:]), base + position)
 
 
 def _blocks(stream: ByteSource) -> Generator[Any, Any, None]:

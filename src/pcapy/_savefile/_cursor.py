@@ -2,7 +2,8 @@
 
 Both engines (classic pcap and pcapng) read records or blocks lying wholly inside ``buffer``
 directly, with ``unpack_from`` and slices. What straddles two chunks goes through ``read``,
-which joins the rest of the chunk to the next ones into one ``buffer``; ``peek`` looks at the
+which joins the rest of the chunk to as much of the next ones as it needs into one small
+``buffer`` (the next chunk is then read in place from where that ended); ``peek`` looks at the
 first bytes of what comes next without consuming them; ``skip`` passes over bytes
 (libpcap's clipping of records longer than the snapshot length).
 """
@@ -13,46 +14,86 @@ from collections.abc import Iterator
 
 
 class Cursor:
-    """A position in a stream of chunks; ``file_offset()`` is the absolute byte offset."""
+    """A position in a stream of chunks; ``file_offset()`` is the absolute byte offset.
 
-    __slots__ = ("buffer", "chunks", "offset", "position")
+    Chunks taken from the stream but not yet in ``buffer`` wait in ``pending`` (the first from
+    ``pending_start`` on): a record straddling two chunks is joined from the few bytes it needs,
+    never by copying the whole next chunk, which the loops then read in place.
+    """
+
+    __slots__ = ("buffer", "chunks", "offset", "pending", "pending_start", "position")
 
     def __init__(self, chunks: Iterator[bytes], buffer: bytes, offset: int = 0) -> None:
         self.chunks = chunks
         self.buffer = buffer
         self.offset = offset  # file offset of buffer[0]
         self.position = 0
+        self.pending: list[bytes] = []
+        self.pending_start = 0
+
+    def restart(self, chunks: Iterator[bytes], buffer: bytes, offset: int) -> None:
+        """Go on from ``buffer`` (at file offset ``offset``), then ``chunks``."""
+        self.chunks, self.buffer, self.offset, self.position = chunks, buffer, offset, 0
+        self.pending, self.pending_start = [], 0
+
+    def unread(self) -> bytes:
+        """Everything taken from the stream and not yet consumed, as one buffer (a copy)."""
+        pieces = [self.buffer[self.position :]]
+        if self.pending:
+            pieces += [self.pending[0][self.pending_start :], *self.pending[1:]]
+        return b"".join(pieces)
+
+    def _take(self) -> bool:
+        """Take one more chunk from the stream into ``pending``; False at its end.
+
+        A chunk is kept the moment it is taken: if taking the next one raises (a
+        KeyboardInterrupt, an I/O error), a read that is tried again finds every byte.
+        """
+        chunk = next(self.chunks, None)
+        if chunk is None:
+            return False
+        self.pending.append(chunk)
+        return True
 
     def _next_chunk(self) -> bool:
-        """Move on to the next non-empty chunk; False at the end of the stream."""
-        for chunk in self.chunks:
-            if chunk:
-                self.offset += len(self.buffer)
-                self.buffer, self.position = chunk, 0
+        """Move ``buffer`` on to the next non-empty chunk; False at the end of the stream."""
+        pending = self.pending
+        while pending or self._take():
+            chunk, start = pending.pop(0), self.pending_start
+            self.pending_start = 0
+            if len(chunk) > start:
+                self.offset += len(self.buffer) - start
+                self.buffer, self.position = chunk, start
                 return True
         return False
 
     def _gather(self, size: int) -> None:
-        """Make ``buffer[position:]`` hold ``size`` bytes (fewer at the end of the stream).
-
-        What is gathered is kept however the gathering ends: a chunk taken from the stream is
-        in ``buffer`` even if taking the next one raised (a KeyboardInterrupt, an I/O error), so
-        a read that is tried again finds every byte.
-        """
+        """Make ``buffer[position:]`` hold ``size`` bytes (fewer at the end of the stream)."""
+        if self.position == len(self.buffer) and not self._next_chunk():
+            return
+        have = len(self.buffer) - self.position
+        if have >= size:
+            return
+        waiting = sum(map(len, self.pending)) - self.pending_start
+        while have + waiting < size and self._take():
+            waiting += len(self.pending[-1])
+        if not waiting:
+            return
         start = self.position
-        rest = self.buffer[start:]
-        pieces, have = [rest], len(rest)
-        try:
-            while have < size:
-                chunk = next(self.chunks, None)
-                if chunk is None:
-                    break
-                pieces.append(chunk)
-                have += len(chunk)
-        finally:
-            if len(pieces) > 1:
-                self.offset += start
-                self.buffer, self.position = b"".join(pieces), 0
+        pieces, need = [self.buffer[start:]], size - have
+        pending = self.pending
+        while need > 0 and pending:
+            chunk, begin = pending[0], self.pending_start
+            piece = chunk[begin : begin + need]
+            pieces.append(piece)
+            need -= len(piece)
+            if begin + len(piece) == len(chunk):
+                pending.pop(0)
+                self.pending_start = 0
+            else:
+                self.pending_start = begin + len(piece)
+        self.offset += start
+        self.buffer, self.position = b"".join(pieces), 0
 
     def peek(self, size: int) -> bytes:
         """The next ``size`` bytes (fewer at the end of the stream), left unread."""

@@ -596,7 +596,7 @@ class _StickyFailure:
             # A copy without the traceback: the original's frames would keep its callers alive.
             self._failure = copy.copy(err)
             cursor = self._cursor
-            cursor.buffer, cursor.position, cursor.chunks = b"", 0, iter(())
+            cursor.restart(iter(()), b"", cursor.offset)
             raise
         if record is None:
             self.ended = True
