@@ -50,12 +50,14 @@ def test_any_chunking_reads_the_stream(first, sizes, ops):
 
 def test_a_straddling_record_is_joined_from_the_bytes_it_needs():
     big = bytes(range(256)) * 1024
-    cursor = Cursor(iter([big[10:], b"tail"]), big[:10])
+    chunk = big[10:]
+    cursor = Cursor(iter([chunk, b"tail"]), big[:10])
     cursor.position = 4
-    assert cursor.read(16) == big[4:20]
+    assert cursor.peek(16) == big[4:20]
     assert len(cursor.buffer) == 16  # not the 256 KiB chunk copied behind six bytes
+    assert cursor.read(16) == big[4:20]
+    assert cursor.buffer is chunk and cursor.position == 10  # then read in place, at once
     assert cursor.read(6) == big[20:26]
-    assert cursor.buffer is not None and len(cursor.buffer) == len(big) - 10  # read in place
     assert cursor.file_offset() == 26
     assert cursor.read(len(big)) == big[26:] + b"tail"
     assert cursor.read(1) == b"" and cursor.peek(1) == b""

@@ -108,8 +108,15 @@ class Cursor:
             self._gather(size)
         start = self.position
         data = self.buffer[start : start + size]
-        self.position = start + len(data)
+        self.advance(len(data))
         return data
+
+    def advance(self, size: int) -> None:
+        """Consume ``size`` bytes of ``buffer``; once it is used up, go on to a pending chunk
+        (without reading), so the loops find the next records in place."""
+        self.position += size
+        if self.position == len(self.buffer) and self.pending:
+            self._next_chunk()
 
     def skip(self, size: int) -> int:
         """Skip up to ``size`` bytes; return how many the stream had."""

@@ -671,7 +671,7 @@ def _slow_record_reader(
             )
         keep = min(caplen, snapshot)
         whole = cursor.peek(record.size + caplen)
-        cursor.position += len(whole)
+        cursor.advance(len(whole))
         got = len(whole) - record.size
         if got < caplen:
             wanted = keep if got < keep else caplen
