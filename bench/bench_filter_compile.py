@@ -14,7 +14,8 @@ is reported as such. The filters:
 * ``hosts``: ``host A1 or host A2 or ...`` with random addresses in 10.0.0.0/8;
 * ``consecutive``: the same with consecutive addresses;
 * ``hosts and port``: ``(host A1 or ... or host An) and port 80``;
-* ``host-port pairs``: ``(host A1 and port P1) or (host A2 and port P2) or ...``.
+* ``host-port pairs``: ``(host A1 and port P1) or (host A2 and port P2) or ...``;
+* ``ipv6 hosts``: ``ip6 host A1 or ip6 host A2 or ...`` with random IPv6 addresses.
 
 A program longer than 4,096 instructions (BPF_MAXINSNS) is an error for pcapy's compiler (the
 kernel would refuse it); libpcap has no such limit for programs run in user space.
@@ -23,6 +24,7 @@ kernel would refuse it); libpcap has no such limit for programs run in user spac
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import random
 import subprocess
@@ -71,6 +73,10 @@ def expression(form: str, count: int) -> str:
     if form == "consecutive":
         return " or ".join(f"host 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
                            for i in range(1, count + 1))
+    if form == "ipv6 hosts":
+        generator = random.Random(count)
+        return " or ".join(f"ip6 host {ipaddress.IPv6Address(generator.getrandbits(128))}"
+                           for _ in range(count))
     hosts = random_hosts(count, seed=count)
     if form == "hosts":
         return " or ".join(f"host {host}" for host in hosts)
@@ -103,7 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 400, 1000, 10000])
     parser.add_argument("--forms", nargs="+", default=["hosts", "consecutive", "hosts and port",
-                                                       "host-port pairs"])
+                                                       "host-port pairs", "ipv6 hosts"])
     parser.add_argument("--libpcap-timeout", type=float, default=120.0)
     parser.add_argument("--libpcap-max", type=int, default=1000,
                         help="sizes above this are not given to libpcap (hours, gigabytes)")
