@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, TypeVar, Union
 
 from .._errors import BPFError
 from ._gen import SUPPORTED_LINKTYPES, CodeGenerator
@@ -58,11 +58,20 @@ _nested_lock = threading.Lock()
 
 
 def _compile_nested(arguments: tuple[Any, ...]) -> tuple[Instruction, ...]:
-    outcome: list[Union[tuple[Instruction, ...], BaseException]] = []
+    return run_nested(_compile, *arguments)
+
+
+_Result = TypeVar("_Result")
+
+
+def run_nested(function: Callable[..., _Result], *arguments: Any) -> _Result:
+    """``function(*arguments)`` in a thread with room for the parser's and code generator's
+    recursion (as deep as libpcap's parser nests); a RecursionError past it is a BPFError."""
+    outcome: list[Union[_Result, BaseException]] = []
 
     def run() -> None:
         try:
-            outcome.append(_compile(*arguments))
+            outcome.append(function(*arguments))
         except RecursionError:
             outcome.append(BPFError("filter expression nested too deeply"))
         except BaseException as error:  # handed to the calling thread
