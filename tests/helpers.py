@@ -165,3 +165,9 @@ def pcapy_on_terminal(*args: str, env: Optional[dict[str, str]] = None,
         if follower >= 0:
             os.close(follower)
     return result.returncode, drawn
+
+
+def examples(count: int) -> int:
+    """A random property test's example count: ``count`` in the suite, times
+    ``PCAPY_EXAMPLES_SCALE`` for a long run (``PCAPY_EXAMPLES_SCALE=20 scripts/test tests/...``)."""
+    return count * max(1, int(os.environ.get("PCAPY_EXAMPLES_SCALE", "1")))

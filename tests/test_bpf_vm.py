@@ -34,6 +34,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from pcapy._bpf_vm import (
     Instruction,
     InvalidProgramError,
@@ -969,7 +970,7 @@ def ethernet_like_packets() -> st.SearchStrategy[bytes]:
 
 
 @needs_tcpdump
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(250), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     expression=st.sampled_from(PROPERTY_FILTERS),
     packet=ethernet_like_packets(),
@@ -1047,7 +1048,7 @@ def random_packets() -> st.SearchStrategy[bytes]:
     return st.one_of(st.binary(max_size=64), st.binary(max_size=200))
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(program=random_programs(), packet=random_packets(), wirelen=st.integers(0, U32))
 def test_random_programs_match_reference(
     program: list[Instruction], packet: bytes, wirelen: int
@@ -1056,7 +1057,7 @@ def test_random_programs_match_reference(
     assert compile_program(program)(packet, wirelen) == run_reference(program, packet, wirelen)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     program=random_programs(backward_jumps=True),
     packets=st.lists(random_packets(), min_size=1, max_size=4),
@@ -1134,7 +1135,7 @@ needs_x86_or_arm = pytest.mark.skipif(
 
 @needs_libpcap
 @needs_x86_or_arm
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(program=random_programs(), packet=random_packets(), wirelen=st.integers(0, U32))
 def test_random_programs_match_libpcap_bpf_filter(
     program: list[Instruction], packet: bytes, wirelen: int
@@ -1150,7 +1151,7 @@ def test_random_programs_match_libpcap_bpf_filter(
 
 @needs_libpcap
 @needs_tcpdump
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     expression=st.sampled_from(PROPERTY_FILTERS),
     packet=ethernet_like_packets(),
@@ -1179,7 +1180,7 @@ def raw_instructions() -> st.SearchStrategy[Instruction]:
 
 
 @needs_libpcap
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(program=st.lists(raw_instructions(), max_size=8))
 def test_validate_matches_libpcap_bpf_validate(program: list[Instruction]) -> None:
     # validate() = bpf_validate, plus rejecting opcodes bpf_filter aborts on.

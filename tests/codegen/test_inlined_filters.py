@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pcapy
-from helpers import pcap_bytes, pcapng_block
+from helpers import examples, pcap_bytes, pcapng_block
 from pcapy._codegen import __main__ as dump
 from test_bpf_vm import (
     ST,
@@ -105,7 +105,7 @@ def packets_with_wirelen() -> st.SearchStrategy[Packets]:
 
 @needs_libpcap
 @needs_x86_or_arm
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(program=random_programs(), packets=packets_with_wirelen(), called=st.booleans(),
        pcapng=st.booleans())
 def test_random_programs_in_the_record_loops_match_libpcap(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from pcapy._savefile._cursor import Cursor
 
 STREAM = bytes(range(256)) * 8
@@ -26,7 +27,7 @@ operations = st.lists(st.tuples(st.sampled_from(["peek", "read", "skip"]),
 cuts = st.lists(st.integers(0, 300), max_size=20)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(first=st.integers(0, 50), sizes=cuts, ops=operations)
 def test_any_chunking_reads_the_stream(first, sizes, ops):
     chunks = _chunked(STREAM[first:], sizes)
@@ -79,7 +80,7 @@ class _Retrying:
         return next(self.chunks)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(sizes=cuts, interrupt_at=st.sets(st.integers(1, 25), max_size=6),
        reads=st.lists(st.integers(1, 500), min_size=1, max_size=30))
 def test_an_interrupted_take_loses_nothing(sizes, interrupt_at, reads):
