@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
@@ -53,12 +54,13 @@ def value(column: str, text: str):
     return text if column in ("eth_src", "eth_dst", "src", "dst") else int(text)
 
 
-def compare_file(tshark: str, path, agree: Counter, total: Counter, diffs: list) -> bool:
+def compare_file(tshark_output: Future, path, agree: Counter, total: Counter,
+                 diffs: list) -> bool:
     try:
         ours = pcapy.open_offline(path).to_arrow(columns=[*FIELDS, "linktype"]).read_all()
     except pcapy.PcapError:
         return False
-    theirs = tshark_rows(tshark, path)
+    theirs = tshark_output.result()
     if theirs is None or len(theirs) != ours.num_rows:
         return False
     for index, (row, fields) in enumerate(zip(ours.to_pylist(), theirs)):
@@ -85,7 +87,10 @@ def test_decoded_columns_equal_tshark_fields(folder):
         pytest.skip("tshark is not installed (scripts/test installs it)")
     agree, total, diffs = Counter(), Counter(), []
     names = corpus_paths(folder)
-    compared = sum(compare_file(tshark, CORPUS / name, agree, total, diffs) for name in names)
+    with ThreadPoolExecutor(4) as pool:  # tshark's start-up is mostly waiting: several at once
+        outputs = [pool.submit(tshark_rows, tshark, CORPUS / name) for name in names]
+        compared = sum(compare_file(output, CORPUS / name, agree, total, diffs)
+                       for name, output in zip(names, outputs))
     assert compared > 0
     print(f"\n{folder}: {compared} of {len(names)} files compared")
     for column in FIELDS:
