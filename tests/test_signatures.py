@@ -65,7 +65,8 @@ SIGNATURES: dict[str, str] = {
     "Reader.__exit__": "(*exc_info)",
     # captures as tables and byte ranges (docs/tables.md)
     "Reader.to_arrow": "(batch_size=65536, columns=None, decode=True)",
-    "split": "(path, n)",
+    "split": "(path, n, index=None)",
+    "build_index": "(path, out=None)",
     "read_range": "(path, byte_range)",
     "to_parquet": "(path_or_reader, out, *, batch_size=65536, columns=None, decode=True, "
                   "filter=None, compression='zstd')",

@@ -154,9 +154,9 @@ def _read_block(stream: ByteSource, tail: Any) -> tuple[Any, int]:
     block = pa.allocate_buffer(size + want, resizable=True)
     view = memoryview(block).cast("B")
     view[:size] = memoryview(tail).cast("B")
-    got = 0
-    while got < want:
-        more = stream.readinto(view[size + got:])
+    got = stream.readinto(view[size:])
+    while left is not None and 0 < got < want:  # a file of known size: fill the block (a pipe
+        more = stream.readinto(view[size + got:])  # or FIFO gives what it has, at once)
         if not more:
             break
         got += more
