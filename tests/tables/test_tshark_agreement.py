@@ -54,13 +54,14 @@ def value(column: str, text: str):
     return text if column in ("eth_src", "eth_dst", "src", "dst") else int(text)
 
 
-def compare_file(tshark_output: Future, path, agree: Counter, total: Counter,
-                 diffs: list) -> bool:
+def compare_file(tshark: str, path, agree: Counter, total: Counter, diffs: list,
+                 tshark_output: Future | None = None) -> bool:
+    """Our columns against tshark's fields (``tshark_output``: tshark already started)."""
     try:
         ours = pcapy.open_offline(path).to_arrow(columns=[*FIELDS, "linktype"]).read_all()
     except pcapy.PcapError:
         return False
-    theirs = tshark_output.result()
+    theirs = tshark_rows(tshark, path) if tshark_output is None else tshark_output.result()
     if theirs is None or len(theirs) != ours.num_rows:
         return False
     for index, (row, fields) in enumerate(zip(ours.to_pylist(), theirs)):
@@ -89,7 +90,7 @@ def test_decoded_columns_equal_tshark_fields(folder):
     names = corpus_paths(folder)
     with ThreadPoolExecutor(4) as pool:  # tshark's start-up is mostly waiting: several at once
         outputs = [pool.submit(tshark_rows, tshark, CORPUS / name) for name in names]
-        compared = sum(compare_file(output, CORPUS / name, agree, total, diffs)
+        compared = sum(compare_file(tshark, CORPUS / name, agree, total, diffs, output)
                        for name, output in zip(names, outputs))
     assert compared > 0
     print(f"\n{folder}: {compared} of {len(names)} files compared")
