@@ -55,10 +55,11 @@ class Cursor:
         self.pending.append(chunk)
         return True
 
-    def _next_chunk(self) -> bool:
-        """Move ``buffer`` on to the next non-empty chunk; False at the end of the stream."""
+    def _next_chunk(self, take: bool = True) -> bool:
+        """Move ``buffer`` on to the next non-empty chunk; False at the end of the stream (or,
+        with ``take=False``, of the chunks already taken: nothing is read)."""
         pending = self.pending
-        while pending or self._take():
+        while pending or (take and self._take()):
             chunk, start = pending.pop(0), self.pending_start
             self.pending_start = 0
             if len(chunk) > start:
@@ -81,17 +82,19 @@ class Cursor:
             return
         start = self.position
         pieces, need = [self.buffer[start:]], size - have
-        pending = self.pending
-        while need > 0 and pending:
-            chunk, begin = pending[0], self.pending_start
+        used, begin = 0, self.pending_start
+        for chunk in self.pending:  # (used ones dropped at once: many tiny chunks cost linear time)
+            if need <= 0:
+                break
             piece = chunk[begin : begin + need]
             pieces.append(piece)
             need -= len(piece)
-            if begin + len(piece) == len(chunk):
-                pending.pop(0)
-                self.pending_start = 0
-            else:
-                self.pending_start = begin + len(piece)
+            if begin + len(piece) < len(chunk):
+                begin += len(piece)
+                break
+            used, begin = used + 1, 0
+        del self.pending[:used]
+        self.pending_start = begin
         self.offset += start
         self.buffer, self.position = b"".join(pieces), 0
 
@@ -116,7 +119,7 @@ class Cursor:
         (without reading), so the loops find the next records in place."""
         self.position += size
         if self.position == len(self.buffer) and self.pending:
-            self._next_chunk()
+            self._next_chunk(take=False)
 
     def skip(self, size: int) -> int:
         """Skip up to ``size`` bytes; return how many the stream had."""
