@@ -107,16 +107,21 @@ def test_resumed_run_goes_on_with_the_same_stream(tmp_path: Path):
     assert [(s["inputs_at_start"], s["inputs_at_end"]) for s in parts["segments"]] == [
         (0, 300), (300, 720)]
     assert parts["failures_total"] == whole["failures_total"] == 0
+    _assert_same_worker_streams(tmp_path / "parts.json", tmp_path / "whole.json", 360)
+
+
+def _assert_same_worker_streams(resumed_path: Path, straight_path: Path, number: int) -> None:
+    """Both workers' checkpoints: the resumed run's streams are the straight run's."""
     sys.path.insert(0, str(FUZZ))
     try:
         import state
     finally:
         sys.path.remove(str(FUZZ))
     for index in range(2):
-        resumed = state.load_checkpoint(tmp_path / "parts.json", index)
-        straight = state.load_checkpoint(tmp_path / "whole.json", index)
+        resumed = state.load_checkpoint(resumed_path, index)
+        straight = state.load_checkpoint(straight_path, index)
         assert resumed is not None and straight is not None
-        assert resumed.number == straight.number == 360
+        assert resumed.number == straight.number == number
         assert resumed.rng == straight.rng
         assert resumed.pools == straight.pools
 
@@ -136,18 +141,7 @@ def test_resumed_run_may_add_a_worker(tmp_path: Path):
     assert grown["settings"]["workers"] == 2
     assert [s["workers"] for s in grown["segments"]] == [1, 2]
     assert grown["inputs_per_target"] == dict.fromkeys(TARGETS, 80)
-    sys.path.insert(0, str(FUZZ))
-    try:
-        import state
-    finally:
-        sys.path.remove(str(FUZZ))
-    for index in range(2):
-        resumed = state.load_checkpoint(tmp_path / "grown.json", index)
-        straight = state.load_checkpoint(tmp_path / "two.json", index)
-        assert resumed is not None and straight is not None
-        assert resumed.number == straight.number == 240
-        assert resumed.rng == straight.rng
-        assert resumed.pools == straight.pools
+    _assert_same_worker_streams(tmp_path / "grown.json", tmp_path / "two.json", 240)
     fewer = subprocess.run([sys.executable, str(FUZZ / "run.py"), "--resume",
                             str(tmp_path / "two.json"), "--workers", "1"],
                            capture_output=True, text=True, timeout=120, check=False)
