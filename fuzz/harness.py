@@ -43,6 +43,8 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import Any, Callable, NamedTuple, Optional
 
+from gzip_size import decompressed_size
+
 import pcapy
 from pcapy import BPFError, BPFProgram, PcapError, SavefileError, _offload
 from pcapy._bpf import compile_for, savefile_swapped
@@ -287,30 +289,10 @@ def _check_time_budget(data: bytes, spent: float) -> None:
     if spent <= BUDGET_CONSTANT:
         return
     needed = int((spent - BUDGET_CONSTANT) * BUDGET_RATE)  # the size that would allow it
-    size = _decompressed_size(data, needed + 1)
+    size = decompressed_size(data, needed + 1)
     if size <= needed:
         _fail(f"next_batch() read {size:,} bytes (decompressed) in {spent:.2f} s of CPU, over "
               f"issue 12's budget of {BUDGET_CONSTANT:.0f} s + {BUDGET_RATE / 1e6:.0f} MB/s")
-
-
-def _decompressed_size(data: bytes, cap: int) -> int:
-    """The bytes the reader sees: gzip members undone (as far as they go), else the input;
-    counted up to ``cap`` at least (a bomb is not inflated further than that)."""
-    if data[:2] != b"\x1f\x8b":
-        return len(data)
-    size, pending = 0, data
-    while pending[:2] == b"\x1f\x8b" and size < cap:
-        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            while pending and size < cap:
-                size += len(inflate.decompress(pending, 1 << 22))
-                pending = inflate.unconsumed_tail
-                if inflate.eof:
-                    break
-        except zlib.error:
-            break
-        pending = inflate.unused_data
-    return max(size, len(data))
 
 
 def _check_batches(data: bytes, expected: Outcome) -> None:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import random
 import re
 import struct
-import zlib
 from collections.abc import Hashable
 from typing import Callable, Optional
+
+from gzip_size import decompressed_size
 
 INTERESTING_8 = (0, 1, 0x7F, 0x80, 0xFF)
 INTERESTING_16 = (0, 1, 2, 4, 12, 0x7FFF, 0x8000, 0xFFFF, 0x0A0D, 0x0D0A)
@@ -219,23 +220,6 @@ def signature(target: str, data: bytes, outcome: object) -> Hashable:
 LIGHT_SIZE = 64 << 10  # inputs up to this size (decompressed) are picked uniformly
 
 
-def expanded_size(data: bytes, cap: int = 64 << 20) -> int:
-    """The input's size as the reader sees it: a gzip member's decompressed length (as far as
-    it decompresses, at most ``cap``), else its own length. A deterministic measure of what an
-    input costs: a 3 KB gzip seed of issue 12 reads as a megabyte of metadata."""
-    if data[:2] != b"\x1f\x8b":
-        return len(data)
-    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    size, pending = 0, data
-    try:
-        while pending and size < cap:
-            size += len(inflate.decompress(pending, 1 << 20))
-            pending = inflate.unconsumed_tail
-    except zlib.error:
-        pass
-    return max(size, len(data))
-
-
 class Pool:
     """The inputs mutations start from: the seeds, then every input with a new signature.
 
@@ -249,7 +233,7 @@ class Pool:
                  light: int = LIGHT_SIZE) -> None:
         self.inputs = list(seeds) or [b""]
         self.fixed = len(self.inputs)  # the seeds: never replaced
-        self.sizes = [expanded_size(data) for data in self.inputs]
+        self.sizes = [decompressed_size(data) for data in self.inputs]
         self.rng = rng
         self.limit = limit
         self.light = light
@@ -268,8 +252,8 @@ class Pool:
         self.seen.add(key)
         if len(self.inputs) < self.limit:
             self.inputs.append(data)
-            self.sizes.append(expanded_size(data))
+            self.sizes.append(decompressed_size(data))
         elif self.fixed < len(self.inputs):
             index = self.rng.randrange(self.fixed, len(self.inputs))
             self.inputs[index] = data
-            self.sizes[index] = expanded_size(data)
+            self.sizes[index] = decompressed_size(data)
