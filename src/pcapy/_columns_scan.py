@@ -8,8 +8,9 @@ Two producers:
 - ``pcap_batches``: classic pcap files read by the savefile engine without a filter. It takes over
   the engine's cursor, reads the stream in large blocks, and walks the records of a block with
   one ``unpack_from`` per record to collect their offsets; the record headers are then gathered
-  with numpy. A record the fast walk must not handle (longer than the snapshot length, a
-  truncated end) goes to the engine's own careful reader, so clipping and errors are libpcap's.
+  with numpy, in one gather. A record the fast walk must not handle (longer than the snapshot
+  length, a truncated end) goes to the engine's own careful reader, so clipping and errors are
+  libpcap's.
 - ``packet_batches``: any Reader (pcapng, filters, live captures), packet by packet through the
   Reader's iterator, which applies its filter first. Packets are joined into one buffer.
 """
@@ -99,7 +100,7 @@ def _walk(stream: ByteSource, dlt: int, records: PcapRecordStream,
                     yield batch
                     continue
             oversized = (position + hsize <= len(buffer)
-                         and caplen_at(buffer, position + 8)[0] > limit)
+                         and caplen_at(buffer, position)[0] > limit)
             following = None if oversized else _next_block(blocks, memoryview(buffer)[position:])
             if following:
                 buffer, position, base = following, 0, base + position
@@ -182,7 +183,8 @@ def _rest(blocks: Generator[Any, Any, None]) -> Iterator[bytes]:
 
 
 def _caplen_reader(byte_order: str) -> Any:
-    return struct.Struct(byte_order + "I").unpack_from
+    """``reader(buffer, offset)[0]``: the caplen of the record header at ``offset``."""
+    return struct.Struct(byte_order + "8xI").unpack_from
 
 
 def _scan(buffer: Any, position: int, caplen_at: Any, hsize: int, room: int,
@@ -190,41 +192,57 @@ def _scan(buffer: Any, position: int, caplen_at: Any, hsize: int, room: int,
     """Append the offsets of up to ``room`` whole records from ``position``; the next offset.
 
     Stops before a record that does not lie wholly in ``buffer`` (``_pcap_batch`` then cuts
-    the batch before a record longer than the snapshot length).
+    the batch before a record longer than the snapshot length). The loop is the one piece of
+    Python run per packet here, so it does the least it can: it takes each record as it comes
+    and moves on by its caplen, and only afterwards gives back the last one or two if they
+    ran past the end (a header cut short raises ``struct.error`` at once; a packet cut short
+    moves past ``len(buffer)``, and the header after it is then cut short).
     """
-    end = len(buffer)
     append = starts.append
     try:
         for _ in range(room):
-            stop = position + hsize + caplen_at(buffer, position + 8)[0]
-            if stop > end:
-                break
             append(position)
-            position = stop
-    except struct.error:  # fewer than 12 bytes left: not a whole header
-        pass
+            position += hsize + caplen_at(buffer, position)[0]
+    except struct.error:  # fewer than a header's bytes at the last offset taken
+        position = starts.pop()
+    end = len(buffer)
+    while position > end:  # the record before does not lie wholly in the buffer
+        position = starts.pop()
     return position
+
+
+def _header_fields(buffer: Any, offsets: Ints, layout: np.dtype[Any]) -> Ints:
+    """The four 32-bit fields (seconds, fraction, caplen, len) of the record headers at
+    ``offsets``, one row a field, in one gather.
+
+    The gather reads a view of ``buffer`` with a row at every byte (rows of four ``layout``
+    integers, 16 bytes, overlapping: strides of 1 and 4): record headers lie at any byte
+    offset, and numpy reads the unaligned integers in their byte order.
+    """
+    rows: npt.NDArray[np.uint32] = np.ndarray((len(buffer) - 15, 4), layout, buffer, 0, (1, 4))
+    fields: Ints = rows[offsets].T.astype(np.int64, order="C")
+    return fields
 
 
 def _pcap_batch(buffer: Any, starts: list[int], hsize: int, layout: np.dtype[Any], unit: int,
                 dlt: int, limit: int) -> tuple[Optional[RawBatch], Optional[int]]:
     """The batch of the records at ``starts``, up to the first longer than ``limit``, and that
     record's offset (``None`` if there is none)."""
-    data = np.frombuffer(buffer, np.uint8)
-    offsets = np.asarray(starts, np.int64)
-    fields = data[offsets[:, None] + np.arange(16)].view(layout).astype(np.int64)
-    oversized = np.flatnonzero(fields[:, 2] > limit)
+    offsets = np.fromiter(starts, np.int64, len(starts))
+    fields = _header_fields(buffer, offsets, layout)
+    seconds, fractions, caplens, lengths = fields
+    oversized = np.flatnonzero(caplens > limit)
     cut = None
     if len(oversized):
         first = int(oversized[0])
         cut = starts[first]
-        offsets, fields = offsets[:first], fields[:first]
         if not first:
             return None, cut
-    ts = fields[:, 0] * 1_000_000_000 + fields[:, 1] * unit
+        offsets, seconds, fractions = offsets[:first], seconds[:first], fractions[:first]
+        caplens, lengths = caplens[:first], lengths[:first]
+    ts = seconds * 1_000_000_000 + fractions * unit
     dlts = np.full(len(offsets), dlt, np.int64)
-    return RawBatch(buffer, offsets + hsize, fields[:, 2], fields[:, 3], ts, dlts,
-                    fields[:, 0], fields[:, 1]), cut
+    return RawBatch(buffer, offsets + hsize, caplens, lengths, ts, dlts, seconds, fractions), cut
 
 
 def packet_batches(packets: Iterator[Any], batch_size: int, dlt: int,

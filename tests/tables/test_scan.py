@@ -1,0 +1,99 @@
+"""The classic-pcap block walk of the table output (``_columns_scan``): the same rows as the
+serial read where records cross block ends, in both byte orders, and the careful path's rows
+and errors for records it must not take (longer than the snapshot, cut short)."""
+
+from __future__ import annotations
+
+import random
+import struct
+
+import pytest
+
+import pcapy
+from helpers import NSEC_MAGIC, USEC_MAGIC, pcap_bytes
+from pcapy import _columns_scan
+from tables.tables_helpers import serial_read, table_rows
+
+pytest.importorskip("pyarrow")
+
+COLUMNS = ["ts", "caplen", "len", "linktype", "data", "ts_sec", "ts_frac"]
+
+
+def varied_records(count: int, seed: int) -> list[tuple[int, int, bytes, int]]:
+    """Records of 0 to 300 bytes (some a header's length or less), fractions near the top."""
+    rng = random.Random(seed)
+    records = []
+    for i in range(count):
+        size = rng.choice([0, 1, 11, 12, 15, 16, 17, rng.randrange(300)])
+        data = bytes(rng.randrange(256) for _ in range(size))
+        records.append((1_700_000_000 + i, rng.randrange(999_999), data, size + rng.randrange(3)))
+    return records
+
+
+def rows_and_error(path, batch_size):
+    rows, error = [], None
+    try:
+        stream = pcapy.open_offline(path).to_arrow(batch_size=batch_size, columns=COLUMNS)
+        for batch in stream:
+            assert batch.num_rows <= batch_size
+            rows += table_rows([batch])
+    except pcapy.PcapError as err:
+        error = type(err).__name__
+    return rows, error
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 1 KiB: every file of these tests spans many, and records cross their ends."""
+    monkeypatch.setattr(_columns_scan, "BLOCK_SIZE", 1024)
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("magic", [USEC_MAGIC, NSEC_MAGIC])
+@pytest.mark.parametrize("batch_size", [1, 5, 64, 65536])
+def test_rows_are_the_serial_read_in_both_byte_orders(tmp_path, order, magic, batch_size):
+    path = tmp_path / "varied.pcap"
+    path.write_bytes(pcap_bytes(varied_records(300, seed=batch_size), order=order, magic=magic))
+    expected, error = serial_read(path)
+    assert error is None and len(expected) == 300
+    assert rows_and_error(path, batch_size) == (expected, None)
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("where", [0, 1, 150, 299])
+def test_a_record_longer_than_the_snapshot_goes_the_careful_way(tmp_path, order, where):
+    records = varied_records(300, seed=where)
+    long = bytes(range(200))
+    records[where] = (1_700_000_000, 5, long, 200)
+    path = tmp_path / "long.pcap"
+    path.write_bytes(pcap_bytes(records, snaplen=100, order=order))
+    expected, error = serial_read(path)
+    assert error is None and expected[where][2] == 100  # libpcap clips it to the snapshot
+    assert rows_and_error(path, 7) == (expected, None)
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("cut", [1, 8, 12, 15, 16, 17, 40])
+def test_a_file_cut_short_gives_the_serial_rows_and_error(tmp_path, cut):
+    data = pcap_bytes(varied_records(200, seed=cut) + [(1, 2, bytes(50), 50)])
+    path = tmp_path / "cut.pcap"
+    path.write_bytes(data[:len(data) - 66 + cut])  # inside the last record (16 + 50 bytes)
+    expected, error = serial_read(path)
+    assert len(expected) == 200
+    assert rows_and_error(path, 9) == (expected, error)
+
+
+@pytest.mark.usefixtures("small_blocks")
+def test_a_damaged_caplen_mid_file_stops_where_the_serial_read_does(tmp_path):
+    data = bytearray(pcap_bytes(varied_records(200, seed=3)))
+    position = 24
+    for _ in range(120):  # the 121st record's caplen becomes huge
+        position += 16 + struct.unpack_from("<I", data, position + 8)[0]
+    struct.pack_into("<I", data, position + 8, 0x7FFFFFF0)
+    path = tmp_path / "damaged.pcap"
+    path.write_bytes(bytes(data))
+    expected, error = serial_read(path)
+    assert len(expected) == 120 and error is not None
+    assert rows_and_error(path, 16) == (expected, error)
