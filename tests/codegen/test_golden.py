@@ -145,13 +145,13 @@ def test_pdb_steps_through_a_generated_loop():
     stream = _pcap.PcapRecordStream(
         _pcap.parse_file_header(pcap_bytes([])), iter(()), pcap_bytes(sample_records())[24:], 24
     )
-    run = _pcap._record_loop(_pcap.PerPacket(_pcap.DRIVER.deliver), "driver")
+    run, fixed = stream._loop(None, _pcap.DRIVER)
     seen: list[bytes] = []
 
     class Source:
         break_requested = False
 
-    arguments = stream._arguments(None, lambda _h, d: seen.append(d), -1, Source())
+    arguments = dict(fixed, callback=lambda _h, d: seen.append(d), left=-1, source=Source())
     output = io.StringIO()
     # nosigint: pdb's `continue` would otherwise take over SIGINT for the rest of the session
     # (a later Ctrl-C test would land in the debugger).

@@ -183,6 +183,13 @@ class SavefileSource:
         the running generator is parked first (ValueError if another thread is inside it:
         nothing changes), ``next()`` raises ``Busy``'s ValueError meanwhile, and ``packets``
         is a new generator afterwards. (``Reader`` runs one whole-call read at a time.)"""
+        self._begin_whole_read()
+        try:
+            yield
+        finally:
+            self._end_whole_read()
+
+    def _begin_whole_read(self) -> None:
         with self._turns:
             before = self.packets
             self.packets = Busy(self)
@@ -191,16 +198,19 @@ class SavefileSource:
             except BaseException:
                 self.packets = before
                 raise
-        try:
-            yield
-        finally:
-            with self._turns:
-                self.packets = self._records.iterate(self._filter)
+
+    def _end_whole_read(self) -> None:
+        with self._turns:
+            self.packets = self._records.iterate(self._filter)
 
     def next_batch(self, max_packets: int) -> tuple[bytes, bytes]:
-        """Up to ``max_packets`` packets in pcapy-ng's batch layout (see ``Reader.next_batch``)."""
-        with self._reading_whole():
+        """Up to ``max_packets`` packets in pcapy-ng's batch layout (see ``Reader.next_batch``).
+        A whole read (``_reading_whole``), spelled out: it runs once a batch."""
+        self._begin_whole_read()
+        try:
             return self._records.next_batch(self._filter, max_packets)
+        finally:
+            self._end_whole_read()
 
     def install_filter(
         self, program: BPFProgram, compile_for_link: Optional[LinkTypeCompiler] = None

@@ -30,7 +30,7 @@ import struct
 import sys
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple, Optional, Protocol
+from typing import Any, Callable, NamedTuple, Optional, Protocol, Union
 
 from .._codegen import (
     BASE,
@@ -449,6 +449,13 @@ class PcapRecordStream:
             header.dlt, header.swapped
         ):
             self._fast_limit = -1
+        self._record = header.record_struct
+        self._make = header_builder(header.header_class)
+        self._batch_deliver = batch_deliver(header.nanosecond)
+        # The loops compiled for the filter in use, by kind: a batch or a new generator after
+        # each one costs a look-up, not a hash of the loop's statements (``_Loops``).
+        self._loops = _Loops()
+        self._meta = bytearray()  # next_batch's scratch: 16 bytes a packet
 
     def iterate(
         self, packet_filter: Optional[PacketFilter] = None, until_break: Optional[Breakable] = None
@@ -457,8 +464,8 @@ class PcapRecordStream:
         ``until_break``, it also ends at (and consumes) ``until_break.break_requested``."""
         self.park()
         kind = GENERATOR if until_break is None else ITERATOR
-        run = _record_loop(per_packet(packet_filter, kind.deliver), kind.name)
-        self._running = run(**self._arguments(packet_filter, None, 0, until_break))
+        run, arguments = self._loop(packet_filter, kind)
+        self._running = run(**arguments, callback=None, left=0, source=until_break)
         return self._running
 
     def drive(self, packet_filter: Optional[PacketFilter], callback: Callable[..., object],
@@ -471,8 +478,8 @@ class PcapRecordStream:
         self.park()
         left = cnt if cnt > 0 else -1
         kind = UNCOUNTED_DRIVER if left < 0 and not counted else DRIVER
-        run = _record_loop(per_packet(packet_filter, kind.deliver), kind.name)
-        return left - int(run(**self._arguments(packet_filter, callback, left, source)))
+        run, arguments = self._loop(packet_filter, kind)
+        return left - int(run(**arguments, callback=callback, left=left, source=source))
 
     def next_batch(
         self, packet_filter: Optional[PacketFilter], max_packets: int
@@ -486,18 +493,16 @@ class PcapRecordStream:
         before using a generator.
         """
         self.park()
-        run = _batch_loop(per_packet(packet_filter, batch_deliver(self.header.nanosecond)))
-        accept = packet_filter.in_place_function if packet_filter is not None else None
-        meta = bytearray(16 * max_packets)
-        record = self.header.record_struct
+        run, arguments = self._loop(packet_filter, BATCH)
+        accept = arguments["accept"]
+        if len(self._meta) < 16 * max_packets:
+            self._meta = bytearray(16 * max_packets)
+        meta = self._meta
         while True:
-            buffer, used = run(
-                cursor=self._cursor, unpack_from=record.unpack_from, record_size=record.size,
-                fast_limit=self._fast_limit, accept=accept, _u16=_u16, _u32=_u32, meta=meta,
-                pack_into=BATCH_META.pack_into, left=max_packets,
-            )
+            buffer, used = run(**arguments, meta=meta, left=max_packets)
             if used:
-                return buffer, bytes(meta[:used])
+                with memoryview(meta) as view:
+                    return buffer, view[:used].tobytes()
             item = self._slow()
             if item is None:
                 return b"", b""
@@ -553,17 +558,51 @@ class PcapRecordStream:
             running.close()  # it saves its position
             self._running = None
 
-    def _arguments(self, packet_filter: Optional[PacketFilter],
-                   callback: Optional[Callable[..., object]], left: int,
-                   source: Optional[Breakable]) -> dict[str, Any]:
-        record = self.header.record_struct
+    def _loop(self, packet_filter: Optional[PacketFilter],
+              kind: Union[LoopKind, str]) -> tuple[Callable[..., Any], dict[str, Any]]:
+        """The loop of ``kind`` (or ``BATCH``) for ``packet_filter``, and the arguments that
+        stay the same from one run to the next (each run adds its own: the callback, the
+        count, the batch's ``meta``)."""
+        loops = self._loops
+        if packet_filter is not loops.packet_filter:
+            loops.reset(packet_filter)
+        name = kind if isinstance(kind, str) else kind.name
+        found = loops.by_kind.get(name)
+        if found is None:
+            found = loops.by_kind[name] = self._build_loop(packet_filter, kind)
+        return found
+
+    def _build_loop(self, packet_filter: Optional[PacketFilter],
+                    kind: Union[LoopKind, str]) -> tuple[Callable[..., Any], dict[str, Any]]:
+        record = self._record
         accept = packet_filter.in_place_function if packet_filter is not None else None
-        return {
+        arguments: dict[str, Any] = {
             "cursor": self._cursor, "unpack_from": record.unpack_from,
-            "record_size": record.size, "make": header_builder(self.header.header_class),
-            "fast_limit": self._fast_limit, "slow": self._slow, "accept": accept,
-            LOAD_U16: _u16, LOAD_U32: _u32, "callback": callback, "left": left, "source": source,
+            "record_size": record.size, "fast_limit": self._fast_limit, "accept": accept,
+            LOAD_U16: _u16, LOAD_U32: _u32,
         }
+        if isinstance(kind, str):  # BATCH
+            arguments["pack_into"] = BATCH_META.pack_into
+            return _batch_loop(per_packet(packet_filter, self._batch_deliver)), arguments
+        arguments.update(make=self._make, slow=self._slow)
+        return _record_loop(per_packet(packet_filter, kind.deliver), kind.name), arguments
+
+
+BATCH = "batch"  # the batch loop's key among a stream's loops
+
+
+class _Loops:
+    """A stream's compiled loops for one filter (the last one used), by kind."""
+
+    __slots__ = ("by_kind", "packet_filter")
+
+    def __init__(self) -> None:
+        self.packet_filter: Optional[PacketFilter] = None
+        self.by_kind: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
+
+    def reset(self, packet_filter: Optional[PacketFilter]) -> None:
+        self.packet_filter = packet_filter
+        self.by_kind = {}
 
 
 class _StickyFailure:
