@@ -8,7 +8,9 @@ which follow the spec's layouts directly and share no code with pcapy.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
+import pickle
 import struct
 import tracemalloc
 from fractions import Fraction
@@ -28,6 +30,7 @@ from pcapy._savefile._pcapng_types import (
     Hash,
     NameRecord,
     PacketOptions,
+    PcapngFileInfo,
     SecretsType,
     Verdict,
     encode_options,
@@ -383,6 +386,46 @@ def test_custom_blocks_keep_their_data():
     )
     # Only the vendor knows where its data ends: the padding stays in.
     assert (no_copy.pen, no_copy.data, no_copy.copyable) == (32473, b"private\0", False)
+
+
+def _metadata_records(info: PcapngFileInfo) -> list[object]:
+    return [*info.sections, *info.statistics, *info.name_resolution, *info.secrets,
+            *info.custom_blocks]
+
+
+def test_metadata_records_are_decoded_on_first_read_as_if_built_whole():
+    # Kept blocks are stored undecoded (issue 12: a flood of them costs a small object each);
+    # any field read decodes them all, and the record is then what the constructor builds.
+    data = SHB_PCAPY + IDB_FULL + ISB_FULL + NRB_FULL + DSB_TLS + CB_COPY + SHB_PCAPY + idb()
+    source, _ = read(data + epb(b"x"))
+    records = _metadata_records(source.file_header)
+    assert [type(r).__name__ for r in records] == [
+        "Section", "Section", "InterfaceStatistics", "NameResolution", "DecryptionSecrets",
+        "CustomBlock"]
+    assert all("_pending" in vars(r) for r in records)
+    copies = [pickle.loads(pickle.dumps(r)) for r in records]  # undecoded ones pickle too
+    for record, copy in zip(records, copies):
+        built = type(record)(**{f.name: getattr(record, f.name) for f in dataclasses.fields(record)})
+        assert vars(record).keys() == vars(built).keys()
+        assert record == built == copy and hash(record) == hash(built)
+        assert repr(record) == repr(built)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        records[0].nothing  # noqa: B018
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        records[0].index = 3  # type: ignore[misc]
+
+
+def test_kept_metadata_blocks_with_broken_options_fail_when_read():
+    # A run of Interface Statistics Blocks is kept in one pass; a broken option list in one of
+    # them still fails the file there, at that block, after the ones before it were kept.
+    isb = block(5, struct.pack("<III", 0, 0, 7))
+    broken = block(5, struct.pack("<III", 0, 0, 7) + struct.pack("<HH", 1, 99))
+    data = SHB_PCAPY + idb() + isb * 5 + broken + epb(b"x")
+    reader = pcapy.open_offline(io.BytesIO(data))
+    with pytest.raises(pcapy.MalformedSavefileError, match="is too short") as error:
+        reader.next()
+    assert error.value.offset == len(SHB_PCAPY + idb() + isb * 5) + 20
+    assert len(reader.file_header.statistics) == 5
 
 
 @pytest.mark.parametrize("block_type", [7, 8, 9, 0x101, 0x213, 0x80000001, 0x0A0D0A00, 0xFFFFFFFF])

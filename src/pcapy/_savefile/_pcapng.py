@@ -106,6 +106,7 @@ from ._pcapng_types import (
     decode_text,
     format_address,
     split_options,
+    undecoded,
     walk_options,
 )
 from ._pseudo import needs_post_processing, post_process
@@ -163,6 +164,7 @@ class _Layout:
 
     __slots__ = (
         "block_head",
+        "block_head_and_u32",
         "dsb_fixed",
         "epb_fixed",
         "epb_head",
@@ -180,6 +182,7 @@ class _Layout:
         self.order = order
         self.u32 = struct.Struct(order + "I")
         self.block_head = struct.Struct(order + "II")  # block type, total length
+        self.block_head_and_u32 = struct.Struct(order + "III")  # ... and a first word
         # block type, total length, interface, time stamp high and low, caplen, len
         self.epb_head = struct.Struct(order + "IIIIIII")
         self.trailer_and_epb_head = struct.Struct(order + "IIIIIIII")  # a trailer, then the above
@@ -758,9 +761,10 @@ class _Reader:
         end = len(buffer)
         layout = self.layout
         unpack_head, unpack_u32 = layout.block_head.unpack_from, layout.u32.unpack_from
-        heavy, max_block, parsed = self.heavy_types, self.max_block, self.parsed_interfaces
-        section_header, interface_description = _SHB_TYPE, _IDB_TYPE
-        statistics, kept_while_budget = _ISB_TYPE, _KEPT_WHILE_BUDGET
+        heavy, max_block = self.heavy_types, self.max_block
+        packet_types, statistics, kept_while_budget = (
+            _PACKET_BLOCK_TYPES, _ISB_TYPE, _KEPT_WHILE_BUDGET
+        )
         while end - position >= 12:
             block_type, length = unpack_head(buffer, position)
             stop = position + length
@@ -768,20 +772,11 @@ class _Reader:
                 break
             if unpack_u32(buffer, stop - 4)[0] != length:
                 break
-            if block_type == section_header:
-                # a new section in the same byte order, once sections are no longer kept
-                if heavy is not _ALWAYS_PARSED or not self._plain_section(buffer, position):
+            if block_type in heavy:
+                if block_type in packet_types or not self._skim_heavy(
+                    block_type, buffer, position, stop, unkept
+                ):
                     break
-                unkept[block_type] = unkept.get(block_type, 0) + 1
-                self.begin_section(layout)
-                parsed = self.parsed_interfaces
-            elif block_type in heavy:
-                if block_type != interface_description:
-                    break
-                known = parsed.get(buffer[position + 8 : stop - 4])
-                if known is None:
-                    break
-                self.add_interface(known, self.cursor.offset + position)
                 max_block = self.max_block
             elif block_type == statistics:
                 if length < 24 or unpack_u32(buffer, position + 8)[0] >= len(self.interfaces):
@@ -793,6 +788,43 @@ class _Reader:
                 skipped[block_type] = skipped.get(block_type, 0) + 1
             position = stop
         return position
+
+    def _skim_heavy(
+        self, block_type: int, buffer: bytes, position: int, stop: int, unkept: dict[int, int]
+    ) -> bool:
+        """Pass a block ``_skim`` finds that changes the reader's state, if it is a plain
+        case: a section in the same byte order, an interface identical to one parsed in this
+        section, a metadata block kept within the budget. ``False``: the careful path's."""
+        if block_type == _SHB_TYPE:
+            if not self._plain_section(buffer, position):
+                return False
+            if self.heavy_types is not _ALWAYS_PARSED:
+                return self._keep_in_skim(block_type, buffer, position, stop)
+            unkept[block_type] = unkept.get(block_type, 0) + 1  # sections are no longer kept
+            self.begin_section(self.layout)
+            return True
+        if block_type == _IDB_TYPE:
+            known = self.parsed_interfaces.get(buffer[position + 8 : stop - 4])
+            if known is None:
+                return False
+            self.add_interface(known, self.cursor.offset + position)
+            return True
+        return self._keep_in_skim(block_type, buffer, position, stop)
+
+    def _keep_in_skim(self, block_type: int, buffer: bytes, position: int, stop: int) -> bool:
+        """Keep a metadata block found by ``_skim`` as its handler would, if it fits the
+        budget and is sound; otherwise change nothing and say so (``read_block`` and the
+        handler then count it, or raise its error)."""
+        cost = _keep_cost(block_type, stop - position)
+        if self.kept_cost + cost > METADATA_BUDGET:
+            return False
+        block = _Block(block_type, buffer[position:stop], self.cursor.offset + position)
+        try:
+            _BLOCK_HANDLERS[block_type](self, block)
+        except SavefileError:
+            self.kept_cost -= cost  # the handler's keeps() counted it before the error
+            return False
+        return True
 
     def _plain_section(self, buffer: bytes, position: int) -> bool:
         """Whether a Section Header Block needs no more than ``begin_section``: long enough,
@@ -828,7 +860,10 @@ class _Reader:
 
     def _start_section(self, block: _Block, order: str) -> None:
         if self.section_index < 0 or self.keeps(block):
-            self.info.sections.append(_parse_section(block, order, self.section_index + 1))
+            _check_options(block, 24, order)
+            self.info.sections.append(undecoded(
+                Section, _section_fields, block.data, order, self.section_index + 1, block.offset
+            ))
         self.begin_section(_LAYOUTS[order])
 
     def begin_section(self, layout: _Layout) -> None:
@@ -844,8 +879,7 @@ class _Reader:
 
     def keeps(self, block: _Block) -> bool:
         """Whether a metadata block is kept in ``info`` (it fits the file's budget)."""
-        per_byte = 1 if block.block_type in _KEPT_AS_BYTES else _KEEP_COST_PER_BYTE
-        cost = _KEEP_COST_PER_BLOCK + per_byte * len(block.data)
+        cost = _keep_cost(block.block_type, len(block.data))
         if self.kept_cost + cost <= METADATA_BUDGET:
             self.kept_cost += cost
             return True
@@ -985,13 +1019,11 @@ class _Reader:
             )
         if not self.keeps(block):
             return
-        statistics = _parse_statistics(
-            block,
-            self.layout.order,
-            if_id,
-            (high << 32) | low,
-            self.clocks[if_id],
-            self.section_index,
+        order = self.layout.order
+        _check_options(block, 20, order)
+        statistics = undecoded(
+            InterfaceStatistics, _statistics_fields, block.data, order, if_id,
+            (high << 32) | low, self.clocks[if_id], self.section_index, block.offset,
         )
         self.interfaces[if_id].statistics.append(statistics)
         self.info.statistics.append(statistics)
@@ -999,47 +1031,35 @@ class _Reader:
     def on_name_resolution(self, block: _Block) -> None:
         """A Name Resolution Block (§4.5)."""
         if self.keeps(block):
-            section = self.section_index
-            self.info.name_resolution.append(_parse_name_resolution(block, self.layout, section))
+            _check_options(block, _name_records(block, self.layout, None), self.layout.order)
+            self.info.name_resolution.append(undecoded(
+                NameResolution, _name_resolution_fields, block.data, self.layout.order,
+                self.section_index, block.offset,
+            ))
 
     def on_secrets(self, block: _Block) -> None:
         """A Decryption Secrets Block (§4.7)."""
         _require_body(block, 8)
-        secrets_type, size = self.layout.dsb_fixed.unpack_from(block.data, 8)
+        size = self.layout.dsb_fixed.unpack_from(block.data, 8)[1]
         options_start = 16 + ((size + 3) & ~3)
         if options_start > len(block.data) - 4:
             _raise_too_short(block)
         if not self.keeps(block):
             return
-        options = _block_options(block, options_start, self.layout.order)
-        reader = OptionReader(options, self.layout.order)
-        self.info.secrets.append(
-            DecryptionSecrets(
-                section=self.section_index,
-                offset=block.offset,
-                secrets_type=secrets_type,
-                data=block.data[16 : 16 + size],
-                comments=reader.comments(),
-                custom_options=reader.custom(),
-                options=options,
-            )
-        )
+        _check_options(block, options_start, self.layout.order)
+        self.info.secrets.append(undecoded(
+            DecryptionSecrets, _secrets_fields, block.data, self.layout.order,
+            self.section_index, block.offset,
+        ))
 
     def on_custom(self, block: _Block) -> None:
         """A Custom Block (§4.8): PEN plus data only its vendor can interpret."""
         _require_body(block, 4)
-        pen = self.layout.u32.unpack_from(block.data, 8)[0]
-        if not self.keeps(block):
-            return
-        self.info.custom_blocks.append(
-            CustomBlock(
-                section=self.section_index,
-                offset=block.offset,
-                block_type=block.block_type,
-                pen=pen,
-                data=block.data[12:-4],
-            )
-        )
+        if self.keeps(block):
+            self.info.custom_blocks.append(undecoded(
+                CustomBlock, _custom_fields, block.data, self.layout.order, self.section_index,
+                block.offset,
+            ))
 
 
 _BLOCK_HANDLERS: dict[int, Callable[[_Reader, _Block], Optional[Packet]]] = {
@@ -1063,6 +1083,12 @@ def _order_from_magic(magic: bytes) -> Optional[str]:
     if magic == b"\x1a\x2b\x3c\x4d":
         return ">"
     return None
+
+
+def _keep_cost(block_type: int, length: int) -> int:
+    """The estimated memory of a kept metadata block's record, decoded."""
+    per_byte = 1 if block_type in _KEPT_AS_BYTES else _KEEP_COST_PER_BYTE
+    return _KEEP_COST_PER_BLOCK + per_byte * length
 
 
 def _count(counts: dict[int, int], block_type: int) -> None:
@@ -1131,24 +1157,28 @@ def _parse_interface(block: _Block, layout: _Layout) -> _ParsedInterface:
                             clock, max_snaplen_for_dlt(dlt) + _BLOCK_SLACK, fast_snapshot)
 
 
-def _parse_section(block: _Block, order: str, index: int) -> Section:
-    _magic, major, minor, section_length = _LAYOUTS[order].shb_fixed.unpack_from(block.data, 8)
-    options = _block_options(block, 24, order)
+def _check_options(block: _Block, start: int, order: str) -> None:
+    """Raise what ``split_options`` would raise on the block's options (read later)."""
+    if start < len(block.data) - 4:
+        walk_options(block.data, start, len(block.data) - 4, order, block.offset,
+                     block.block_type, _NO_CODES)
+
+
+_NO_CODES: frozenset[int] = frozenset()
+
+
+def _section_fields(data: bytes, order: str, index: int, offset: int) -> dict[str, object]:
+    """A Section's fields, from its block's bytes (checked when read)."""
+    _magic, major, minor, section_length = _LAYOUTS[order].shb_fixed.unpack_from(data, 8)
+    options = _block_options(_Block(_SHB_TYPE, data, offset), 24, order)
     reader = OptionReader(options, order)
-    return Section(
-        index=index,
-        offset=block.offset,
-        byte_order=order,
-        version_major=major,
-        version_minor=minor,
-        section_length=section_length,
-        hardware=reader.text(SectionOption.HARDWARE),
-        os=reader.text(SectionOption.OS),
-        userappl=reader.text(SectionOption.USERAPPL),
-        comments=reader.comments(),
-        custom_options=reader.custom(),
-        options=options,
-    )
+    return {
+        "index": index, "offset": offset, "byte_order": order, "version_major": major,
+        "version_minor": minor, "section_length": section_length,
+        "hardware": reader.text(SectionOption.HARDWARE), "os": reader.text(SectionOption.OS),
+        "userappl": reader.text(SectionOption.USERAPPL), "comments": reader.comments(),
+        "custom_options": reader.custom(), "options": options,
+    }
 
 
 def _single(options: Sequence[Option], code: int, name: str, size: int, offset: int) -> bytes:
@@ -1197,24 +1227,33 @@ _COUNTERS = {
 }
 
 
-def _parse_statistics(
-    block: _Block, order: str, if_id: int, units: int, clock: _Clock, section: int
-) -> InterfaceStatistics:
-    options = _block_options(block, 20, order)
+def _statistics_fields(
+    data: bytes, order: str, if_id: int, units: int, clock: _Clock, section: int, offset: int
+) -> dict[str, object]:
+    """An InterfaceStatistics' fields, from its block's bytes (checked when read)."""
+    fields: dict[str, object] = {
+        "interface_id": if_id, "section": section, "offset": offset,
+        "timestamp": clock.convert(units),
+    }
+    if len(data) <= 24:  # no options: every optional field has its default
+        fields.update(_NO_STATISTICS_OPTIONS)
+        return fields
+    options = _block_options(_Block(_ISB_TYPE, data, offset), 20, order)
     reader = OptionReader(options, order)
-    counters = {name: reader.integer(code, "Q") for name, code in _COUNTERS.items()}
-    return InterfaceStatistics(
-        interface_id=if_id,
-        section=section,
-        offset=block.offset,
-        timestamp=clock.convert(units),
-        starttime=_statistics_time(reader, StatisticsOption.STARTTIME, clock),
-        endtime=_statistics_time(reader, StatisticsOption.ENDTIME, clock),
-        comments=reader.comments(),
-        custom_options=reader.custom(),
-        options=options,
-        **counters,
-    )
+    for name, code in _COUNTERS.items():
+        fields[name] = reader.integer(code, "Q")
+    fields["starttime"] = _statistics_time(reader, StatisticsOption.STARTTIME, clock)
+    fields["endtime"] = _statistics_time(reader, StatisticsOption.ENDTIME, clock)
+    fields["comments"] = reader.comments()
+    fields["custom_options"] = reader.custom()
+    fields["options"] = options
+    return fields
+
+
+_NO_STATISTICS_OPTIONS: dict[str, object] = {
+    **dict.fromkeys(_COUNTERS), "starttime": None, "endtime": None, "comments": (),
+    "custom_options": (), "options": (),
+}
 
 
 def _statistics_time(reader: OptionReader, code: int, clock: _Clock) -> Optional[Timestamp]:
@@ -1230,27 +1269,29 @@ _ADDRESS_SIZES = {
 }
 
 
-def _parse_name_resolution(block: _Block, layout: _Layout, section: int) -> NameResolution:
-    records, options_start = _name_records(block, layout)
-    options = _block_options(block, options_start, layout.order)
-    reader = OptionReader(options, layout.order)
+def _name_resolution_fields(
+    data: bytes, order: str, section: int, offset: int
+) -> dict[str, object]:
+    """A NameResolution's fields, from its block's bytes (checked when read)."""
+    block = _Block(BlockType.NAME_RESOLUTION, data, offset)
+    layout = _LAYOUTS[order]
+    records: list[NameRecord] = []
+    options = _block_options(block, _name_records(block, layout, records), order)
+    reader = OptionReader(options, order)
     dns_ipv4 = reader.first(NameResolutionOption.DNS_IP4ADDR)
     dns_ipv6 = reader.first(NameResolutionOption.DNS_IP6ADDR)
-    return NameResolution(
-        section=section,
-        offset=block.offset,
-        records=records,
-        dns_name=reader.text(NameResolutionOption.DNSNAME),
-        dns_ipv4=_address_or_none(NameRecordType.IPV4, dns_ipv4),
-        dns_ipv6=_address_or_none(NameRecordType.IPV6, dns_ipv6),
-        comments=reader.comments(),
-        custom_options=reader.custom(),
-        options=options,
-    )
+    return {
+        "section": section, "offset": offset, "records": tuple(records),
+        "dns_name": reader.text(NameResolutionOption.DNSNAME),
+        "dns_ipv4": _address_or_none(NameRecordType.IPV4, dns_ipv4),
+        "dns_ipv6": _address_or_none(NameRecordType.IPV6, dns_ipv6),
+        "comments": reader.comments(), "custom_options": reader.custom(), "options": options,
+    }
 
 
-def _name_records(block: _Block, layout: _Layout) -> tuple[tuple[NameRecord, ...], int]:
-    """The records up to nrb_record_end, and where the options start.
+def _name_records(block: _Block, layout: _Layout, records: Optional[list[NameRecord]]) -> int:
+    """Walk the records up to nrb_record_end (decoded into ``records`` if given); return
+    where the options start.
 
     Unknown record types are skipped (spec §4.5); a record too short for its address is
     skipped too. A record running past the block is an error. A block that ends without
@@ -1259,21 +1300,22 @@ def _name_records(block: _Block, layout: _Layout) -> tuple[tuple[NameRecord, ...
     data = block.data
     end = len(data) - 4
     position = 8
-    records = []
+    unpack = layout.record_head.unpack_from
     while position < end:
         if end - position < 4:
             _raise_too_short(block)
-        record_type, length = layout.record_head.unpack_from(data, position)
+        record_type, length = unpack(data, position)
         value_start = position + 4
         position = value_start + ((length + 3) & ~3)
         if position > end:
             _raise_too_short(block)
         if record_type == NameRecordType.END:
             break
-        record = _name_record(record_type, data[value_start : value_start + length])
-        if record is not None:
-            records.append(record)
-    return tuple(records), position
+        if records is not None:
+            record = _name_record(record_type, data[value_start : value_start + length])
+            if record is not None:
+                records.append(record)
+    return position
 
 
 def _name_record(record_type: int, value: bytes) -> Optional[NameRecord]:
@@ -1282,6 +1324,26 @@ def _name_record(record_type: int, value: bytes) -> Optional[NameRecord]:
         return None
     names = tuple(decode_text(name) for name in value[size:].split(b"\0") if name)
     return NameRecord(record_type, format_address(record_type, value[:size]), names)
+
+
+def _secrets_fields(data: bytes, order: str, section: int, offset: int) -> dict[str, object]:
+    """A DecryptionSecrets' fields, from its block's bytes (checked when read)."""
+    secrets_type, size = _LAYOUTS[order].dsb_fixed.unpack_from(data, 8)
+    block = _Block(BlockType.DECRYPTION_SECRETS, data, offset)
+    options = _block_options(block, 16 + ((size + 3) & ~3), order)
+    reader = OptionReader(options, order)
+    return {
+        "section": section, "offset": offset, "secrets_type": secrets_type,
+        "data": data[16 : 16 + size], "comments": reader.comments(),
+        "custom_options": reader.custom(), "options": options,
+    }
+
+
+def _custom_fields(data: bytes, order: str, section: int, offset: int) -> dict[str, object]:
+    """A CustomBlock's fields, from its block's bytes (checked when read)."""
+    block_type, _length, pen = _LAYOUTS[order].block_head_and_u32.unpack_from(data)
+    return {"section": section, "offset": offset, "block_type": block_type, "pen": pen,
+            "data": data[12:-4]}
 
 
 def _address_or_none(record_type: int, value: Optional[bytes]) -> Optional[str]:

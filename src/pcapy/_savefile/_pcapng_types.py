@@ -31,7 +31,7 @@ import ipaddress
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple, Optional, cast
+from typing import Callable, NamedTuple, Optional, TypeVar, cast
 
 from .._errors import MalformedSavefileError
 
@@ -337,24 +337,39 @@ _OPTION_HEADERS = {order: struct.Struct(f"{order}HH") for order in "<>"}
 
 
 class OptionReader:
-    """Decoded access to a block's raw options: first/all values, text, fixed-size numbers."""
+    """Decoded access to a block's raw options: first/all values, text, fixed-size numbers.
 
-    __slots__ = ("byte_order", "options")
+    The values are grouped by code on the first lookup (one pass over the options), so reading
+    many fields of a block costs one pass, not one a field."""
+
+    __slots__ = ("_by_code", "byte_order", "options")
 
     def __init__(self, options: tuple[Option, ...], byte_order: str) -> None:
         self.options = options
         self.byte_order = byte_order
+        self._by_code: Optional[dict[int, list[bytes]]] = None
+
+    def _values(self, code: int) -> list[bytes]:
+        by_code = self._by_code
+        if by_code is None:
+            by_code = {}
+            for option_code, value in self.options:
+                values = by_code.get(option_code)
+                if values is None:
+                    by_code[option_code] = [value]
+                else:
+                    values.append(value)
+            self._by_code = by_code
+        return by_code.get(code, _NO_VALUES)
 
     def all(self, code: int) -> list[bytes]:
         """Every value of the options with this code, in file order."""
-        return [value for option_code, value in self.options if option_code == code]
+        return list(self._values(code))
 
     def first(self, code: int) -> Optional[bytes]:
         """The value of the first option with this code, or ``None``."""
-        for option_code, value in self.options:
-            if option_code == code:
-                return value
-        return None
+        values = self._values(code)
+        return values[0] if values else None
 
     def text(self, code: int) -> Optional[str]:
         """The first option with this code as a string."""
@@ -363,10 +378,13 @@ class OptionReader:
 
     def number(self, code: int, fmt: str) -> Optional[tuple[int, ...]]:
         """The first option with this code unpacked with ``fmt``, if its length is exactly right."""
+        values = self._values(code)
+        if not values:
+            return None
         layout = _layout(self.byte_order + fmt)
         size = layout.size
-        for option_code, value in self.options:
-            if option_code == code and len(value) == size:
+        for value in values:
+            if len(value) == size:
                 return layout.unpack(value)
         return None
 
@@ -377,16 +395,21 @@ class OptionReader:
 
     def comments(self) -> tuple[str, ...]:
         """Every opt_comment, as strings."""
-        return tuple(decode_text(value) for value in self.all(CommonOption.COMMENT))
+        return tuple(decode_text(value) for value in self._values(CommonOption.COMMENT))
 
     def custom(self) -> tuple[CustomOption, ...]:
         """Every custom option long enough to hold its Private Enterprise Number."""
+        if not self.options:
+            return ()
         pen = struct.Struct(self.byte_order + "I")
         return tuple(
             CustomOption(code, pen.unpack_from(value)[0], value[4:])
             for code, value in self.options
             if code in _CUSTOM_CODES and len(value) >= 4
         )
+
+
+_NO_VALUES: list[bytes] = []
 
 
 # Numeric fields inside option values, per option code, as struct formats (without the byte
@@ -475,6 +498,47 @@ def encode_options(options: list[Option], byte_order: str) -> bytes:
     return b"".join(parts)
 
 
+# The records the reader makes in bulk (sections, statistics, name resolution, secrets, custom
+# blocks) are made undecoded: the reader checks the block (its option framing included) and
+# stores the block's bytes with what else decoding needs as ``_pending``; the first read of any
+# field decodes them all, into the instance's ``__dict__``, where the dataclass's own methods
+# (``__eq__``, ``__repr__``, ``__hash__``, pickling) find them. A file of many such blocks
+# costs a small object per block while nobody reads them. The fields' class-level defaults are
+# removed (``__init__`` keeps them), so that a missing field reaches ``__getattr__``.
+_PENDING = "_pending"
+_R = TypeVar("_R")
+
+
+def _decode_pending(self: object, name: str) -> object:
+    state = self.__dict__
+    pending = state.get(_PENDING)
+    if pending is not None:  # (another thread may have decoded it since the lookup failed)
+        decode, arguments = pending
+        state.update(decode(*arguments))
+        state.pop(_PENDING, None)
+    if name != _PENDING and name in state:
+        return state[name]
+    raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+def _decoded_on_first_read(cls: type[_R]) -> type[_R]:
+    """Class decorator (after ``@dataclass``): instances made by ``undecoded`` decode their
+    fields when one is first read."""
+    for name in getattr(cls, "__dataclass_fields__"):  # noqa: B009 - mypy: a dataclass
+        if name in cls.__dict__:
+            delattr(cls, name)
+    setattr(cls, "__getattr__", _decode_pending)  # noqa: B010 - hidden from mypy on purpose
+    return cls
+
+
+def undecoded(cls: type[_R], decode: Callable[..., dict[str, object]], *arguments: object) -> _R:
+    """A record of ``cls`` whose fields are ``decode(*arguments)``, decoded on first read."""
+    record = cls.__new__(cls)
+    record.__dict__[_PENDING] = (decode, arguments)
+    return record
+
+
+@_decoded_on_first_read
 @dataclass(frozen=True)
 class Section:
     """A Section Header Block: the section's byte order, version and descriptive options."""
@@ -498,6 +562,7 @@ class Section:
         return (self.version_major, self.version_minor)
 
 
+@_decoded_on_first_read
 @dataclass(frozen=True)
 class InterfaceStatistics:
     """An Interface Statistics Block; times are ``(sec, nsec)`` in the interface's clock."""
@@ -697,6 +762,7 @@ class Interface:
         )
 
 
+@_decoded_on_first_read
 @dataclass(frozen=True)
 class NameResolution:
     """A Name Resolution Block: address-to-name records and the DNS server that gave them."""
@@ -712,6 +778,7 @@ class NameResolution:
     options: tuple[Option, ...] = ()
 
 
+@_decoded_on_first_read
 @dataclass(frozen=True)
 class DecryptionSecrets:
     """A Decryption Secrets Block: key material (``SecretsType`` says its format)."""
@@ -725,6 +792,7 @@ class DecryptionSecrets:
     options: tuple[Option, ...] = ()
 
 
+@_decoded_on_first_read
 @dataclass(frozen=True)
 class CustomBlock:
     """A Custom Block: a Private Enterprise Number and the vendor's data.
