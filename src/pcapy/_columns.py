@@ -23,7 +23,7 @@ and pandas.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -48,10 +48,12 @@ ETHERTYPE_IPV6 = 0x86DD
 _VLAN_TPIDS = (0x8100, 0x88A8, 0x9100, 0x9200)
 _MPLS = (0x8847, 0x8848)
 _PPPOE_SESSION = 0x8864
+_LOWEST_TAG = min(*_VLAN_TPIDS, *_MPLS, _PPPOE_SESSION)  # ethertypes below it need no _tags
 _PPP_TO_ETHERTYPE = {0x0021: ETHERTYPE_IPV4, 0x0057: ETHERTYPE_IPV6}
 _BSD_AF_INET = 2
 _BSD_AF_INET6 = (24, 28, 30)  # NetBSD/OpenBSD, FreeBSD, Darwin
 _RAW_DLTS = (DLT_RAW, 14, 101)  # 14: RAW on OpenBSD; 101: the file's LINKTYPE_RAW
+_UNFRAMED_DLTS = frozenset((*_RAW_DLTS, DLT_IPV4, DLT_IPV6, DLT_NULL, DLT_LOOP))
 _IPV6_SKIPPED = (0, 43, 60)  # hop-by-hop, routing, destination options: (len + 1) * 8
 _IPV6_FRAGMENT = 44
 _IPV6_AH = 51
@@ -81,8 +83,8 @@ class TextColumn:
 
 @dataclass
 class NumberText:
-    """Values to be spelled as text, where ``valid``: ``kind`` ``"ipv4"`` or ``"mac"`` (integers),
-    ``"ipv6"`` (an (n, 16) byte array).
+    """Values to be spelled as text, where ``valid``: ``kind`` ``"ipv4"`` or ``"mac"`` (integers,
+    one a row), ``"ipv6"`` (a (k, 16) byte array: the rows where ``valid`` is true, in order).
 
     Spelling is left to the Arrow layer, which does it once per distinct value; ``rest`` holds
     the other rows of a mixed column (the IPv6 addresses of an address column).
@@ -116,50 +118,73 @@ class Decoded:
 
 
 class _Packets:
-    """Reads big-endian fields at a per-packet offset, valid only inside the captured bytes."""
+    """Reads big-endian fields at a per-packet offset, valid only inside the captured bytes.
+
+    Offsets are never negative (each header is found after the one before), so a field is
+    valid where it ends within the packet's caplen. A field of 2 or 4 bytes is one gather of a
+    view of the buffer with an (unaligned) integer at every byte; where a field is not valid
+    the gather reads index 0 instead, whatever is there.
+    """
 
     def __init__(self, buffer: Bytes, starts: Ints, caplens: Ints) -> None:
-        # One spare byte, so that an index of 0 is always in bounds (masked reads use it).
-        self.buffer = buffer if len(buffer) else np.zeros(1, np.uint8)
+        if len(buffer) < 4:  # spare bytes, so that index 0 is in bounds at every width
+            buffer = np.concatenate([buffer, np.zeros(4, np.uint8)])
+        self.buffer = buffer
+        self.be16: npt.NDArray[np.uint16] = np.ndarray((len(buffer) - 1,), ">u2", buffer, 0, (1,))
+        self.be32: npt.NDArray[np.uint32] = np.ndarray((len(buffer) - 3,), ">u4", buffer, 0, (1,))
+        self.le32: npt.NDArray[np.uint32] = np.ndarray((len(buffer) - 3,), "<u4", buffer, 0, (1,))
         self.starts = starts
         self.caplens = caplens
 
-    def has(self, offset: Ints, width: int, ok: Bools) -> Bools:
-        return ok & (offset >= 0) & (offset + width <= self.caplens)
+    def header(self, offset: Offset) -> _Header:
+        """The header at ``offset`` of every packet, whose fields are read by their place."""
+        return _Header(self, offset)
 
-    def u8(self, offset: Ints, ok: Bools) -> tuple[Ints, Bools]:
-        ok = self.has(offset, 1, ok)
-        index = np.where(ok, self.starts + offset, 0)
-        return self.buffer[index].astype(np.int64), ok
+    def u8(self, offset: Offset, ok: Bools) -> tuple[Ints, Bools]:
+        return self.header(offset).u8(0, ok)
 
-    def u16(self, offset: Ints, ok: Bools) -> tuple[Ints, Bools]:
-        ok = self.has(offset, 2, ok)
-        index = np.where(ok, self.starts + offset, 0)
-        buffer = self.buffer
-        high = buffer[index].astype(np.int64)
-        low = buffer[np.where(ok, index + 1, 0)]
-        return (high << 8) | low, ok
+    def u16(self, offset: Offset, ok: Bools) -> tuple[Ints, Bools]:
+        return self.header(offset).u16(0, ok)
 
-    def u32(self, offset: Ints, ok: Bools) -> tuple[Ints, Bools]:
-        high, ok = self.u16(offset, ok)
-        low, ok = self.u16(offset + 2, ok)
-        return (high << 16) | low, ok
+    def u32(self, offset: Offset, ok: Bools) -> tuple[Ints, Bools]:
+        return self.header(offset).u32(0, ok)
 
-    def u32_little(self, offset: Ints, ok: Bools) -> tuple[Ints, Bools]:
-        value, ok = self.u32(offset, ok)
-        swapped = (
-            ((value & 0xFF) << 24) | ((value & 0xFF00) << 8)
-            | ((value >> 8) & 0xFF00) | (value >> 24)
-        )
-        return swapped, ok
+    def u32_little(self, offset: Offset, ok: Bools) -> tuple[Ints, Bools]:
+        return self.header(offset).read(self.le32, 0, 4, ok)
 
-    def matrix(self, offset: Ints, width: int, ok: Bools) -> tuple[Bytes, Bools]:
-        """``width`` bytes per packet as an (n, width) array (zeros where not valid)."""
-        ok = self.has(offset, width, ok)
-        base = np.where(ok, self.starts + offset, 0)
-        index = base[:, None] + np.arange(width)
-        index[~ok] = 0
-        return self.buffer[index], ok
+    def rows(self, rows: Ints, offset: Ints, width: int) -> Bytes:
+        """``width`` bytes of each packet of ``rows`` (whose bytes are all captured) at its
+        ``offset`` (one per row), as a (len(rows), width) array."""
+        base = self.starts[rows] + offset
+        octets: Bytes = self.buffer[base[:, None] + np.arange(width)]
+        return octets
+
+
+Offset = Union[Ints, int]
+
+
+class _Header:
+    """A header of every packet at one offset each: the fields at a place in it, where the
+    packet's captured bytes hold them."""
+
+    def __init__(self, packets: _Packets, offset: Offset) -> None:
+        self.packets = packets
+        self.base = packets.starts + offset
+        self.room = packets.caplens - offset
+
+    def read(self, view: npt.NDArray[np.generic], at: int, width: int,
+             ok: Bools) -> tuple[Ints, Bools]:
+        ok = ok & (self.room >= at + width)
+        return view[np.where(ok, self.base + at, 0)].astype(np.int64), ok
+
+    def u8(self, at: int, ok: Bools) -> tuple[Ints, Bools]:
+        return self.read(self.packets.buffer, at, 1, ok)
+
+    def u16(self, at: int, ok: Bools) -> tuple[Ints, Bools]:
+        return self.read(self.packets.be16, at, 2, ok)
+
+    def u32(self, at: int, ok: Bools) -> tuple[Ints, Bools]:
+        return self.read(self.packets.be32, at, 4, ok)
 
 
 def decode(buffer: Bytes, starts: Ints, caplens: Ints, dlts: Ints,
@@ -185,39 +210,67 @@ class _Link:
 
 def _link_layer(packets: _Packets, dlts: Ints, out: Decoded) -> _Link:
     n = len(dlts)
-    zero = np.zeros(n, np.int64)
+    present = _present(dlts)
     ethertype = np.full(n, -1, np.int64)
     offset = np.zeros(n, np.int64)
-    ethernet = dlts == DLT_EN10MB
+    ethernet = _rows_of(dlts, present, DLT_EN10MB)
     if out.wants("eth_src", "eth_dst"):
-        _ethernet_addresses(packets, ethernet, zero, out)
+        _ethernet_addresses(packets, ethernet, out)
     framed = (  # link headers that end with an ethertype: (mask, where it is, header length)
         (ethernet, 12, 14),
-        (dlts == DLT_LINUX_SLL, 14, 16),
-        (dlts == DLT_LINUX_SLL2, 0, 20),
+        (_rows_of(dlts, present, DLT_LINUX_SLL), 14, 16),
+        (_rows_of(dlts, present, DLT_LINUX_SLL2), 0, 20),
     )
     for mask, at, size in framed:
-        value, ok = packets.u16(zero + at, mask)
+        if mask is None:  # no packet of the batch has this link type
+            continue
+        value, ok = packets.u16(at, mask)
         ok &= value >= 0x0600  # smaller: an 802.3 length (LLC), or an ARPHRD protocol
         ethertype = np.where(ok, value, ethertype)
         offset = np.where(mask, size, offset)
     tagged = ethertype >= 0
     ethertype, offset = _tags(packets, ethertype, offset, tagged, out)
-    ethertype, offset = _raw_and_loopback(packets, dlts, ethertype, offset)
+    if not present.isdisjoint(_UNFRAMED_DLTS):
+        ethertype, offset = _raw_and_loopback(packets, dlts, ethertype, offset)
     out.columns["ethertype"] = Column(ethertype.astype(np.uint16), ethertype >= 0)
     return _Link(ethertype, offset, ethertype >= 0)
 
 
-def _ethernet_addresses(packets: _Packets, ethernet: Bools, zero: Ints, out: Decoded) -> None:
+def _present(dlts: Ints) -> frozenset[int]:
+    """The link types of a batch (most batches have one)."""
+    if not len(dlts):
+        return frozenset()
+    first = int(dlts[0])
+    if (dlts == first).all():
+        return frozenset((first,))
+    return frozenset(int(dlt) for dlt in np.unique(dlts))
+
+
+def _rows_of(dlts: Ints, present: frozenset[int], dlt: int) -> Optional[Bools]:
+    """Where the packets have link type ``dlt``; None if none has."""
+    return dlts == dlt if dlt in present else None
+
+
+def _ethernet_addresses(packets: _Packets, ethernet: Optional[Bools], out: Decoded) -> None:
     for name, at in (("eth_dst", 0), ("eth_src", 6)):
-        high, ok = packets.u16(zero + at, ethernet)
-        low, ok = packets.u32(zero + at + 2, ok)
+        if ethernet is None:
+            n = len(packets.starts)
+            out.columns[name] = NumberText(np.zeros(n, np.int64), np.zeros(n, np.bool_), "mac")
+            continue
+        header = packets.header(at)
+        high, ok = header.u16(0, ethernet)
+        low, ok = header.u32(2, ok)
         out.columns[name] = NumberText((high << 32) | low, ok, "mac")
 
 
 def _tags(packets: _Packets, ethertype: Ints, offset: Ints, framed: Bools,
           out: Decoded) -> tuple[Ints, Ints]:
     """802.1Q/802.1ad tags, MPLS label stacks and PPPoE sessions after a link header."""
+    if not (ethertype >= _LOWEST_TAG).any():  # none of them: no pass over the batch for each
+        if out.wants("vlan"):
+            out.columns["vlan"] = ListColumn(np.zeros(len(ethertype) + 1, np.int32),
+                                             np.zeros(0, np.uint16), framed)
+        return ethertype, offset
     n = len(ethertype)
     ids = np.zeros((n, _MAX_TAGS), np.uint16)
     counts = np.zeros(n, np.int64)
@@ -276,17 +329,16 @@ def _pppoe(packets: _Packets, ethertype: Ints, offset: Ints) -> tuple[Ints, Ints
 
 def _raw_and_loopback(packets: _Packets, dlts: Ints, ethertype: Ints,
                       offset: Ints) -> tuple[Ints, Ints]:
-    zero = np.zeros(len(dlts), np.int64)
     raw = np.isin(dlts, _RAW_DLTS)
-    nibble, ok = packets.u8(zero, raw)
+    nibble, ok = packets.u8(0, raw)
     by_version = np.where(nibble >> 4 == 4, ETHERTYPE_IPV4,
                           np.where(nibble >> 4 == 6, ETHERTYPE_IPV6, -1))
     ethertype = np.where(raw, np.where(ok, by_version, -1), ethertype)
     ethertype = np.where(dlts == DLT_IPV4, ETHERTYPE_IPV4, ethertype)
     ethertype = np.where(dlts == DLT_IPV6, ETHERTYPE_IPV6, ethertype)
     null, loop = dlts == DLT_NULL, dlts == DLT_LOOP
-    big, ok_big = packets.u32(zero, null | loop)
-    little, _ = packets.u32_little(zero, null)
+    big, ok_big = packets.u32(0, null | loop)
+    little, _ = packets.u32_little(0, null)
     # DLT_NULL is in the capturing host's byte order: the family is the small one of the two.
     family = np.where(null & (little < 0x10000), little, big)
     family_type = np.where(family == _BSD_AF_INET, ETHERTYPE_IPV4,
@@ -337,30 +389,32 @@ _Address4 = tuple[Ints, Bools]
 
 def _ipv4(packets: _Packets, at: Ints, ipv4: Bools,
           first: Ints) -> tuple[_Field, _Field, _Address4, _Address4, Ints, Ints, Ints]:
-    header = (first & 15) * 4
-    total, ok_total = packets.u16(at + 2, ipv4)
-    fragment, ok_fragment = packets.u16(at + 6, ipv4)
-    ttl = packets.u8(at + 8, ipv4)
-    protocol = packets.u8(at + 9, ipv4)
-    src = packets.u32(at + 12, ipv4)
-    dst = packets.u32(at + 16, ipv4)
+    header_length = (first & 15) * 4
+    header = packets.header(at)
+    total, ok_total = header.u16(2, ipv4)
+    fragment, ok_fragment = header.u16(6, ipv4)
+    ttl = header.u8(8, ipv4)
+    protocol = header.u8(9, ipv4)
+    src = header.u32(12, ipv4)
+    dst = header.u32(16, ipv4)
     state = np.where(~ok_fragment, 0, np.where(fragment & 0x1FFF != 0, _LATER,
                                                np.where(fragment & 0x2000 != 0, _FIRST, 0)))
-    payload = np.where(ok_total & (total >= header), total - header, -1)
-    return ttl, protocol, src, dst, state, at + header, payload
+    payload = np.where(ok_total & (total >= header_length), total - header_length, -1)
+    return ttl, protocol, src, dst, state, at + header_length, payload
 
 
 def _ipv6(packets: _Packets, at: Ints,
           ipv6: Bools) -> tuple[_Field, _Field, _Address, _Address, Ints, Ints, Ints]:
-    length, ok_length = packets.u16(at + 4, ipv6)
-    hops = packets.u8(at + 7, ipv6)
-    src = dst = (np.zeros((len(at), 16), np.uint8), np.zeros(len(at), np.bool_))
-    if ipv6.any():
-        src = packets.matrix(at + 8, 16, ipv6)
-        dst = packets.matrix(at + 24, 16, ipv6)
-    protocol, ok = packets.u8(at + 6, ipv6)
+    header = packets.header(at)
+    length, ok_length = header.u16(4, ipv6)
+    hops = header.u8(7, ipv6)
+    src = _ipv6_address(packets, header, at, 8, ipv6)
+    dst = _ipv6_address(packets, header, at, 24, ipv6)
+    protocol, ok = header.u8(6, ipv6)
     offset = at + 40
     state = np.zeros(len(at), np.int64)
+    if not ipv6.any():
+        return hops, (protocol, ok), src, dst, state, offset, np.full(len(at), -1, np.int64)
     for _ in range(_MAX_EXTENSIONS):
         skipped = ok & np.isin(protocol, _IPV6_SKIPPED)
         fragment = ok & (protocol == _IPV6_FRAGMENT)
@@ -382,31 +436,48 @@ def _ipv6(packets: _Packets, at: Ints,
     return hops, (protocol, ok), src, dst, state, offset, payload
 
 
+def _ipv6_address(packets: _Packets, header: _Header, at: Ints, place: int,
+                  ipv6: Bools) -> _Address:
+    """The 16 bytes at ``place`` of the IPv6 headers, only of the packets that have them all:
+    (a (k, 16) array, where they are)."""
+    ok = ipv6 & (header.room >= place + 16)
+    rows = np.flatnonzero(ok)
+    return packets.rows(rows, at[rows] + place, 16), ok
+
+
 def _addresses(v4: _Address4, v6: _Address, ipv4: Bools) -> NumberText:
     numbers4, ok4 = v4
-    octets6, ok6 = v6
-    return NumberText(numbers4, ok4 & ipv4, "ipv4", NumberText(octets6, ok6 & ~ipv4, "ipv6"))
+    octets6, ok6 = v6  # ok6 is never true where ipv4 is
+    return NumberText(numbers4, ok4 & ipv4, "ipv4", NumberText(octets6, ok6, "ipv6"))
 
 
 def _transport_layer(packets: _Packets, network: _Network, out: Decoded) -> None:
-    at = network.offset
-    ported = network.whole & np.isin(network.protocol, (_TCP, _UDP, _SCTP))
-    tcp = network.whole & (network.protocol == _TCP)
-    udp = network.whole & (network.protocol == _UDP)
-    sport, ok_sport = packets.u16(at, ported)
-    dport, ok_dport = packets.u16(at + 2, ported)
+    protocol = network.protocol
+    tcp = network.whole & (protocol == _TCP)
+    udp = network.whole & (protocol == _UDP)
+    ported = tcp | udp | (network.whole & (protocol == _SCTP))
+    header = packets.header(network.offset)
+    sport, ok_sport = header.u16(0, ported)
+    dport, ok_dport = header.u16(2, ported)
     out.columns["sport"] = Column(sport.astype(np.uint16), ok_sport)
     out.columns["dport"] = Column(dport.astype(np.uint16), ok_dport)
-    flags, ok_flags = packets.u16(at + 12, tcp)
+    flags, ok_flags = header.u16(12, tcp)
     out.columns["tcp_flags"] = Column((flags & 0x0FFF).astype(np.uint16), ok_flags)
     if out.wants("tcp_seq"):
-        seq, ok_seq = packets.u32(at + 4, tcp)
+        seq, ok_seq = header.u32(4, tcp)
         out.columns["tcp_seq"] = Column(seq.astype(np.uint32), ok_seq)
+    if out.wants("payload_len"):
+        udp_length, ok_udp = header.u16(4, udp)
+        out.columns["payload_len"] = _payload_lengths(network, tcp, flags, ok_flags, udp,
+                                                      udp_length, ok_udp)
+
+
+def _payload_lengths(network: _Network, tcp: Bools, flags: Ints, ok_flags: Bools, udp: Bools,
+                     udp_length: Ints, ok_udp: Bools) -> Column:
     tcp_header = (flags >> 12) * 4
-    udp_length, ok_udp = packets.u16(at + 4, udp)
     payload = np.where(tcp, network.payload - tcp_header,
                        np.where(udp, udp_length - 8, network.payload))
     valid = np.where(tcp, ok_flags & (tcp_header >= 20),
                      np.where(udp, ok_udp, network.payload >= 0))
     valid &= payload >= 0
-    out.columns["payload_len"] = Column(np.where(valid, payload, 0).astype(np.uint32), valid)
+    return Column(np.where(valid, payload, 0).astype(np.uint32), valid)

@@ -188,35 +188,35 @@ _DECIMAL = pa.array([str(i) for i in range(256)])
 
 def _spelled(column: NumberText) -> pa.Array:
     """A dictionary array of the column's text: each distinct value spelled once."""
-    indices, table = _spell(column)
+    codes, table = _spell(column)
+    valid = column.valid
+    indices = np.zeros(len(valid), np.int32)
+    indices[valid] = codes
     rest = column.rest
     if rest is not None and rest.valid.any():
-        rest_indices, rest_table = _spell(rest)
-        codes = np.where(rest.valid, rest_indices.to_numpy(zero_copy_only=False) + len(table),
-                         indices.fill_null(0).to_numpy())
-        indices = pa.array(codes.astype(np.int32), mask=~(column.valid | rest.valid))
+        rest_codes, rest_table = _spell(rest)
+        indices[rest.valid] = rest_codes + len(table)
+        valid = valid | rest.valid
         table = pa.concat_arrays([table, rest_table])
-    return pa.DictionaryArray.from_arrays(indices, table)
+    return pa.DictionaryArray.from_arrays(pa.array(indices, mask=~valid), table)
 
 
-def _spell(column: NumberText) -> tuple[pa.Array, pa.Array]:
-    """(indices, distinct spellings) of a column's valid values."""
+def _spell(column: NumberText) -> tuple[Any, pa.Array]:
+    """(codes, distinct spellings) of a column's valid values: one code for each, in order."""
     if column.kind == "ipv6":
-        values = pa.Array.from_buffers(pa.binary(16), len(column.valid), [
-            None, pa.py_buffer(np.ascontiguousarray(column.numbers))])
-        encoded = values.filter(pa.array(column.valid)).dictionary_encode()
+        numbers = np.ascontiguousarray(column.numbers)
+        values = pa.Array.from_buffers(pa.binary(16), len(numbers), [None, pa.py_buffer(numbers)])
+        encoded = values.dictionary_encode()
         distinct = encoded.dictionary.to_pylist()
         table = pa.array([socket.inet_ntop(socket.AF_INET6, a) for a in distinct], pa.string())
-        codes = np.zeros(len(column.valid), np.int32)
-        codes[column.valid] = encoded.indices.to_numpy()
-        return pa.array(codes, mask=~column.valid), table
-    encoded = pa.array(column.numbers, mask=~column.valid).dictionary_encode()
+        return encoded.indices.to_numpy(), table
+    encoded = pa.array(column.numbers[column.valid]).dictionary_encode()
     distinct = encoded.dictionary.to_numpy()
     if column.kind == "mac":
         parts = [_HEX.take(pa.array((distinct >> shift) & 0xFF)) for shift in range(40, -8, -8)]
-        return encoded.indices, pc.binary_join_element_wise(*parts, ":")
+        return encoded.indices.to_numpy(), pc.binary_join_element_wise(*parts, ":")
     parts = [_DECIMAL.take(pa.array((distinct >> shift) & 0xFF)) for shift in (24, 16, 8, 0)]
-    return encoded.indices, pc.binary_join_element_wise(*parts, ".")
+    return encoded.indices.to_numpy(), pc.binary_join_element_wise(*parts, ".")
 
 
 def binary_view(buffer: Union[bytes, bytearray], starts: Any, caplens: Any) -> pa.Array:

@@ -1,0 +1,73 @@
+"""The decoded columns of a packet do not depend on the batch it is decoded in.
+
+The decoder skips the work of link types, tags and extension headers no packet of a batch has;
+a batch mixing every link type it knows, with packets cut short at every length, must give each
+packet the columns it gets alone (a batch of one).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import pcapy
+from pcapy import arrow
+from tables.tables_helpers import CORPUS, corpus_paths
+
+pa = pytest.importorskip("pyarrow")
+
+RAW = ["ts", "caplen", "len", "linktype", "data"]
+KNOWN_LINKS = {0, 1, 12, 14, 101, 108, 113, 228, 229, 276}
+PER_FILE = 12
+CUTS = (0, 1, 4, 13, 14, 15, 17, 20, 24, 33, 34, 38, 41, 54, 58, 61, 62, 66, 70)
+
+
+def known_link_packets() -> pa.Table:
+    """Up to PER_FILE packets of every classic pcap corpus file of a link type the decoder
+    knows (their raw columns) and the tagged, labelled and PPPoE frames of
+    test_decode_encapsulations, then every one of them cut short at each of CUTS bytes."""
+    encapsulations = pytest.importorskip("tables.test_decode_encapsulations")
+    tables = [pa.RecordBatch.from_pylist(
+        [{"ts": 0, "caplen": len(data), "len": len(data), "linktype": 1, "data": data}
+         for data, _ in encapsulations.frames()], schema=arrow.schema("pcap", RAW))]
+    for name in corpus_paths("pcap"):
+        try:
+            reader = pcapy.open_offline(CORPUS / name)
+            if reader.datalink() not in KNOWN_LINKS:
+                continue
+            tables.append(reader.to_arrow(batch_size=PER_FILE, columns=RAW).read_next_batch())
+        except (pcapy.PcapError, StopIteration):
+            continue
+    whole = pa.Table.from_batches(tables).combine_chunks()
+    rows = whole.to_pylist()
+    cut = [{**row, "caplen": min(row["caplen"], size), "data": row["data"][:size]}
+           for size in CUTS for row in rows]
+    return pa.Table.from_pylist(rows + cut, schema=whole.schema)
+
+
+def decoded_rows(path, batch_size):
+    stream = pcapy.open_offline(path).to_arrow(batch_size=batch_size,
+                                                columns=[*RAW, *arrow.DECODED_COLUMNS])
+    return [row for batch in stream for row in batch.to_pylist()]
+
+
+def test_a_batch_of_every_link_type_and_cut_gives_each_packet_its_own_columns(tmp_path):
+    packets = known_link_packets()
+    assert set(packets.column("linktype").to_pylist()) >= {0, 1, 12, 113, 228, 229, 276}
+    path = tmp_path / "mixed.pcapng"
+    assert arrow.write_arrow(packets, path, format="pcapng") == packets.num_rows
+    together = decoded_rows(path, packets.num_rows)
+    alone = decoded_rows(path, 1)
+    assert len(together) == packets.num_rows > 2000
+    assert together == alone
+    assert any(row["src"] is not None for row in together)
+    assert any(row["vlan"] for row in together)  # some corpus packets are tagged
+
+
+@pytest.mark.parametrize("name", [n for n in corpus_paths("pcap", "pcapng") if "big" not in n])
+def test_corpus_decoded_columns_do_not_depend_on_the_batch(name):
+    try:
+        together = decoded_rows(CORPUS / name, 65536)
+        alone = decoded_rows(CORPUS / name, 1)
+    except pcapy.PcapError:
+        pytest.skip("the file ends with an error (test_arrow checks those rows)")
+    assert together == alone
