@@ -121,24 +121,27 @@ class _Packets:
     """Reads big-endian fields at a per-packet offset, valid only inside the captured bytes.
 
     Offsets are never negative (each header is found after the one before), so a field is
-    valid where it ends within the packet's caplen. A field of 2 or 4 bytes is one gather of a
-    view of the buffer with an (unaligned) integer at every byte; where a field is not valid
-    the gather reads index 0 instead, whatever is there.
+    valid where it ends within the packet's caplen. A field is one gather of a view of the
+    buffer with an item of its width at every byte (numpy copies such items as bytes, faster
+    than it gathers unaligned integers), read as an integer afterwards; where a field is not
+    valid the gather reads index 0 instead, whatever is there.
     """
 
     def __init__(self, buffer: Bytes, starts: Ints, caplens: Ints) -> None:
         if len(buffer) < 4:  # spare bytes, so that index 0 is in bounds at every width
             buffer = np.concatenate([buffer, np.zeros(4, np.uint8)])
         self.buffer = buffer
-        self.be16: npt.NDArray[np.uint16] = np.ndarray((len(buffer) - 1,), ">u2", buffer, 0, (1,))
-        self.be32: npt.NDArray[np.uint32] = np.ndarray((len(buffer) - 3,), ">u4", buffer, 0, (1,))
-        self.le32: npt.NDArray[np.uint32] = np.ndarray((len(buffer) - 3,), "<u4", buffer, 0, (1,))
         self.starts = starts
         self.caplens = caplens
 
-    def header(self, offset: Offset) -> _Header:
-        """The header at ``offset`` of every packet, whose fields are read by their place."""
-        return _Header(self, offset)
+    def subset(self, rows: Ints) -> _Packets:
+        """The packets of ``rows`` alone."""
+        return _Packets(self.buffer, self.starts[rows], self.caplens[rows])
+
+    def header(self, offset: Offset, ok: Optional[Bools] = None, span: int = 0) -> _Header:
+        """The header at ``offset`` of every packet, whose fields are read by their place
+        (``ok`` and ``span``: see ``_Header``)."""
+        return _Header(self, offset, ok, span)
 
     def u8(self, offset: Offset, ok: Bools) -> tuple[Ints, Bools]:
         return self.header(offset).u8(0, ok)
@@ -150,7 +153,7 @@ class _Packets:
         return self.header(offset).u32(0, ok)
 
     def u32_little(self, offset: Offset, ok: Bools) -> tuple[Ints, Bools]:
-        return self.header(offset).read(self.le32, 0, 4, ok)
+        return self.header(offset).read(0, 4, ok, "<")
 
     def rows(self, rows: Ints, offset: Ints, width: int) -> Bytes:
         """``width`` bytes of each packet of ``rows`` (whose bytes are all captured) at its
@@ -165,26 +168,52 @@ Offset = Union[Ints, int]
 
 class _Header:
     """A header of every packet at one offset each: the fields at a place in it, where the
-    packet's captured bytes hold them."""
+    packet's captured bytes hold them.
 
-    def __init__(self, packets: _Packets, offset: Offset) -> None:
+    With ``span``, the first ``span`` bytes of the headers of the packets where ``ok`` are
+    copied out at once (one gather of ``span``-byte items, no more costly than one of a
+    field), and fields are read from that copy; bytes past a packet's caplen are copied too,
+    and its fields there are not valid. Without it (or when a header lies too close to the
+    end of the buffer for the copy), each field is a gather of its own.
+    """
+
+    def __init__(self, packets: _Packets, offset: Offset, ok: Optional[Bools] = None,
+                 span: int = 0) -> None:
         self.packets = packets
         self.base = packets.starts + offset
         self.room = packets.caplens - offset
+        self.copy: Optional[Bytes] = None
+        if span and ok is not None and len(ok):
+            self.copy = _copy_out(packets.buffer, np.where(ok, self.base, 0), span)
 
-    def read(self, view: npt.NDArray[np.generic], at: int, width: int,
-             ok: Bools) -> tuple[Ints, Bools]:
+    def read(self, at: int, width: int, ok: Bools, order: str = ">") -> tuple[Ints, Bools]:
+        """The unsigned ``width``-byte fields at ``at``, and where they are valid."""
         ok = ok & (self.room >= at + width)
-        return view[np.where(ok, self.base + at, 0)].astype(np.int64), ok
+        copy, place = self.copy, at
+        if copy is None:
+            copy, place = _copy_out(self.packets.buffer, np.where(ok, self.base + at, 0), width), 0
+        assert copy is not None  # valid fields, and index 0, lie in the buffer
+        field = np.ndarray((len(copy),), f"{order}u{width}", copy, place, (copy.shape[1],))
+        return field.astype(np.int64), ok
 
     def u8(self, at: int, ok: Bools) -> tuple[Ints, Bools]:
-        return self.read(self.packets.buffer, at, 1, ok)
+        return self.read(at, 1, ok)
 
     def u16(self, at: int, ok: Bools) -> tuple[Ints, Bools]:
-        return self.read(self.packets.be16, at, 2, ok)
+        return self.read(at, 2, ok)
 
     def u32(self, at: int, ok: Bools) -> tuple[Ints, Bools]:
-        return self.read(self.packets.be32, at, 4, ok)
+        return self.read(at, 4, ok)
+
+
+def _copy_out(buffer: Bytes, index: Ints, span: int) -> Optional[Bytes]:
+    """``buffer[i:i + span]`` for each ``i`` of ``index``, as an (n, span) array; None if one
+    of them runs past the end of ``buffer``."""
+    if len(buffer) < span or (len(index) and int(index.max()) > len(buffer) - span):
+        return None
+    items = np.ndarray((len(buffer) - span + 1,), f"V{span}", buffer, 0, (1,))
+    copy: Bytes = items[index].view(np.uint8).reshape(-1, span)
+    return copy
 
 
 def decode(buffer: Bytes, starts: Ints, caplens: Ints, dlts: Ints,
@@ -390,7 +419,7 @@ _Address4 = tuple[Ints, Bools]
 def _ipv4(packets: _Packets, at: Ints, ipv4: Bools,
           first: Ints) -> tuple[_Field, _Field, _Address4, _Address4, Ints, Ints, Ints]:
     header_length = (first & 15) * 4
-    header = packets.header(at)
+    header = packets.header(at, ipv4, 20)
     total, ok_total = header.u16(2, ipv4)
     fragment, ok_fragment = header.u16(6, ipv4)
     ttl = header.u8(8, ipv4)
@@ -403,9 +432,41 @@ def _ipv4(packets: _Packets, at: Ints, ipv4: Bools,
     return ttl, protocol, src, dst, state, at + header_length, payload
 
 
-def _ipv6(packets: _Packets, at: Ints,
-          ipv6: Bools) -> tuple[_Field, _Field, _Address, _Address, Ints, Ints, Ints]:
-    header = packets.header(at)
+_IPv6 = tuple[_Field, _Field, _Address, _Address, Ints, Ints, Ints]
+
+
+def _ipv6(packets: _Packets, at: Ints, ipv6: Bools) -> _IPv6:
+    """The IPv6 fields of the packets where ``ipv6``, read from those packets alone (most
+    batches have fewer IPv6 packets than others) and spread to every row."""
+    rows = np.flatnonzero(ipv6)
+    n = len(at)
+    hops, protocol, src, dst, state, offset, payload = _ipv6_rows(
+        packets.subset(rows), at[rows], np.ones(len(rows), np.bool_))
+    full_offset = at + 40
+    full_offset[rows] = offset
+    return (_spread(hops, rows, n), _spread(protocol, rows, n),
+            (src[0], _spread_mask(src[1], rows, n)), (dst[0], _spread_mask(dst[1], rows, n)),
+            _spread_values(state, rows, n, 0), full_offset, _spread_values(payload, rows, n, -1))
+
+
+def _spread(field: _Field, rows: Ints, n: int) -> _Field:
+    return _spread_values(field[0], rows, n, 0), _spread_mask(field[1], rows, n)
+
+
+def _spread_values(values: Ints, rows: Ints, n: int, fill: int) -> Ints:
+    spread = np.full(n, fill, np.int64)
+    spread[rows] = values
+    return spread
+
+
+def _spread_mask(mask: Bools, rows: Ints, n: int) -> Bools:
+    spread = np.zeros(n, np.bool_)
+    spread[rows] = mask
+    return spread
+
+
+def _ipv6_rows(packets: _Packets, at: Ints, ipv6: Bools) -> _IPv6:
+    header = packets.header(at, ipv6, 40)
     length, ok_length = header.u16(4, ipv6)
     hops = header.u8(7, ipv6)
     src = _ipv6_address(packets, header, at, 8, ipv6)
@@ -413,10 +474,8 @@ def _ipv6(packets: _Packets, at: Ints,
     protocol, ok = header.u8(6, ipv6)
     offset = at + 40
     state = np.zeros(len(at), np.int64)
-    if not ipv6.any():
-        return hops, (protocol, ok), src, dst, state, offset, np.full(len(at), -1, np.int64)
     for _ in range(_MAX_EXTENSIONS):
-        skipped = ok & np.isin(protocol, _IPV6_SKIPPED)
+        skipped = ok & _equals_any(protocol, _IPV6_SKIPPED)
         fragment = ok & (protocol == _IPV6_FRAGMENT)
         ah = ok & (protocol == _IPV6_AH)
         extension = skipped | fragment | ah
@@ -436,12 +495,22 @@ def _ipv6(packets: _Packets, at: Ints,
     return hops, (protocol, ok), src, dst, state, offset, payload
 
 
+def _equals_any(values: Ints, choices: tuple[int, ...]) -> Bools:
+    """``np.isin(values, choices)`` for a few choices, without its fixed cost."""
+    found: Bools = values == choices[0]
+    for choice in choices[1:]:
+        found |= values == choice
+    return found
+
+
 def _ipv6_address(packets: _Packets, header: _Header, at: Ints, place: int,
                   ipv6: Bools) -> _Address:
     """The 16 bytes at ``place`` of the IPv6 headers, only of the packets that have them all:
     (a (k, 16) array, where they are)."""
     ok = ipv6 & (header.room >= place + 16)
     rows = np.flatnonzero(ok)
+    if header.copy is not None:
+        return header.copy[rows, place:place + 16], ok
     return packets.rows(rows, at[rows] + place, 16), ok
 
 
@@ -456,7 +525,7 @@ def _transport_layer(packets: _Packets, network: _Network, out: Decoded) -> None
     tcp = network.whole & (protocol == _TCP)
     udp = network.whole & (protocol == _UDP)
     ported = tcp | udp | (network.whole & (protocol == _SCTP))
-    header = packets.header(network.offset)
+    header = packets.header(network.offset, ported, 14)
     sport, ok_sport = header.u16(0, ported)
     dport, ok_dport = header.u16(2, ported)
     out.columns["sport"] = Column(sport.astype(np.uint16), ok_sport)
