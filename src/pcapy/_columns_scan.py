@@ -215,12 +215,13 @@ def _header_fields(buffer: Any, offsets: Ints, layout: np.dtype[Any]) -> Ints:
     """The four 32-bit fields (seconds, fraction, caplen, len) of the record headers at
     ``offsets``, one row a field, in one gather.
 
-    The gather reads a view of ``buffer`` with a row at every byte (rows of four ``layout``
-    integers, 16 bytes, overlapping: strides of 1 and 4): record headers lie at any byte
-    offset, and numpy reads the unaligned integers in their byte order.
+    The gather reads a view of ``buffer`` with a 16-byte item at every byte (overlapping:
+    record headers lie at any byte offset), and its result, aligned, is read as integers in
+    the file's byte order.
     """
-    rows: npt.NDArray[np.uint32] = np.ndarray((len(buffer) - 15, 4), layout, buffer, 0, (1, 4))
-    fields: Ints = rows[offsets].T.astype(np.int64, order="C")
+    items = np.ndarray((len(buffer) - 15,), "V16", buffer, 0, (1,))
+    words: npt.NDArray[np.uint32] = items[offsets].view(layout).reshape(-1, 4)
+    fields: Ints = words.T.astype(np.int64, order="C")
     return fields
 
 
