@@ -799,17 +799,70 @@ class _Reader:
             if not self._plain_section(buffer, position):
                 return False
             if self.heavy_types is not _ALWAYS_PARSED:
-                return self._keep_in_skim(block_type, buffer, position, stop)
+                return self._keep_section_in_skim(buffer, position, stop)
             unkept[block_type] = unkept.get(block_type, 0) + 1  # sections are no longer kept
             self.begin_section(self.layout)
             return True
         if block_type == _IDB_TYPE:
-            known = self.parsed_interfaces.get(buffer[position + 8 : stop - 4])
-            if known is None:
-                return False
-            self.add_interface(known, self.cursor.offset + position)
-            return True
+            return self._interface_in_skim(buffer, position, stop)
+        if block_type == _ISB_TYPE:
+            return self._keep_statistics_in_skim(buffer, position, stop)
         return self._keep_in_skim(block_type, buffer, position, stop)
+
+    def _keep_section_in_skim(self, buffer: bytes, position: int, stop: int) -> bool:
+        """``_keep_in_skim`` for a plain Section Header Block (what the handler checks,
+        ``_plain_section`` has, but its options)."""
+        cost = _keep_cost(_SHB_TYPE, stop - position)
+        if self.kept_cost + cost > METADATA_BUDGET:
+            return False
+        block = _Block(_SHB_TYPE, buffer[position:stop], self.cursor.offset + position)
+        layout = self.layout
+        if stop - position > 28:
+            try:
+                _check_options(block, 24, layout.order)
+            except SavefileError:
+                return False
+        self.kept_cost += cost
+        self._append_section(block, layout.order)
+        self.begin_section(layout)
+        return True
+
+    def _interface_in_skim(self, buffer: bytes, position: int, stop: int) -> bool:
+        """``on_interface`` for an IDB ``_skim`` finds; ``False`` (nothing changed) if it
+        is broken."""
+        offset = self.cursor.offset + position
+        body = buffer[position + 8 : stop - 4]
+        parsed = self.parsed_interfaces.get(body)
+        try:
+            if parsed is None:
+                if stop - position < 20:
+                    return False
+                parsed = _parse_interface(_Block(_IDB_TYPE, buffer[position:stop], offset),
+                                          self.layout)
+                self._remember_interface(body, parsed)
+            self.add_interface(parsed, offset)
+        except SavefileError:
+            return False
+        return True
+
+    def _keep_statistics_in_skim(self, buffer: bytes, position: int, stop: int) -> bool:
+        """``on_statistics`` for an ISB ``_skim`` finds, if it is kept and sound."""
+        length = stop - position
+        cost = _keep_cost(_ISB_TYPE, length)
+        if length < 24 or self.kept_cost + cost > METADATA_BUDGET:
+            return False
+        if_id, high, low = self.layout.isb_fixed.unpack_from(buffer, position + 8)
+        if if_id >= len(self.interfaces):
+            return False
+        block = _Block(_ISB_TYPE, buffer[position:stop], self.cursor.offset + position)
+        if length > 24:
+            try:
+                _check_options(block, 20, self.layout.order)
+            except SavefileError:
+                return False
+        self.kept_cost += cost
+        self._append_statistics(block, if_id, (high << 32) | low)
+        return True
 
     def _keep_in_skim(self, block_type: int, buffer: bytes, position: int, stop: int) -> bool:
         """Keep a metadata block found by ``_skim`` as its handler would, if it fits the
@@ -861,21 +914,25 @@ class _Reader:
     def _start_section(self, block: _Block, order: str) -> None:
         if self.section_index < 0 or self.keeps(block):
             _check_options(block, 24, order)
-            self.info.sections.append(undecoded(
-                Section, _section_fields, block.data, order, self.section_index + 1, block.offset
-            ))
+            self._append_section(block, order)
         self.begin_section(_LAYOUTS[order])
+
+    def _append_section(self, block: _Block, order: str) -> None:
+        self.info.sections.append(undecoded(
+            Section, _section_fields, block.data, order, self.section_index + 1, block.offset
+        ))
 
     def begin_section(self, layout: _Layout) -> None:
         """A new section: its byte order, and no interfaces yet."""
         self.section_index += 1
         self.layout = layout
         self.swapped = layout.order != _HOST_ORDER
-        self.interfaces = []
-        self.clocks = []
-        self.fast = []
-        self.parsed_interfaces = {}
-        self.interface_option_bytes = 0
+        if self.interfaces or self.parsed_interfaces:  # (a flood of sections makes none)
+            self.interfaces = []
+            self.clocks = []
+            self.fast = []
+            self.parsed_interfaces = {}
+            self.interface_option_bytes = 0
 
     def keeps(self, block: _Block) -> bool:
         """Whether a metadata block is kept in ``info`` (it fits the file's budget)."""
@@ -895,38 +952,46 @@ class _Reader:
         parsed = self.parsed_interfaces.get(body) if body is not None else None
         if parsed is None:
             parsed = _parse_interface(block, self.layout)
-            if body is not None and len(self.parsed_interfaces) < 1024:
-                self.parsed_interfaces[body] = parsed  # identical IDBs are parsed once
+            if body is not None:
+                self._remember_interface(body, parsed)
         self.add_interface(parsed, block.offset)
 
+    def _remember_interface(self, body: bytes, parsed: _ParsedInterface) -> None:
+        """Identical IDBs (up to ``_INTERNED_SIZE`` bytes) are parsed once a section."""
+        if len(body) <= _INTERNED_SIZE - 12 and len(self.parsed_interfaces) < 1024:
+            self.parsed_interfaces[body] = parsed
+
     def add_interface(self, parsed: _ParsedInterface, offset: int) -> None:
-        """The next interface of this section, within the section's bounds."""
-        if len(self.interfaces) >= MAX_INTERFACES:
+        """The next interface of this section, within the section's bounds (past them, an
+        error and nothing changed)."""
+        interfaces = self.interfaces
+        index = len(interfaces)
+        if index >= MAX_INTERFACES:
             raise MalformedSavefileError(
                 f"the section has more than {MAX_INTERFACES} Interface Description Blocks "
                 "(pcapy's limit)",
                 offset=offset,
             )
-        self.interface_option_bytes += len(parsed.option_bytes)
-        if self.interface_option_bytes > MAX_INTERFACE_OPTION_BYTES:
+        (linktype, dlt, snaplen, snapshot, tsresol, tsoffset, option_bytes, clock, max_block,
+         fast, link) = parsed
+        option_total = self.interface_option_bytes + len(option_bytes)
+        if option_total > MAX_INTERFACE_OPTION_BYTES:
             raise MalformedSavefileError(
                 f"the section's Interface Description Blocks hold more than "
                 f"{MAX_INTERFACE_OPTION_BYTES} bytes of options (pcapy's limit)",
                 offset=offset,
             )
-        interface = Interface(len(self.interfaces), self.section_index, offset,
-                              self.layout.order, *parsed[:6], parsed.option_bytes)
-        self.interfaces.append(interface)
-        self.clocks.append(parsed.clock)
-        if self.kept_cost + _KEEP_COST_PER_BLOCK <= METADATA_BUDGET:
-            self.kept_cost += _KEEP_COST_PER_BLOCK  # its options are counted once, above
+        self.interface_option_bytes = option_total
+        interface = Interface(index, self.section_index, offset, self.layout.order, linktype,
+                              dlt, snaplen, snapshot, tsresol, tsoffset, option_bytes)
+        interfaces.append(interface)
+        self.clocks.append(clock)
+        kept_cost = self.kept_cost + _KEEP_COST_PER_BLOCK  # its options are counted above
+        if kept_cost <= METADATA_BUDGET:
+            self.kept_cost = kept_cost
             self.info.interfaces.append(interface)
-        self.max_block = max(self.max_block, parsed.max_block)
-        fast = parsed.fast_snapshot
-        self.fast.append(
-            _SLOW_PATH if fast < 0
-            else (fast, interface, link_key(parsed.dlt, self.swapped), parsed.clock)
-        )
+        self.max_block = max(self.max_block, max_block)
+        self.fast.append(_SLOW_PATH if fast < 0 else (fast, interface, link, clock))
 
     def interface_for(self, interface_id: int, offset: int) -> int:
         """Check that the section described the interface a block refers to."""
@@ -1017,13 +1082,14 @@ class _Reader:
                 "Interface Description Block for that interface",
                 offset=block.offset,
             )
-        if not self.keeps(block):
-            return
-        order = self.layout.order
-        _check_options(block, 20, order)
+        if self.keeps(block):
+            _check_options(block, 20, self.layout.order)
+            self._append_statistics(block, if_id, (high << 32) | low)
+
+    def _append_statistics(self, block: _Block, if_id: int, units: int) -> None:
         statistics = undecoded(
-            InterfaceStatistics, _statistics_fields, block.data, order, if_id,
-            (high << 32) | low, self.clocks[if_id], self.section_index, block.offset,
+            InterfaceStatistics, _statistics_fields, block.data, self.layout.order, if_id,
+            units, self.clocks[if_id], self.section_index, block.offset,
         )
         self.interfaces[if_id].statistics.append(statistics)
         self.info.statistics.append(statistics)
@@ -1129,6 +1195,7 @@ class _ParsedInterface(NamedTuple):
     clock: _Clock
     max_block: int  # the block size limit once the interface is known
     fast_snapshot: int  # the record loop's limit, or -1 if its packets take the slow path
+    link: int  # link type and byte order (see _pcapng_filters.link_key)
 
 
 _TIME_OPTIONS = frozenset({InterfaceOption.TSRESOL, InterfaceOption.TSOFFSET})
@@ -1145,16 +1212,29 @@ def _parse_interface(block: _Block, layout: _Layout) -> _ParsedInterface:
                                         block.block_type, _TIME_OPTIONS)
     ]
     option_bytes = block.data[16:end]  # copied once the options have passed their checks
+    tsresol, tsoffset = 1_000_000, 0  # the usual case: no time options
+    if options:
+        tsresol = _tsresol(options, block.offset)
+        tsoffset = _tsoffset(options, layout.order, block.offset)
+    common = _interface_of(linktype, snaplen, tsresol, tsoffset, layout.order)
+    return _ParsedInterface(*common[:6], option_bytes, *common[7:])
+
+
+@functools.lru_cache(maxsize=256)
+def _interface_of(
+    linktype: int, snaplen: int, tsresol: int, tsoffset: int, order: str
+) -> _ParsedInterface:
+    """What an interface's link type, snapshot length, time options and byte order make of
+    it (without its option bytes)."""
     dlt = linktype_to_dlt(linktype)
-    tsresol = _tsresol(options, block.offset)
-    tsoffset = _tsoffset(options, layout.order, block.offset)
     clock = _clock(tsresol, tsoffset)
     snapshot = adjust_snapshot(dlt, snaplen)
     fast_snapshot = -1  # no fast path: a resolution finer than nanoseconds, or fix-ups to make
-    if clock.divisor == 1 and not needs_post_processing(dlt, layout.order != _HOST_ORDER):
+    if clock.divisor == 1 and not needs_post_processing(dlt, order != _HOST_ORDER):
         fast_snapshot = min(snapshot, MAX_BLOCK_SIZE - 36)
-    return _ParsedInterface(linktype, dlt, snaplen, snapshot, tsresol, tsoffset, option_bytes,
-                            clock, max_snaplen_for_dlt(dlt) + _BLOCK_SLACK, fast_snapshot)
+    return _ParsedInterface(linktype, dlt, snaplen, snapshot, tsresol, tsoffset, b"",
+                            clock, max_snaplen_for_dlt(dlt) + _BLOCK_SLACK, fast_snapshot,
+                            link_key(dlt, order != _HOST_ORDER))
 
 
 def _check_options(block: _Block, start: int, order: str) -> None:
