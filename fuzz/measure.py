@@ -3,18 +3,27 @@
     python fuzz/measure.py FILE            # open_offline, next() to the end, touch the metadata
     python fuzz/measure.py --baseline      # the interpreter with pcapy imported, nothing read
     python fuzz/measure.py --tcpdump FILE  # libpcap's cost: tcpdump -r FILE in a child
+    python fuzz/measure.py --each WARM_UP FILE...  # one JSON line a file, read one by one
 
 The numbers are the process's own (``resource.getrusage``): user+system CPU seconds and
 ``ru_maxrss`` in KiB, so a parent can run this in a subprocess and compare.
+
+``--each`` reads WARM_UP first (imports, compiled record loops), then each FILE as above (but
+decoding every metadata record instead of formatting it: no ``repr``), in one process: per file
+the CPU seconds of its read alone (``time.process_time``), the RSS before it
+(``VmRSS``) and its peak (``VmHWM``, reset before each read through ``/proc/self/clear_refs``), so
+many small files cost one interpreter start and are timed without it (Linux only).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import resource
 import subprocess
 import sys
 import time
+from typing import Callable
 
 
 def _touch_metadata(reader: object) -> None:
@@ -27,7 +36,17 @@ def _touch_metadata(reader: object) -> None:
                 getattr(record, field, None)
 
 
-def read_file(path: str) -> dict[str, object]:
+def _decode_metadata(reader: object) -> None:
+    """Decode every metadata record (its first field read decodes them all), no repr."""
+    info = getattr(reader, "file_header", None)
+    for name in ("sections", "interfaces", "statistics", "name_resolution", "secrets",
+                 "custom_blocks"):
+        for record in getattr(info, name, ()):
+            getattr(record, "options", None)
+            getattr(record, "pen", None)
+
+
+def read_file(path: str, touch: Callable[[object], None] = _touch_metadata) -> dict[str, object]:
     import pcapy  # noqa: PLC0415 - the baseline measures the import alone
 
     packets = 0
@@ -42,7 +61,7 @@ def read_file(path: str) -> dict[str, object]:
             options = getattr(hdr, "options", None)
             if options is not None:
                 options.raw  # noqa: B018 - decoding is what is measured
-        _touch_metadata(reader)
+        touch(reader)
     except pcapy.PcapError as err:
         error = f"{type(err).__name__}: {err}"
     return {"packets": packets, "error": error}
@@ -53,6 +72,31 @@ def _usage(who: int) -> dict[str, float]:
     return {"cpu": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss}
 
 
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def read_each(warm_up: str, paths: list[str]) -> list[dict[str, object]]:
+    """``read_file`` of each path after one of ``warm_up``: CPU seconds and RSS (KiB) of each."""
+    read_file(warm_up)
+    results = []
+    for path in paths:
+        gc.collect()
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")  # VmHWM starts again from VmRSS
+        rss_before = _status_kib("VmRSS")
+        started = time.process_time()
+        result = read_file(path, _decode_metadata)
+        result["cpu"] = time.process_time() - started
+        result.update(rss_before_kib=rss_before, peak_kib=_status_kib("VmHWM"))
+        results.append(result)
+    return results
+
+
 def main(argv: list[str]) -> int:
     started = time.monotonic()
     if argv[0] == "--baseline":
@@ -60,6 +104,10 @@ def main(argv: list[str]) -> int:
 
         result: dict[str, object] = {}
         result.update(_usage(resource.RUSAGE_SELF))
+    elif argv[0] == "--each":
+        for line in read_each(argv[1], argv[2:]):
+            print(json.dumps(line))
+        return 0
     elif argv[0] == "--tcpdump":
         done = subprocess.run(["tcpdump", "-n", "-q", "-r", argv[1]], capture_output=True,
                               check=False)

@@ -175,12 +175,16 @@ class _Layout:
         "record_head",
         "shb_fixed",
         "trailer_and_epb_head",
+        "two_u32",
         "u32",
+        "u64",
     )
 
     def __init__(self, order: str) -> None:
         self.order = order
         self.u32 = struct.Struct(order + "I")
+        self.u64 = struct.Struct(order + "Q")
+        self.two_u32 = struct.Struct(order + "II")
         self.block_head = struct.Struct(order + "II")  # block type, total length
         self.block_head_and_u32 = struct.Struct(order + "III")  # ... and a first word
         # block type, total length, interface, time stamp high and low, caplen, len
@@ -1206,14 +1210,12 @@ def _parse_interface(block: _Block, layout: _Layout) -> _ParsedInterface:
     options stay bytes (``Interface`` decodes them when asked)."""
     linktype, _reserved, snaplen = layout.idb_fixed.unpack_from(block.data, 8)
     end = len(block.data) - 4
-    options = [
-        Option(code, value)
-        for code, value in walk_options(block.data, 16, end, layout.order, block.offset,
-                                        block.block_type, _TIME_OPTIONS)
-    ]
+    found = walk_options(block.data, 16, end, layout.order, block.offset, block.block_type,
+                         _TIME_OPTIONS)
     option_bytes = block.data[16:end]  # copied once the options have passed their checks
     tsresol, tsoffset = 1_000_000, 0  # the usual case: no time options
-    if options:
+    if found:
+        options = [Option(code, value) for code, value in found]
         tsresol = _tsresol(options, block.offset)
         tsoffset = _tsoffset(options, layout.order, block.offset)
     common = _interface_of(linktype, snaplen, tsresol, tsoffset, layout.order)
@@ -1250,6 +1252,9 @@ _NO_CODES: frozenset[int] = frozenset()
 def _section_fields(data: bytes, order: str, index: int, offset: int) -> dict[str, object]:
     """A Section's fields, from its block's bytes (checked when read)."""
     _magic, major, minor, section_length = _LAYOUTS[order].shb_fixed.unpack_from(data, 8)
+    if len(data) <= 28:  # no options
+        return {"index": index, "offset": offset, "byte_order": order, "version_major": major,
+                "version_minor": minor, "section_length": section_length, **_NO_SECTION_OPTIONS}
     options = _block_options(_Block(_SHB_TYPE, data, offset), 24, order)
     reader = OptionReader(options, order)
     return {
@@ -1259,6 +1264,12 @@ def _section_fields(data: bytes, order: str, index: int, offset: int) -> dict[st
         "userappl": reader.text(SectionOption.USERAPPL), "comments": reader.comments(),
         "custom_options": reader.custom(), "options": options,
     }
+
+
+_NO_SECTION_OPTIONS: dict[str, object] = {
+    "hardware": None, "os": None, "userappl": None, "comments": (), "custom_options": (),
+    "options": (),
+}
 
 
 def _single(options: Sequence[Option], code: int, name: str, size: int, offset: int) -> bytes:
@@ -1310,29 +1321,37 @@ _COUNTERS = {
 def _statistics_fields(
     data: bytes, order: str, if_id: int, units: int, clock: _Clock, section: int, offset: int
 ) -> dict[str, object]:
-    """An InterfaceStatistics' fields, from its block's bytes (checked when read)."""
+    """An InterfaceStatistics' fields, from its block's bytes (checked when read), in one pass
+    over its options: each field is the first option of its code with the right length."""
     fields: dict[str, object] = {
         "interface_id": if_id, "section": section, "offset": offset,
-        "timestamp": clock.convert(units),
+        "timestamp": clock.convert(units), **_NO_STATISTICS_OPTIONS,
     }
     if len(data) <= 24:  # no options: every optional field has its default
-        fields.update(_NO_STATISTICS_OPTIONS)
         return fields
     options = _block_options(_Block(_ISB_TYPE, data, offset), 20, order)
+    layout = _LAYOUTS[order]
+    for code, value in options:
+        name = _STATISTICS_FIELDS.get(code)
+        if name is None or fields[name] is not None:
+            continue
+        if code <= StatisticsOption.ENDTIME and len(value) == 8:
+            high, low = layout.two_u32.unpack(value)
+            fields[name] = clock.convert((high << 32) | low)
+        elif code > StatisticsOption.ENDTIME and len(value) == 8:
+            fields[name] = layout.u64.unpack(value)[0]
     reader = OptionReader(options, order)
-    for name, code in _COUNTERS.items():
-        fields[name] = reader.integer(code, "Q")
-    fields["starttime"] = _statistics_time(reader, StatisticsOption.STARTTIME, clock)
-    fields["endtime"] = _statistics_time(reader, StatisticsOption.ENDTIME, clock)
-    fields["comments"] = reader.comments()
-    fields["custom_options"] = reader.custom()
-    fields["options"] = options
+    fields.update(comments=reader.comments(), custom_options=reader.custom(), options=options)
     return fields
 
 
+_STATISTICS_FIELDS: dict[int, str] = {
+    StatisticsOption.STARTTIME: "starttime", StatisticsOption.ENDTIME: "endtime",
+    **{code: name for name, code in _COUNTERS.items()},
+}
 _NO_STATISTICS_OPTIONS: dict[str, object] = {
-    **dict.fromkeys(_COUNTERS), "starttime": None, "endtime": None, "comments": (),
-    "custom_options": (), "options": (),
+    **dict.fromkeys(_STATISTICS_FIELDS.values()), "comments": (), "custom_options": (),
+    "options": (),
 }
 
 

@@ -859,7 +859,8 @@ class PacketOptions:
     set to write; ``raw`` gives every option as ``Option(code, value)`` in ``byte_order``.
     """
 
-    __slots__ = ("_block_type", "_byte_order", "_data", "_drops", "_offset", "_raw", "from_file")
+    __slots__ = ("_block_type", "_byte_order", "_data", "_decoded", "_drops", "_offset", "_raw",
+                 "from_file")
 
     def __init__(
         self,
@@ -910,6 +911,7 @@ class PacketOptions:
         self._block_type = block_type
         self._drops = drops
         self._raw = None
+        self._decoded: Optional[OptionReader] = None
         #: whether the options were read from a file (a rewriter drops their no-copy options)
         self.from_file = from_file
 
@@ -946,7 +948,10 @@ class PacketOptions:
         return self._raw
 
     def _reader(self) -> OptionReader:
-        return OptionReader(self.raw, self._byte_order)
+        reader = self._decoded
+        if reader is None:  # (fields read one after another group the options once)
+            reader = self._decoded = OptionReader(self.raw, self._byte_order)
+        return reader
 
     @property
     def comments(self) -> list[str]:
