@@ -86,6 +86,7 @@ from ._pcap import LoopKind, PerPacket, Statements
 from ._pcapng_filters import LinkPrograms, link_key
 from ._pcapng_types import (
     BlockType,
+    CommonOption,
     CustomBlock,
     DecryptionSecrets,
     Interface,
@@ -103,9 +104,10 @@ from ._pcapng_types import (
     SectionOption,
     StatisticsOption,
     Timestamp,
+    checked_options,
+    custom_options,
     decode_text,
     format_address,
-    split_options,
     undecoded,
     walk_options,
 )
@@ -1176,13 +1178,6 @@ def _raise_too_short(block: _Block) -> None:
     )
 
 
-def _block_options(block: _Block, start: int, order: str) -> tuple[Option, ...]:
-    """The options of a block, from body offset ``start`` to the trailer."""
-    return split_options(
-        block.data, start, len(block.data) - 4, order, block.offset, block.block_type
-    )
-
-
 _IDB = "Interface Description Block"
 
 
@@ -1255,7 +1250,7 @@ def _section_fields(data: bytes, order: str, index: int, offset: int) -> dict[st
     if len(data) <= 28:  # no options
         return {"index": index, "offset": offset, "byte_order": order, "version_major": major,
                 "version_minor": minor, "section_length": section_length, **_NO_SECTION_OPTIONS}
-    options = _block_options(_Block(_SHB_TYPE, data, offset), 24, order)
+    options = checked_options(data, 24, len(data) - 4, order)
     reader = OptionReader(options, order)
     return {
         "index": index, "offset": offset, "byte_order": order, "version_major": major,
@@ -1329,19 +1324,22 @@ def _statistics_fields(
     }
     if len(data) <= 24:  # no options: every optional field has its default
         return fields
-    options = _block_options(_Block(_ISB_TYPE, data, offset), 20, order)
+    options = checked_options(data, 20, len(data) - 4, order)
     layout = _LAYOUTS[order]
+    comments = []
     for code, value in options:
         name = _STATISTICS_FIELDS.get(code)
-        if name is None or fields[name] is not None:
-            continue
-        if code <= StatisticsOption.ENDTIME and len(value) == 8:
-            high, low = layout.two_u32.unpack(value)
-            fields[name] = clock.convert((high << 32) | low)
-        elif code > StatisticsOption.ENDTIME and len(value) == 8:
-            fields[name] = layout.u64.unpack(value)[0]
-    reader = OptionReader(options, order)
-    fields.update(comments=reader.comments(), custom_options=reader.custom(), options=options)
+        if name is None:
+            if code == CommonOption.COMMENT:
+                comments.append(decode_text(value))
+        elif fields[name] is None and len(value) == 8:
+            if code <= StatisticsOption.ENDTIME:
+                high, low = layout.two_u32.unpack(value)
+                fields[name] = clock.convert((high << 32) | low)
+            else:
+                fields[name] = layout.u64.unpack(value)[0]
+    fields.update(comments=tuple(comments), custom_options=custom_options(options, layout.u32),
+                  options=options)
     return fields
 
 
@@ -1375,7 +1373,7 @@ def _name_resolution_fields(
     block = _Block(BlockType.NAME_RESOLUTION, data, offset)
     layout = _LAYOUTS[order]
     records: list[NameRecord] = []
-    options = _block_options(block, _name_records(block, layout, records), order)
+    options = checked_options(data, _name_records(block, layout, records), len(data) - 4, order)
     reader = OptionReader(options, order)
     dns_ipv4 = reader.first(NameResolutionOption.DNS_IP4ADDR)
     dns_ipv6 = reader.first(NameResolutionOption.DNS_IP6ADDR)
@@ -1428,8 +1426,7 @@ def _name_record(record_type: int, value: bytes) -> Optional[NameRecord]:
 def _secrets_fields(data: bytes, order: str, section: int, offset: int) -> dict[str, object]:
     """A DecryptionSecrets' fields, from its block's bytes (checked when read)."""
     secrets_type, size = _LAYOUTS[order].dsb_fixed.unpack_from(data, 8)
-    block = _Block(BlockType.DECRYPTION_SECRETS, data, offset)
-    options = _block_options(block, 16 + ((size + 3) & ~3), order)
+    options = checked_options(data, 16 + ((size + 3) & ~3), len(data) - 4, order)
     reader = OptionReader(options, order)
     return {
         "section": section, "offset": offset, "secrets_type": secrets_type,

@@ -323,6 +323,31 @@ def walk_options(
     return found
 
 
+def checked_options(data: bytes, start: int, end: int, byte_order: str) -> tuple[Option, ...]:
+    """``split_options`` of an option list that has already passed its checks."""
+    unpack = _OPTION_HEADERS[byte_order].unpack_from
+    make = Option._make
+    options = []
+    position = start
+    while position < end:
+        code, length = unpack(data, position)
+        if code == 0:
+            break
+        value_start = position + 4
+        options.append(make((code, data[value_start : value_start + length])))
+        position = value_start + ((length + 3) & ~3)
+    return tuple(options)
+
+
+def custom_options(options: Sequence[Option], pen: struct.Struct) -> tuple[CustomOption, ...]:
+    """The custom options long enough to hold their PEN (``pen``: a u32 Struct)."""
+    return tuple(
+        CustomOption(code, pen.unpack_from(value)[0], value[4:])
+        for code, value in options
+        if code in _CUSTOM_CODES and len(value) >= 4
+    )
+
+
 def _block_name(block_type: int) -> str:
     return BLOCK_NAMES.get(block_type, f"block of type {block_type}")
 
@@ -401,12 +426,7 @@ class OptionReader:
         """Every custom option long enough to hold its Private Enterprise Number."""
         if not self.options:
             return ()
-        pen = struct.Struct(self.byte_order + "I")
-        return tuple(
-            CustomOption(code, pen.unpack_from(value)[0], value[4:])
-            for code, value in self.options
-            if code in _CUSTOM_CODES and len(value) >= 4
-        )
+        return custom_options(self.options, _layout(self.byte_order + "I"))
 
 
 _NO_VALUES: list[bytes] = []
