@@ -403,6 +403,9 @@ def test_metadata_records_are_decoded_on_first_read_as_if_built_whole():
         "Section", "Section", "InterfaceStatistics", "NameResolution", "DecryptionSecrets",
         "CustomBlock"]
     assert all("_pending" in vars(r) for r in records)
+    names = [dir(r) for r in records]  # the fields, as for any dataclass (not decoding them)
+    assert all("_pending" in vars(r) and "_pending" not in n for r, n in zip(records, names))
+    assert all({f.name for f in dataclasses.fields(r)} <= set(n) for r, n in zip(records, names))
     copies = [pickle.loads(pickle.dumps(r)) for r in records]  # undecoded ones pickle too
     for record, copy in zip(records, copies):
         built = type(record)(**{f.name: getattr(record, f.name) for f in dataclasses.fields(record)})

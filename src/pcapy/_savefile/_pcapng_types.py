@@ -548,7 +548,15 @@ def _decoded_on_first_read(cls: type[_R]) -> type[_R]:
         if name in cls.__dict__:
             delattr(cls, name)
     setattr(cls, "__getattr__", _decode_pending)  # noqa: B010 - hidden from mypy on purpose
+    setattr(cls, "__dir__", _dir_with_fields)  # noqa: B010
     return cls
+
+
+def _dir_with_fields(self: object) -> list[str]:
+    """``dir()`` lists the fields, decoded or not (their class attributes are gone)."""
+    names = set(object.__dir__(self)) | set(getattr(self, "__dataclass_fields__"))  # noqa: B009
+    names.discard(_PENDING)
+    return sorted(names)
 
 
 def undecoded(cls: type[_R], decode: Callable[..., dict[str, object]], *arguments: object) -> _R:
