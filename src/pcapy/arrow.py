@@ -122,7 +122,8 @@ def to_arrow(reader: Reader, batch_size: int = DEFAULT_BATCH_SIZE,
     metadata = {METADATA_KEY: json.dumps(_file_metadata(reader)).encode()}
     arrow_schema = pa.schema([(name, _TYPES[name]) for name in names], metadata=metadata)
     raw = _raw_batches(reader, batch_size, file_format == "pcapng")
-    batches = (_record_batch(batch, arrow_schema) for batch in raw)
+    spellings = _Spellings()
+    batches = (_record_batch(batch, arrow_schema, spellings) for batch in raw)
     return pa.RecordBatchReader.from_batches(arrow_schema, batches)
 
 
@@ -133,7 +134,7 @@ def _raw_batches(reader: Reader, batch_size: int, pcapng: bool) -> Iterator[RawB
     return packet_batches(iter(reader), batch_size, reader.datalink(), pcapng)
 
 
-def _record_batch(raw: RawBatch, arrow_schema: pa.Schema) -> pa.RecordBatch:
+def _record_batch(raw: RawBatch, arrow_schema: pa.Schema, spellings: _Spellings) -> pa.RecordBatch:
     names = arrow_schema.names
     arrays: dict[str, pa.Array] = {}
     if any(name in DECODED_COLUMNS for name in names):
@@ -142,7 +143,7 @@ def _record_batch(raw: RawBatch, arrow_schema: pa.Schema) -> pa.RecordBatch:
         decoded = decode(data, raw.starts, raw.caplens, raw.dlts, wanted)
         for name, column in decoded.columns.items():
             if name in wanted:
-                arrays[name] = _array(column, _TYPES[name])
+                arrays[name] = _array(column, _TYPES[name], spellings)
     n = len(raw)
     arrays["ts"] = pa.Array.from_buffers(_TYPES["ts"], n, [None, pa.py_buffer(raw.ts_ns)])
     if raw.ts_valid is not None:
@@ -171,9 +172,10 @@ def _pcapng_arrays(raw: RawBatch, arrays: dict[str, pa.Array]) -> None:
     arrays["comment"] = pa.array(raw.comments, pa.string())
 
 
-def _array(column: Column | NumberText | ListColumn, arrow_type: pa.DataType) -> pa.Array:
+def _array(column: Column | NumberText | ListColumn, arrow_type: pa.DataType,
+           spellings: _Spellings) -> pa.Array:
     if isinstance(column, NumberText):
-        return _spelled(column)
+        return _spelled(column, spellings)
     if isinstance(column, ListColumn):
         values = pa.array(column.values, pa.uint16())
         offsets = pa.array(column.offsets, pa.int32())
@@ -184,39 +186,94 @@ def _array(column: Column | NumberText | ListColumn, arrow_type: pa.DataType) ->
 
 _HEX = pa.array([f"{i:02x}" for i in range(256)])
 _DECIMAL = pa.array([str(i) for i in range(256)])
+#: _Spellings kept of each kind of address for the next batches (an address is spelled again
+#: only after this many others, as in a scan of the whole address space).
+_SPELLINGS_KEPT = 1 << 16
 
 
-def _spelled(column: NumberText) -> pa.Array:
+def _spelled(column: NumberText, spellings: _Spellings) -> pa.Array:
     """A dictionary array of the column's text: each distinct value spelled once."""
-    codes, table = _spell(column)
+    codes, table = _spell(column, spellings)
     valid = column.valid
     indices = np.zeros(len(valid), np.int32)
     indices[valid] = codes
     rest = column.rest
     if rest is not None and rest.valid.any():
-        rest_codes, rest_table = _spell(rest)
+        rest_codes, rest_table = _spell(rest, spellings)
         indices[rest.valid] = rest_codes + len(table)
         valid = valid | rest.valid
         table = pa.concat_arrays([table, rest_table])
     return pa.DictionaryArray.from_arrays(pa.array(indices, mask=~valid), table)
 
 
-def _spell(column: NumberText) -> tuple[Any, pa.Array]:
+def _spell(column: NumberText, spellings: _Spellings) -> tuple[Any, pa.Array]:
     """(codes, distinct spellings) of a column's valid values: one code for each, in order."""
     if column.kind == "ipv6":
         numbers = np.ascontiguousarray(column.numbers)
         values = pa.Array.from_buffers(pa.binary(16), len(numbers), [None, pa.py_buffer(numbers)])
         encoded = values.dictionary_encode()
-        distinct = encoded.dictionary.to_pylist()
-        table = pa.array([socket.inet_ntop(socket.AF_INET6, a) for a in distinct], pa.string())
-        return encoded.indices.to_numpy(), table
+        return encoded.indices.to_numpy(), spellings.ipv6(encoded.dictionary.to_pylist())
     encoded = pa.array(column.numbers[column.valid]).dictionary_encode()
     distinct = encoded.dictionary.to_numpy()
-    if column.kind == "mac":
+    return encoded.indices.to_numpy(), spellings.numbers(column.kind, distinct)
+
+
+class _Spellings:
+    """The text of the addresses met in the earlier batches of a stream, by kind.
+
+    The batches of a capture mostly repeat the addresses of the batches before: each address
+    is spelled once (vectorised for IPv4 and MAC addresses, by ``inet_ntop`` for IPv6) and
+    then looked up (a sorted array and ``searchsorted`` for numbers, a dictionary for IPv6).
+    """
+
+    def __init__(self) -> None:
+        self._sorted: dict[str, tuple[Any, pa.Array]] = {}
+        self._ipv6: dict[bytes, str] = {}
+
+    def numbers(self, kind: str, distinct: Any) -> pa.Array:
+        """The text of the IPv4 or MAC addresses ``distinct`` (integers), in their order."""
+        keys, texts = self._sorted.get(kind) or (np.zeros(0, np.int64), pa.array([], pa.string()))
+        where = np.minimum(np.searchsorted(keys, distinct), max(len(keys) - 1, 0))
+        known = keys[where] == distinct if len(keys) else np.zeros(len(distinct), np.bool_)
+        if known.all():
+            return texts.take(pa.array(where))
+        missing = distinct[~known]
+        new_texts = _spell_numbers(kind, missing)
+        keys, texts, where = _merged(keys, texts, missing, new_texts, distinct)
+        if len(keys) <= _SPELLINGS_KEPT:
+            self._sorted[kind] = keys, texts
+        return texts.take(pa.array(where))
+
+    def ipv6(self, distinct: list[bytes]) -> pa.Array:
+        """The text of the IPv6 addresses ``distinct`` (16 bytes each), in their order."""
+        known = self._ipv6
+        if len(known) > _SPELLINGS_KEPT:
+            known.clear()
+        texts = []
+        for address in distinct:
+            text = known.get(address)
+            if text is None:
+                text = known[address] = socket.inet_ntop(socket.AF_INET6, address)
+            texts.append(text)
+        return pa.array(texts, pa.string())
+
+
+def _merged(keys: Any, texts: pa.Array, missing: Any, new_texts: pa.Array,
+            distinct: Any) -> tuple[Any, pa.Array, Any]:
+    """The sorted keys and texts with ``missing`` added, and where ``distinct`` lie in them."""
+    keys = np.concatenate([keys, missing])
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    texts = pa.concat_arrays([texts, new_texts]).take(pa.array(order))
+    return keys, texts, np.searchsorted(keys, distinct)
+
+
+def _spell_numbers(kind: str, distinct: Any) -> pa.Array:
+    if kind == "mac":
         parts = [_HEX.take(pa.array((distinct >> shift) & 0xFF)) for shift in range(40, -8, -8)]
-        return encoded.indices.to_numpy(), pc.binary_join_element_wise(*parts, ":")
+        return pc.binary_join_element_wise(*parts, ":")
     parts = [_DECIMAL.take(pa.array((distinct >> shift) & 0xFF)) for shift in (24, 16, 8, 0)]
-    return encoded.indices.to_numpy(), pc.binary_join_element_wise(*parts, ".")
+    return pc.binary_join_element_wise(*parts, ".")
 
 
 def binary_view(buffer: Union[bytes, bytearray], starts: Any, caplens: Any) -> pa.Array:

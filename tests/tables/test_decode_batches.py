@@ -71,3 +71,16 @@ def test_corpus_decoded_columns_do_not_depend_on_the_batch(name):
     except pcapy.PcapError:
         pytest.skip("the file ends with an error (test_arrow checks those rows)")
     assert together == alone
+
+
+@pytest.mark.parametrize("kept", [0, 1, 3])
+def test_address_spellings_kept_between_batches_do_not_change_the_text(tmp_path, monkeypatch,
+                                                                        kept):
+    """Batches of 5 repeat and add addresses (IPv4, IPv6, MAC): the text looked up from the
+    earlier batches is the text spelled afresh, when the spellings kept overflow too."""
+    packets = known_link_packets()
+    path = tmp_path / "mixed.pcapng"
+    arrow.write_arrow(packets, path, format="pcapng")
+    expected = decoded_rows(path, packets.num_rows)
+    monkeypatch.setattr(arrow, "_SPELLINGS_KEPT", kept)
+    assert decoded_rows(path, 5) == expected
