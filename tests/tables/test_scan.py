@@ -51,7 +51,7 @@ def small_blocks(monkeypatch):
 @pytest.mark.usefixtures("small_blocks")
 @pytest.mark.parametrize("order", ["<", ">"])
 @pytest.mark.parametrize("magic", [USEC_MAGIC, NSEC_MAGIC])
-@pytest.mark.parametrize("batch_size", [1, 5, 64, 65536])
+@pytest.mark.parametrize("batch_size", [1, 2, 5, 7, 64, 65536])
 def test_rows_are_the_serial_read_in_both_byte_orders(tmp_path, order, magic, batch_size):
     path = tmp_path / "varied.pcap"
     path.write_bytes(pcap_bytes(varied_records(300, seed=batch_size), order=order, magic=magic))
