@@ -767,7 +767,9 @@ class _Reader:
         end = len(buffer)
         layout = self.layout
         unpack_head, unpack_u32 = layout.block_head.unpack_from, layout.u32.unpack_from
-        heavy, max_block = self.heavy_types, self.max_block
+        heavy, max_block, parsed = self.heavy_types, self.max_block, self.parsed_interfaces
+        add_interface, base = self.add_interface, self.cursor.offset
+        interface_description = _IDB_TYPE
         packet_types, statistics, kept_while_budget = (
             _PACKET_BLOCK_TYPES, _ISB_TYPE, _KEPT_WHILE_BUDGET
         )
@@ -779,11 +781,16 @@ class _Reader:
             if unpack_u32(buffer, stop - 4)[0] != length:
                 break
             if block_type in heavy:
-                if block_type in packet_types or not self._skim_heavy(
+                known = None
+                if block_type == interface_description:
+                    known = parsed.get(buffer[position + 8 : stop - 4])
+                if known is not None:  # an interface like one before (its error is its own)
+                    add_interface(known, base + position)
+                elif block_type in packet_types or not self._skim_heavy(
                     block_type, buffer, position, stop, unkept
                 ):
                     break
-                max_block = self.max_block
+                max_block, parsed = self.max_block, self.parsed_interfaces
             elif block_type == statistics:
                 if length < 24 or unpack_u32(buffer, position + 8)[0] >= len(self.interfaces):
                     break
