@@ -391,24 +391,25 @@ def _network_layer(packets: _Packets, link: _Link, out: Decoded) -> _Network:
     version = first >> 4
     ipv4 = ok_first & (link.ethertype == ETHERTYPE_IPV4) & (version == 4) & ((first & 15) >= 5)
     ipv6 = ok_first & (link.ethertype == ETHERTYPE_IPV6) & (version == 6)
-    v4 = _ipv4(packets, link.offset, ipv4, first)
-    v6 = _ipv6(packets, link.offset, ipv6)
+    # IPv4 fields come for every row (valid on IPv4 rows); IPv6 ones for the IPv6 rows alone
+    # (most batches have fewer), written over them.
+    ttl, protocol, src, dst, fragment, offset, payload = _ipv4(packets, link.offset, ipv4, first)
+    rows = np.flatnonzero(ipv6)
+    hops6, protocol6, src6, dst6, *rest6 = _ipv6(packets.subset(rows), link.offset[rows],
+                                                 np.ones(len(rows), np.bool_))
+    for (values, valid), (values6, valid6) in ((ttl, hops6), (protocol, protocol6)):
+        values[rows], valid[rows] = values6, valid6
+    for values, values6 in zip((fragment, offset, payload), rest6):
+        values[rows] = values6
     is_ip = ipv4 | ipv6
     out.columns["ip_version"] = Column(np.where(ipv4, 4, 6).astype(np.uint8), is_ip)
-    for name, index in (("ttl", 0), ("ip_proto", 1)):
-        values = np.where(ipv4, v4[index][0], v6[index][0])
-        valid = np.where(ipv4, v4[index][1], v6[index][1])
-        out.columns[name] = Column(values.astype(np.uint8), valid)
-    fragment = np.where(ipv4, v4[4], v6[4])  # 0 whole, 1 first fragment, 2 a later one
-    out.columns["ip_frag"] = Column(fragment != 0, is_ip)
-    out.columns["src"] = _addresses(v4[2], v6[2], ipv4)
-    out.columns["dst"] = _addresses(v4[3], v6[3], ipv4)
-    protocol = np.where(ipv4, v4[1][0], v6[1][0])
-    protocol_ok = np.where(ipv4, v4[1][1], v6[1][1])
-    offset = np.where(ipv4, v4[5], v6[5])
-    payload = np.where(ipv4, v4[6], v6[6])
-    whole = is_ip & protocol_ok & (fragment != _LATER) & (payload >= 0)
-    return _Network(np.where(protocol_ok, protocol, -1), offset, payload, whole)
+    out.columns["ttl"] = Column(ttl[0].astype(np.uint8), ttl[1])
+    out.columns["ip_proto"] = Column(protocol[0].astype(np.uint8), protocol[1])
+    out.columns["ip_frag"] = Column(fragment != 0, is_ip)  # 0 whole, 1 first fragment, 2 later
+    out.columns["src"] = _addresses(src, src6, rows, ipv4)
+    out.columns["dst"] = _addresses(dst, dst6, rows, ipv4)
+    whole = is_ip & protocol[1] & (fragment != _LATER) & (payload >= 0)
+    return _Network(np.where(protocol[1], protocol[0], -1), offset, payload, whole)
 
 
 _Field = tuple[Ints, Bools]
@@ -436,36 +437,8 @@ _IPv6 = tuple[_Field, _Field, _Address, _Address, Ints, Ints, Ints]
 
 
 def _ipv6(packets: _Packets, at: Ints, ipv6: Bools) -> _IPv6:
-    """The IPv6 fields of the packets where ``ipv6``, read from those packets alone (most
-    batches have fewer IPv6 packets than others) and spread to every row."""
-    rows = np.flatnonzero(ipv6)
-    n = len(at)
-    hops, protocol, src, dst, state, offset, payload = _ipv6_rows(
-        packets.subset(rows), at[rows], np.ones(len(rows), np.bool_))
-    full_offset = at + 40
-    full_offset[rows] = offset
-    return (_spread(hops, rows, n), _spread(protocol, rows, n),
-            (src[0], _spread_mask(src[1], rows, n)), (dst[0], _spread_mask(dst[1], rows, n)),
-            _spread_values(state, rows, n, 0), full_offset, _spread_values(payload, rows, n, -1))
-
-
-def _spread(field: _Field, rows: Ints, n: int) -> _Field:
-    return _spread_values(field[0], rows, n, 0), _spread_mask(field[1], rows, n)
-
-
-def _spread_values(values: Ints, rows: Ints, n: int, fill: int) -> Ints:
-    spread = np.full(n, fill, np.int64)
-    spread[rows] = values
-    return spread
-
-
-def _spread_mask(mask: Bools, rows: Ints, n: int) -> Bools:
-    spread = np.zeros(n, np.bool_)
-    spread[rows] = mask
-    return spread
-
-
-def _ipv6_rows(packets: _Packets, at: Ints, ipv6: Bools) -> _IPv6:
+    """(hop limit, protocol, source, destination, fragment state, transport offset, payload
+    length) of IPv6 headers at ``at``, where ``ipv6``."""
     header = packets.header(at, ipv6, 40)
     length, ok_length = header.u16(4, ipv6)
     hops = header.u8(7, ipv6)
@@ -514,10 +487,12 @@ def _ipv6_address(packets: _Packets, header: _Header, at: Ints, place: int,
     return packets.rows(rows, at[rows] + place, 16), ok
 
 
-def _addresses(v4: _Address4, v6: _Address, ipv4: Bools) -> NumberText:
+def _addresses(v4: _Address4, v6: _Address, rows6: Ints, ipv4: Bools) -> NumberText:
     numbers4, ok4 = v4
-    octets6, ok6 = v6  # ok6 is never true where ipv4 is
-    return NumberText(numbers4, ok4 & ipv4, "ipv4", NumberText(octets6, ok6, "ipv6"))
+    octets6, ok6 = v6  # of the IPv6 rows alone
+    spread = np.zeros(len(ipv4), np.bool_)
+    spread[rows6] = ok6
+    return NumberText(numbers4, ok4 & ipv4, "ipv4", NumberText(octets6, spread, "ipv6"))
 
 
 def _transport_layer(packets: _Packets, network: _Network, out: Decoded) -> None:
