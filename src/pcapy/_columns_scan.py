@@ -90,7 +90,9 @@ def _walk(stream: ByteSource, dlt: int, records: PcapRecordStream,
             buffer, position, base = following, 0, base + position
         while True:
             starts: list[int] = []
-            position = _scan(buffer, position, caplen_at, hsize, batch_size, starts)
+            # (unpack_from reads a memoryview of bytes twice as fast as a pyarrow buffer)
+            position = _scan(memoryview(buffer).cast("B"), position, caplen_at, hsize,
+                             batch_size, starts)
             if starts:
                 batch, oversized_at = _pcap_batch(buffer, starts, hsize, layout, unit, dlt,
                                                   limit)
