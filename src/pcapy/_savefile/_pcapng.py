@@ -746,24 +746,14 @@ class _Reader:
         is spent), and interfaces identical to one already parsed. One ``unpack_from`` and a few
         comparisons a block: a flood of small blocks costs what its bytes cost. Anything else, or
         anything wrong, is left to ``read_block``, which raises the error."""
-        cursor = self.cursor
-        position = cursor.position
-        unkept: dict[int, int] = {}
-        skipped: dict[int, int] = {}
-        try:
-            position = self._skim(cursor.buffer, position, unkept, skipped)
-        finally:
-            cursor.position = position
-            info = self.info
-            for counts, into in ((unkept, info.unkept_blocks), (skipped, info.skipped_blocks)):
-                for block_type, count in counts.items():
-                    into[block_type] = into.get(block_type, 0) + count
+        info = self.info
+        self._skim(self.cursor, info.unkept_blocks, info.skipped_blocks)
 
-    def _skim(
-        self, buffer: bytes, position: int, unkept: dict[int, int], skipped: dict[int, int]
-    ) -> int:
-        """``skim_light_blocks``' loop: the position of the first block it leaves, counting
-        the others in ``unkept`` and ``skipped`` (plain ints: no enum lookup a block)."""
+    def _skim(self, cursor: Cursor, unkept: dict[int, int], skipped: dict[int, int]) -> None:
+        """``skim_light_blocks``' loop, counting blocks in ``unkept`` and ``skipped`` (by plain
+        int: no enum lookup a block). The cursor is left past the last block done with, even by
+        an exception (an interrupt, a limit): no block before it is counted or kept twice."""
+        buffer, position = cursor.buffer, cursor.position
         end = len(buffer)
         layout = self.layout
         unpack_head, unpack_u32 = layout.block_head.unpack_from, layout.u32.unpack_from
@@ -773,34 +763,36 @@ class _Reader:
         packet_types, statistics, kept_while_budget = (
             _PACKET_BLOCK_TYPES, _ISB_TYPE, _KEPT_WHILE_BUDGET
         )
-        while end - position >= 12:
-            block_type, length = unpack_head(buffer, position)
-            stop = position + length
-            if stop > end or length < 12 or length & 3 or length > max_block:
-                break
-            if unpack_u32(buffer, stop - 4)[0] != length:
-                break
-            if block_type in heavy:
-                known = None
-                if block_type == interface_description:
-                    known = parsed.get(buffer[position + 8 : stop - 4])
-                if known is not None:  # an interface like one before (its error is its own)
-                    add_interface(known, base + position)
-                elif block_type in packet_types or not self._skim_heavy(
-                    block_type, buffer, position, stop, unkept
-                ):
+        try:
+            while end - position >= 12:
+                block_type, length = unpack_head(buffer, position)
+                stop = position + length
+                if stop > end or length < 12 or length & 3 or length > max_block:
                     break
-                max_block, parsed = self.max_block, self.parsed_interfaces
-            elif block_type == statistics:
-                if length < 24 or unpack_u32(buffer, position + 8)[0] >= len(self.interfaces):
+                if unpack_u32(buffer, stop - 4)[0] != length:
                     break
-                unkept[block_type] = unkept.get(block_type, 0) + 1
-            elif block_type in kept_while_budget:
-                unkept[block_type] = unkept.get(block_type, 0) + 1
-            else:
-                skipped[block_type] = skipped.get(block_type, 0) + 1
-            position = stop
-        return position
+                if block_type in heavy:
+                    known = None
+                    if block_type == interface_description:
+                        known = parsed.get(buffer[position + 8 : stop - 4])
+                    if known is not None:  # an interface like one before (its error is its own)
+                        add_interface(known, base + position)
+                    elif block_type in packet_types or not self._skim_heavy(
+                        block_type, buffer, position, stop, unkept
+                    ):
+                        break
+                    max_block, parsed = self.max_block, self.parsed_interfaces
+                elif block_type == statistics:
+                    if length < 24 or unpack_u32(buffer, position + 8)[0] >= len(self.interfaces):
+                        break
+                    unkept[block_type] = unkept.get(block_type, 0) + 1
+                elif block_type in kept_while_budget:
+                    unkept[block_type] = unkept.get(block_type, 0) + 1
+                else:
+                    skipped[block_type] = skipped.get(block_type, 0) + 1
+                position = stop
+        finally:
+            cursor.position = position
 
     def _skim_heavy(
         self, block_type: int, buffer: bytes, position: int, stop: int, unkept: dict[int, int]
