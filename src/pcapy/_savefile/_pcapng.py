@@ -817,18 +817,19 @@ class _Reader:
     def _keep_section_in_skim(self, buffer: bytes, position: int, stop: int) -> bool:
         """``_keep_in_skim`` for a plain Section Header Block (what the handler checks,
         ``_plain_section`` has, but its options)."""
-        cost = _keep_cost(_SHB_TYPE, stop - position)
-        if self.kept_cost + cost > METADATA_BUDGET:
+        length = stop - position
+        kept_cost = self.kept_cost + _KEEP_COST_PER_BLOCK + _KEEP_COST_PER_BYTE * length
+        if kept_cost > METADATA_BUDGET:
             return False
-        block = _Block(_SHB_TYPE, buffer[position:stop], self.cursor.offset + position)
+        data, offset = buffer[position:stop], self.cursor.offset + position
         layout = self.layout
-        if stop - position > 28:
+        if length > 28:
             try:
-                _check_options(block, 24, layout.order)
+                _check_options(_Block(_SHB_TYPE, data, offset), 24, layout.order)
             except SavefileError:
                 return False
-        self.kept_cost += cost
-        self._append_section(block, layout.order)
+        self.kept_cost = kept_cost
+        self._append_section(data, offset, layout.order)
         self.begin_section(layout)
         return True
 
@@ -853,20 +854,21 @@ class _Reader:
     def _keep_statistics_in_skim(self, buffer: bytes, position: int, stop: int) -> bool:
         """``on_statistics`` for an ISB ``_skim`` finds, if it is kept and sound."""
         length = stop - position
-        cost = _keep_cost(_ISB_TYPE, length)
-        if length < 24 or self.kept_cost + cost > METADATA_BUDGET:
+        kept_cost = self.kept_cost + _KEEP_COST_PER_BLOCK + _KEEP_COST_PER_BYTE * length
+        if length < 24 or kept_cost > METADATA_BUDGET:
             return False
-        if_id, high, low = self.layout.isb_fixed.unpack_from(buffer, position + 8)
+        layout = self.layout
+        if_id, high, low = layout.isb_fixed.unpack_from(buffer, position + 8)
         if if_id >= len(self.interfaces):
             return False
-        block = _Block(_ISB_TYPE, buffer[position:stop], self.cursor.offset + position)
+        data, offset = buffer[position:stop], self.cursor.offset + position
         if length > 24:
             try:
-                _check_options(block, 20, self.layout.order)
+                _check_options(_Block(_ISB_TYPE, data, offset), 20, layout.order)
             except SavefileError:
                 return False
-        self.kept_cost += cost
-        self._append_statistics(block, if_id, (high << 32) | low)
+        self.kept_cost = kept_cost
+        self._append_statistics(data, offset, if_id, (high << 32) | low)
         return True
 
     def _keep_in_skim(self, block_type: int, buffer: bytes, position: int, stop: int) -> bool:
@@ -919,12 +921,12 @@ class _Reader:
     def _start_section(self, block: _Block, order: str) -> None:
         if self.section_index < 0 or self.keeps(block):
             _check_options(block, 24, order)
-            self._append_section(block, order)
+            self._append_section(block.data, block.offset, order)
         self.begin_section(_LAYOUTS[order])
 
-    def _append_section(self, block: _Block, order: str) -> None:
+    def _append_section(self, data: bytes, offset: int, order: str) -> None:
         self.info.sections.append(undecoded(
-            Section, _section_fields, block.data, order, self.section_index + 1, block.offset
+            Section, _section_fields, data, order, self.section_index + 1, offset
         ))
 
     def begin_section(self, layout: _Layout) -> None:
@@ -1089,12 +1091,12 @@ class _Reader:
             )
         if self.keeps(block):
             _check_options(block, 20, self.layout.order)
-            self._append_statistics(block, if_id, (high << 32) | low)
+            self._append_statistics(block.data, block.offset, if_id, (high << 32) | low)
 
-    def _append_statistics(self, block: _Block, if_id: int, units: int) -> None:
+    def _append_statistics(self, data: bytes, offset: int, if_id: int, units: int) -> None:
         statistics = undecoded(
-            InterfaceStatistics, _statistics_fields, block.data, self.layout.order, if_id,
-            units, self.clocks[if_id], self.section_index, block.offset,
+            InterfaceStatistics, _statistics_fields, data, self.layout.order, if_id, units,
+            self.clocks[if_id], self.section_index, offset,
         )
         self.interfaces[if_id].statistics.append(statistics)
         self.info.statistics.append(statistics)

@@ -533,8 +533,7 @@ def _decode_pending(self: object, name: str) -> object:
     state = self.__dict__
     pending = state.get(_PENDING)
     if pending is not None:  # (another thread may have decoded it since the lookup failed)
-        decode, arguments = pending
-        state.update(decode(*arguments))
+        state.update(pending[0](*pending[1:]))
         state.pop(_PENDING, None)
     if name != _PENDING and name in state:
         return state[name]
@@ -562,7 +561,7 @@ def _dir_with_fields(self: object) -> list[str]:
 def undecoded(cls: type[_R], decode: Callable[..., dict[str, object]], *arguments: object) -> _R:
     """A record of ``cls`` whose fields are ``decode(*arguments)``, decoded on first read."""
     record = cls.__new__(cls)
-    record.__dict__[_PENDING] = (decode, arguments)
+    record.__dict__[_PENDING] = (decode, *arguments)  # one tuple a record
     return record
 
 
