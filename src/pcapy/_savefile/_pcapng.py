@@ -594,7 +594,7 @@ class _Reader:
         self.interface_option_bytes = 0  # of the current section's interfaces
         self.kept_cost = 0  # estimated memory of the metadata records kept in self.info
         # Interface Description Blocks seen in this section, by body: what they parse to
-        self.parsed_interfaces: dict[bytes, _ParsedInterface] = {}
+        self.parsed_interfaces: dict[bytes, _KnownInterface] = {}
         # Block types read in full; the others are framed and counted (see skim_light_blocks)
         self.heavy_types = _ALWAYS_PARSED | _KEPT_WHILE_BUDGET
 
@@ -963,12 +963,12 @@ class _Reader:
                 self._remember_interface(body, parsed)
         self.add_interface(parsed, block.offset)
 
-    def _remember_interface(self, body: bytes, parsed: _ParsedInterface) -> None:
+    def _remember_interface(self, body: bytes, parsed: _KnownInterface) -> None:
         """Identical IDBs (up to ``_INTERNED_SIZE`` bytes) are parsed once a section."""
         if len(body) <= _INTERNED_SIZE - 12 and len(self.parsed_interfaces) < 1024:
             self.parsed_interfaces[body] = parsed
 
-    def add_interface(self, parsed: _ParsedInterface, offset: int) -> None:
+    def add_interface(self, known: _KnownInterface, offset: int) -> None:
         """The next interface of this section, within the section's bounds (past them, an
         error and nothing changed)."""
         interfaces = self.interfaces
@@ -979,8 +979,8 @@ class _Reader:
                 "(pcapy's limit)",
                 offset=offset,
             )
-        (linktype, dlt, snaplen, snapshot, tsresol, tsoffset, option_bytes, clock, max_block,
-         fast, link) = parsed
+        parsed, option_bytes = known
+        linktype, dlt, snaplen, snapshot, tsresol, tsoffset, clock, max_block, fast, link = parsed
         option_total = self.interface_option_bytes + len(option_bytes)
         if option_total > MAX_INTERFACE_OPTION_BYTES:
             raise MalformedSavefileError(
@@ -1183,7 +1183,7 @@ _IDB = "Interface Description Block"
 
 
 class _ParsedInterface(NamedTuple):
-    """What an IDB's body says, the same for every IDB with the same bytes."""
+    """What an IDB's fixed part and time options say (the same for many IDBs)."""
 
     linktype: int
     dlt: int
@@ -1191,7 +1191,6 @@ class _ParsedInterface(NamedTuple):
     snapshot: int
     tsresol: int
     tsoffset: int
-    option_bytes: bytes
     clock: _Clock
     max_block: int  # the block size limit once the interface is known
     fast_snapshot: int  # the record loop's limit, or -1 if its packets take the slow path
@@ -1201,7 +1200,11 @@ class _ParsedInterface(NamedTuple):
 _TIME_OPTIONS = frozenset({InterfaceOption.TSRESOL, InterfaceOption.TSOFFSET})
 
 
-def _parse_interface(block: _Block, layout: _Layout) -> _ParsedInterface:
+# An IDB read: what it says, and its option bytes (the same for every IDB with the same body).
+_KnownInterface = tuple["_ParsedInterface", bytes]
+
+
+def _parse_interface(block: _Block, layout: _Layout) -> _KnownInterface:
     """Decode an IDB's fixed part and time options, checked as libpcap checks them; the other
     options stay bytes (``Interface`` decodes them when asked)."""
     linktype, _reserved, snaplen = layout.idb_fixed.unpack_from(block.data, 8)
@@ -1214,8 +1217,7 @@ def _parse_interface(block: _Block, layout: _Layout) -> _ParsedInterface:
         options = [Option(code, value) for code, value in found]
         tsresol = _tsresol(options, block.offset)
         tsoffset = _tsoffset(options, layout.order, block.offset)
-    common = _interface_of(linktype, snaplen, tsresol, tsoffset, layout.order)
-    return _ParsedInterface(*common[:6], option_bytes, *common[7:])
+    return _interface_of(linktype, snaplen, tsresol, tsoffset, layout.order), option_bytes
 
 
 @functools.lru_cache(maxsize=256)
@@ -1223,15 +1225,15 @@ def _interface_of(
     linktype: int, snaplen: int, tsresol: int, tsoffset: int, order: str
 ) -> _ParsedInterface:
     """What an interface's link type, snapshot length, time options and byte order make of
-    it (without its option bytes)."""
+    it."""
     dlt = linktype_to_dlt(linktype)
     clock = _clock(tsresol, tsoffset)
     snapshot = adjust_snapshot(dlt, snaplen)
     fast_snapshot = -1  # no fast path: a resolution finer than nanoseconds, or fix-ups to make
     if clock.divisor == 1 and not needs_post_processing(dlt, order != _HOST_ORDER):
         fast_snapshot = min(snapshot, MAX_BLOCK_SIZE - 36)
-    return _ParsedInterface(linktype, dlt, snaplen, snapshot, tsresol, tsoffset, b"",
-                            clock, max_snaplen_for_dlt(dlt) + _BLOCK_SLACK, fast_snapshot,
+    return _ParsedInterface(linktype, dlt, snaplen, snapshot, tsresol, tsoffset, clock,
+                            max_snaplen_for_dlt(dlt) + _BLOCK_SLACK, fast_snapshot,
                             link_key(dlt, order != _HOST_ORDER))
 
 
