@@ -30,7 +30,7 @@ import functools
 import ipaddress
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from typing import Callable, NamedTuple, Optional, TypeVar, cast
 
 from .._errors import MalformedSavefileError
@@ -521,41 +521,46 @@ def encode_options(options: list[Option], byte_order: str) -> bytes:
 # The records the reader makes in bulk (sections, statistics, name resolution, secrets, custom
 # blocks) are made undecoded: the reader checks the block (its option framing included) and
 # stores the block's bytes with what else decoding needs as ``_pending``; the first read of any
-# field decodes them all, into the instance's ``__dict__``, where the dataclass's own methods
-# (``__eq__``, ``__repr__``, ``__hash__``, pickling) find them. A file of many such blocks
-# costs a small object per block while nobody reads them. The fields' class-level defaults are
-# removed (``__init__`` keeps them), so that a missing field reaches ``__getattr__``.
+# field decodes them all into the instance's ``__dict__``, where the dataclass's own methods
+# (``__eq__``, ``__repr__``, ``__hash__``, pickling) and later reads find them. Each field's
+# class attribute is a non-data descriptor (``_DecodedOnRead``): the instance's ``__dict__``
+# comes first, so a decoded or constructed record reads its fields as any dataclass does. A
+# file of many such blocks costs a small object per block while nobody reads them.
 _PENDING = "_pending"
 _R = TypeVar("_R")
 
 
-def _decode_pending(self: object, name: str) -> object:
-    state = self.__dict__
-    pending = state.get(_PENDING)
-    if pending is not None:  # (another thread may have decoded it since the lookup failed)
-        state.update(pending[0](*pending[1:]))
-        state.pop(_PENDING, None)
-    if name != _PENDING and name in state:
-        return state[name]
-    raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+class _DecodedOnRead:
+    """A field of a record that may be undecoded: decodes the record when it is missing."""
+
+    __slots__ = ("default", "name")
+
+    def __init__(self, name: str, default: object) -> None:
+        self.name = name
+        self.default = default
+
+    def __get__(self, record: object, owner: Optional[type] = None) -> object:
+        if record is None:  # the class attribute: the default, as a dataclass has it
+            if self.default is MISSING:
+                raise AttributeError(self.name)
+            return self.default
+        state = record.__dict__
+        pending = state.get(_PENDING)
+        if pending is not None:  # (another thread may have decoded it meanwhile)
+            state.update(pending[0](*pending[1:]))
+            state.pop(_PENDING, None)
+        try:
+            return state[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
 
 
 def _decoded_on_first_read(cls: type[_R]) -> type[_R]:
     """Class decorator (after ``@dataclass``): instances made by ``undecoded`` decode their
     fields when one is first read."""
-    for name in getattr(cls, "__dataclass_fields__"):  # noqa: B009 - mypy: a dataclass
-        if name in cls.__dict__:
-            delattr(cls, name)
-    setattr(cls, "__getattr__", _decode_pending)  # noqa: B010 - hidden from mypy on purpose
-    setattr(cls, "__dir__", _dir_with_fields)  # noqa: B010
+    for name, spec in getattr(cls, "__dataclass_fields__").items():  # noqa: B009 - a dataclass
+        setattr(cls, name, _DecodedOnRead(name, spec.default))
     return cls
-
-
-def _dir_with_fields(self: object) -> list[str]:
-    """``dir()`` lists the fields, decoded or not (their class attributes are gone)."""
-    names = set(object.__dir__(self)) | set(getattr(self, "__dataclass_fields__"))  # noqa: B009
-    names.discard(_PENDING)
-    return sorted(names)
 
 
 def undecoded(cls: type[_R], decode: Callable[..., dict[str, object]], *arguments: object) -> _R:
