@@ -122,8 +122,7 @@ def to_arrow(reader: Reader, batch_size: int = DEFAULT_BATCH_SIZE,
     metadata = {METADATA_KEY: json.dumps(_file_metadata(reader)).encode()}
     arrow_schema = pa.schema([(name, _TYPES[name]) for name in names], metadata=metadata)
     raw = _raw_batches(reader, batch_size, file_format == "pcapng")
-    spellings = _Spellings()
-    batches = (_record_batch(batch, arrow_schema, spellings) for batch in raw)
+    batches = (_record_batch(batch, arrow_schema, _SPELLINGS) for batch in raw)
     return pa.RecordBatchReader.from_batches(arrow_schema, batches)
 
 
@@ -219,11 +218,15 @@ def _spell(column: NumberText, spellings: _Spellings) -> tuple[Any, pa.Array]:
 
 
 class _Spellings:
-    """The text of the addresses met in the earlier batches of a stream, by kind.
+    """The text of the addresses met in the earlier batches, by kind.
 
     The batches of a capture mostly repeat the addresses of the batches before: each address
     is spelled once (vectorised for IPv4 and MAC addresses, by ``inet_ntop`` for IPv6) and
     then looked up (a sorted array and ``searchsorted`` for numbers, a dictionary for IPv6).
+    One table serves every stream of the process (``_SPELLINGS``): the byte ranges of one
+    capture, read one after another by a Dask worker, spell its addresses once between them,
+    as one read of the whole file does. Threads may share it: each call works on what it read
+    of the table, and a table replaced meanwhile loses at most the other's additions.
     """
 
     def __init__(self) -> None:
@@ -256,6 +259,9 @@ class _Spellings:
                 text = known[address] = socket.inet_ntop(socket.AF_INET6, address)
             texts.append(text)
         return pa.array(texts, pa.string())
+
+
+_SPELLINGS = _Spellings()
 
 
 def _merged(keys: Any, texts: pa.Array, missing: Any, new_texts: pa.Array,

@@ -93,6 +93,9 @@ def test_address_spellings_kept_between_batches_do_not_change_the_text(tmp_path,
     packets = known_link_packets()
     path = tmp_path / "mixed.pcapng"
     arrow.write_arrow(packets, path, format="pcapng")
+    monkeypatch.setattr(arrow, "_SPELLINGS", arrow._Spellings())
     expected = decoded_rows(path, packets.num_rows)
     monkeypatch.setattr(arrow, "_SPELLINGS_KEPT", kept)
+    monkeypatch.setattr(arrow, "_SPELLINGS", arrow._Spellings())  # nothing kept from above
     assert decoded_rows(path, 5) == expected
+    assert decoded_rows(path, 5) == expected  # what the read above kept, looked up
