@@ -5,6 +5,7 @@ bytes read counted per range)."""
 from __future__ import annotations
 
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -110,9 +111,9 @@ def frame_flows(frame) -> Counter:
     return flows
 
 
-# The CPU of reading a file as one range, then as three, in a fresh process (what earlier tests
-# left in this one, its memory's layout, moved the two apart by up to 10%): best of five,
-# alternating, each read starting with no address text spelled (clear_range_stats).
+# The CPU of reading a file as one range and as three, in a fresh process (what earlier tests
+# left in this one, its memory's layout, moved the two apart by up to 10%): nine rounds, the
+# order alternating, each read starting with no address text spelled (clear_range_stats).
 _MEASURE_RANGES = """
 import sys, time
 import pcapy, pcapy.arrow as arrow, pcapy.dask as pcapy_dask
@@ -128,26 +129,38 @@ def cpu_of(ranges):
         pcapy_dask.read_partition(part, columns)
     return time.thread_time() - started
 cpu_of([(path, pcapy.split(path, 40)[0])])  # first calls: imports, kernels
-serial, split_up = [], []
-for _ in range(5):
-    serial.append(cpu_of(whole))
-    split_up.append(cpu_of(parts))
-print(min(serial), min(split_up))
+for turn in range(9):  # each round the two reads side by side, which first alternating
+    if turn % 2:
+        split_up = cpu_of(parts)
+        serial = cpu_of(whole)
+    else:
+        serial = cpu_of(whole)
+        split_up = cpu_of(parts)
+    print(serial, split_up)
 """
 
 
 @pytest.mark.untraced
 def test_ranges_cost_no_more_cpu_than_the_whole_file(capture):
     """Summed CPU of the range tasks <= 1.1x the one-range task, measured in one process
-    (best of five, alternating), so other work on the machine cannot decide it. Three ranges
+    (median of nine rounds, alternating), so other work on the machine cannot decide it. Three ranges
     of ~36 MB: a range's fixed cost (~2 ms) is ~2% of its reading, as in real use (Dask's
     ranges are tens of MB and more)."""
     done = subprocess.run([sys.executable, "-c", _MEASURE_RANGES, str(capture), ",".join(COLUMNS)],
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
-    serial, split_up = map(float, done.stdout.split())
-    print(f"one range {serial:.3f} s, three ranges {split_up:.3f} s")
-    assert split_up <= 1.1 * serial
+    rounds = [tuple(map(float, line.split())) for line in done.stdout.splitlines()]
+    assert len(rounds) == 9
+    # Two estimates of one ratio, each robust to a different noise: the median of the rounds'
+    # ratios (a round's two reads meet the same machine; a burst hits one round) and the ratio
+    # of the best reads (noise only adds CPU time). With two busy processes on this 2-vCPU VM,
+    # either alone read up to 1.15x in one run of four, where the ratio is 0.95-1.05; the
+    # regression this guards against (every range spelling its addresses again) read 1.21x
+    # in both.
+    ratio = statistics.median(split_up / serial for serial, split_up in rounds)
+    best = min(split_up for _, split_up in rounds) / min(serial for serial, _ in rounds)
+    print(f"three ranges / one range, median of 9 rounds: {ratio:.3f}x, best of 9: {best:.3f}x")
+    assert min(ratio, best) <= 1.1
 
 
 def cluster():
