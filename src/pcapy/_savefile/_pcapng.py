@@ -817,20 +817,12 @@ class _Reader:
     def _keep_section_in_skim(self, buffer: bytes, position: int, stop: int) -> bool:
         """``_keep_in_skim`` for a plain Section Header Block (what the handler checks,
         ``_plain_section`` has, but its options)."""
-        length = stop - position
-        kept_cost = self.kept_cost + _KEEP_COST_PER_BLOCK + _KEEP_COST_PER_BYTE * length
-        if kept_cost > METADATA_BUDGET:
+        kept = self._kept_in_skim(_SHB_TYPE, buffer, position, stop, 24)
+        if kept is None:
             return False
-        data, offset = buffer[position:stop], self.cursor.offset + position
-        layout = self.layout
-        if length > 28:
-            try:
-                _check_options(_Block(_SHB_TYPE, data, offset), 24, layout.order)
-            except SavefileError:
-                return False
-        self.kept_cost = kept_cost
-        self._append_section(data, offset, layout.order)
-        self.begin_section(layout)
+        data, offset = kept
+        self._append_section(data, offset, self.layout.order)
+        self.begin_section(self.layout)
         return True
 
     def _interface_in_skim(self, buffer: bytes, position: int, stop: int) -> bool:
@@ -853,23 +845,35 @@ class _Reader:
 
     def _keep_statistics_in_skim(self, buffer: bytes, position: int, stop: int) -> bool:
         """``on_statistics`` for an ISB ``_skim`` finds, if it is kept and sound."""
-        length = stop - position
-        kept_cost = self.kept_cost + _KEEP_COST_PER_BLOCK + _KEEP_COST_PER_BYTE * length
-        if length < 24 or kept_cost > METADATA_BUDGET:
+        if stop - position < 24:
             return False
-        layout = self.layout
-        if_id, high, low = layout.isb_fixed.unpack_from(buffer, position + 8)
+        if_id, high, low = self.layout.isb_fixed.unpack_from(buffer, position + 8)
         if if_id >= len(self.interfaces):
             return False
-        data, offset = buffer[position:stop], self.cursor.offset + position
-        if length > 24:
-            try:
-                _check_options(_Block(_ISB_TYPE, data, offset), 20, layout.order)
-            except SavefileError:
-                return False
-        self.kept_cost = kept_cost
+        kept = self._kept_in_skim(_ISB_TYPE, buffer, position, stop, 20)
+        if kept is None:
+            return False
+        data, offset = kept
         self._append_statistics(data, offset, if_id, (high << 32) | low)
         return True
+
+    def _kept_in_skim(self, block_type: int, buffer: bytes, position: int, stop: int,
+                      options_at: int) -> Optional[tuple[bytes, int]]:
+        """Charge a section or statistics block ``_skim`` keeps to the metadata budget, if it
+        fits and its options (from byte ``options_at`` of the block) are well framed: its bytes and
+        file offset. ``None``, with nothing charged, otherwise."""
+        length = stop - position
+        kept_cost = self.kept_cost + _KEEP_COST_PER_BLOCK + _KEEP_COST_PER_BYTE * length
+        if kept_cost > METADATA_BUDGET:
+            return None
+        data, offset = buffer[position:stop], self.cursor.offset + position
+        if length > options_at + 4:  # more than the fixed part and the trailer: options
+            try:
+                _check_options(_Block(block_type, data, offset), options_at, self.layout.order)
+            except SavefileError:
+                return None
+        self.kept_cost = kept_cost
+        return data, offset
 
     def _keep_in_skim(self, block_type: int, buffer: bytes, position: int, stop: int) -> bool:
         """Keep a metadata block found by ``_skim`` as its handler would, if it fits the
