@@ -241,6 +241,9 @@ def _clock(resolution: int, offset: int) -> _Clock:
 # capped so that a block without options is never longer than the block size limit.
 _FastPath = tuple[int, Optional[Interface], int, Optional[_Clock]]
 _SLOW_PATH: _FastPath = (-1, None, -1, None)
+# An interface no packet has been read from yet (its Interface is made on first use): the
+# record loop leaves its packets to the careful path, which makes it and its fast entry.
+_NOT_MADE: _FastPath = (-2, None, -1, None)
 
 
 class _Block(NamedTuple):
@@ -584,9 +587,8 @@ class _Reader:
         self.layout = _LAYOUTS["<"]
         self.swapped = False
         self.first_swapped = False  # whether the first section is in the other byte order
-        self.interfaces: list[Interface] = []  # the current section's, by interface id
-        self.clocks: list[_Clock] = []
-        self.fast: list[_FastPath] = []
+        self.section_interfaces = _SectionInterfaces(0, "<")  # the current section's
+        self.fast: list[_FastPath] = []  # the current section's, by interface id (one each)
         self.max_block = MAX_BLOCK_SIZE
         self.failure: Optional[SavefileError] = None  # once the file fails, it stays failed
         self.ended = False  # the careful path found the end of the file
@@ -615,7 +617,7 @@ class _Reader:
                 )
             self.handle(block)
             if block.block_type == BlockType.INTERFACE_DESCRIPTION:
-                return self.interfaces[-1]
+                return self.interface(len(self.fast) - 1)
 
     def _read_first_section_header(self) -> None:
         """The file's first block, with libpcap's open-time checks and messages (§4.1)."""
@@ -783,7 +785,7 @@ class _Reader:
                         break
                     max_block, parsed = self.max_block, self.parsed_interfaces
                 elif block_type == statistics:
-                    if length < 24 or unpack_u32(buffer, position + 8)[0] >= len(self.interfaces):
+                    if length < 24 or unpack_u32(buffer, position + 8)[0] >= len(self.fast):
                         break
                     unkept[block_type] = unkept.get(block_type, 0) + 1
                 elif block_type in kept_while_budget:
@@ -848,7 +850,7 @@ class _Reader:
         if stop - position < 24:
             return False
         if_id, high, low = self.layout.isb_fixed.unpack_from(buffer, position + 8)
-        if if_id >= len(self.interfaces):
+        if if_id >= len(self.fast):
             return False
         kept = self._kept_in_skim(_ISB_TYPE, buffer, position, stop, 20)
         if kept is None:
@@ -938,12 +940,14 @@ class _Reader:
         self.section_index += 1
         self.layout = layout
         self.swapped = layout.order != _HOST_ORDER
-        if self.interfaces or self.parsed_interfaces:  # (a flood of sections makes none)
-            self.interfaces = []
-            self.clocks = []
+        if self.fast or self.parsed_interfaces:
+            self.section_interfaces = _SectionInterfaces(self.section_index, layout.order)
             self.fast = []
             self.parsed_interfaces = {}
             self.interface_option_bytes = 0
+        else:  # a section without interfaces before it (a flood of sections makes no objects)
+            self.section_interfaces.section = self.section_index
+            self.section_interfaces.order = layout.order
 
     def keeps(self, block: _Block) -> bool:
         """Whether a metadata block is kept in ``info`` (it fits the file's budget)."""
@@ -974,18 +978,17 @@ class _Reader:
 
     def add_interface(self, known: _KnownInterface, offset: int) -> None:
         """The next interface of this section, within the section's bounds (past them, an
-        error and nothing changed)."""
-        interfaces = self.interfaces
-        index = len(interfaces)
+        error and nothing changed). Its ``Interface`` is made on first use (``interface``)."""
+        interfaces = self.section_interfaces
+        offsets = interfaces.offsets
+        index = len(offsets)
         if index >= MAX_INTERFACES:
             raise MalformedSavefileError(
                 f"the section has more than {MAX_INTERFACES} Interface Description Blocks "
                 "(pcapy's limit)",
                 offset=offset,
             )
-        parsed, option_bytes = known
-        linktype, dlt, snaplen, snapshot, tsresol, tsoffset, clock, max_block, fast, link = parsed
-        option_total = self.interface_option_bytes + len(option_bytes)
+        option_total = self.interface_option_bytes + len(known[1])
         if option_total > MAX_INTERFACE_OPTION_BYTES:
             raise MalformedSavefileError(
                 f"the section's Interface Description Blocks hold more than "
@@ -993,20 +996,35 @@ class _Reader:
                 offset=offset,
             )
         self.interface_option_bytes = option_total
-        interface = Interface(index, self.section_index, offset, self.layout.order, linktype,
-                              dlt, snaplen, snapshot, tsresol, tsoffset, option_bytes)
-        interfaces.append(interface)
-        self.clocks.append(clock)
+        interfaces.known.append(known)
+        offsets.append(offset)
+        self.fast.append(_NOT_MADE)
         kept_cost = self.kept_cost + _KEEP_COST_PER_BLOCK  # its options are counted above
-        if kept_cost <= METADATA_BUDGET:
+        if kept_cost <= METADATA_BUDGET and interfaces.kept == index:
             self.kept_cost = kept_cost
-            self.info.interfaces.append(interface)
-        self.max_block = max(self.max_block, max_block)
-        self.fast.append(_SLOW_PATH if fast < 0 else (fast, interface, link, clock))
+            if not index:
+                self.info.interfaces.add_source(interfaces)
+            interfaces.kept = index + 1
+        self.max_block = max(self.max_block, known[0].max_block)
+
+    def interface(self, index: int) -> Interface:
+        """The current section's interface ``index`` (an id it described), made if no one
+        asked for it before, with its fast entry."""
+        interfaces = self.section_interfaces
+        interface = interfaces.interface(index)
+        if self.fast[index] is _NOT_MADE:
+            parsed = interfaces.known[index][0]
+            fast, link, clock = parsed.fast_snapshot, parsed.link, parsed.clock
+            self.fast[index] = _SLOW_PATH if fast < 0 else (fast, interface, link, clock)
+        return interface
+
+    def clock(self, index: int) -> _Clock:
+        """The time-stamp arithmetic of the current section's interface ``index``."""
+        return self.section_interfaces.known[index][0].clock
 
     def interface_for(self, interface_id: int, offset: int) -> int:
         """Check that the section described the interface a block refers to."""
-        if interface_id >= len(self.interfaces):
+        if interface_id >= len(self.fast):
             raise MalformedSavefileError(
                 f"a packet arrived on interface {interface_id}, but there's no Interface "
                 "Description Block for that interface",
@@ -1034,7 +1052,7 @@ class _Reader:
         _require_body(block, 4)
         wire_length = self.layout.u32.unpack_from(block.data, 8)[0]
         self.interface_for(0, block.offset)
-        caplen = min(wire_length, self.interfaces[0].snapshot)
+        caplen = min(wire_length, self.interface(0).snapshot)
         # libpcap's time stamp for an SPB is 0 units: the interface's if_tsoffset seconds.
         return self._packet(block, 0, 0, caplen, wire_length, 12, None)
 
@@ -1049,7 +1067,7 @@ class _Reader:
         drops: Optional[int],
     ) -> Packet:
         """The checks libpcap makes on every packet block (§4.4), then the packet."""
-        interface = self.interfaces[self.interface_for(if_id, block.offset)]
+        interface = self.interface(self.interface_for(if_id, block.offset))
         if caplen > interface.snapshot:
             raise MalformedSavefileError(
                 f"invalid packet capture length {caplen}, "
@@ -1061,7 +1079,7 @@ class _Reader:
         if data_end > len(data) - 4:
             _raise_too_short(block)
         options = self._packet_options(block, data_start + ((caplen + 3) & ~3), drops)
-        seconds, nanoseconds = self.clocks[if_id].convert(units)
+        seconds, nanoseconds = self.clock(if_id).convert(units)
         fields = (seconds, nanoseconds, caplen, wire_length, interface, options)
         header = _make_pcapng_header(fields)
         packet_data = data[data_start:data_end]
@@ -1087,7 +1105,7 @@ class _Reader:
         """An Interface Statistics Block (§4.6): attached to its interface."""
         _require_body(block, 12)
         if_id, high, low = self.layout.isb_fixed.unpack_from(block.data, 8)
-        if if_id >= len(self.interfaces):
+        if if_id >= len(self.fast):
             raise MalformedSavefileError(
                 f"an Interface Statistics Block refers to interface {if_id}, but there's no "
                 "Interface Description Block for that interface",
@@ -1100,9 +1118,9 @@ class _Reader:
     def _append_statistics(self, data: bytes, offset: int, if_id: int, units: int) -> None:
         statistics = undecoded(
             InterfaceStatistics, _statistics_fields, data, self.layout.order, if_id, units,
-            self.clocks[if_id], self.section_index, offset,
+            self.clock(if_id), self.section_index, offset,
         )
-        self.interfaces[if_id].statistics.append(statistics)
+        self.interface(if_id).statistics.append(statistics)
         self.info.statistics.append(statistics)
 
     def on_name_resolution(self, block: _Block) -> None:
@@ -1184,6 +1202,36 @@ def _raise_too_short(block: _Block) -> None:
 
 
 _IDB = "Interface Description Block"
+
+
+class _SectionInterfaces:
+    """One section's interfaces as read: per interface id what its block says (``known``:
+    one object for identical blocks) and its file offset; the ``Interface`` of each is made
+    on first use (a packet read from it, a statistics block kept for it, the file info read)
+    and kept in ``made``, so that every one of them gets the same object. The first ``kept``
+    are in ``PcapngFileInfo.interfaces`` (a prefix: every interface costs the budget the
+    same, so once one is not kept no later one is)."""
+
+    __slots__ = ("kept", "known", "made", "offsets", "order", "section")
+
+    def __init__(self, section: int, order: str) -> None:
+        self.section = section
+        self.order = order
+        self.known: list[_KnownInterface] = []
+        self.offsets: list[int] = []
+        self.made: dict[int, Interface] = {}
+        self.kept = 0
+
+    def interface(self, index: int) -> Interface:
+        """Interface ``index``, made the first time it is asked for."""
+        interface = self.made.get(index)
+        if interface is None:
+            parsed, option_bytes = self.known[index]
+            interface = Interface(index, self.section, self.offsets[index], self.order,
+                                  parsed.linktype, parsed.dlt, parsed.snaplen, parsed.snapshot,
+                                  parsed.tsresol, parsed.tsoffset, option_bytes)
+            self.made[index] = interface
+        return interface
 
 
 class _ParsedInterface(NamedTuple):

@@ -29,9 +29,9 @@ import enum
 import functools
 import ipaddress
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import MISSING, dataclass, field
-from typing import Callable, NamedTuple, Optional, TypeVar, cast
+from typing import Callable, NamedTuple, Optional, Protocol, TypeVar, Union, cast, overload
 
 from .._errors import MalformedSavefileError
 
@@ -794,6 +794,85 @@ class Interface:
         )
 
 
+class InterfaceSource(Protocol):
+    """One section's interfaces as the reader keeps them: the first ``kept`` belong in
+    ``PcapngFileInfo.interfaces``, each made on first use (one object whoever asks first)."""
+
+    @property
+    def kept(self) -> int: ...
+
+    def interface(self, index: int) -> Interface: ...
+
+
+class InterfaceList(Sequence[Interface]):
+    """``PcapngFileInfo.interfaces``: every section's kept interfaces in file order, a sequence
+    that grows as the file is read (an iterator sees the interfaces read after it started).
+
+    The reader hands it each section's interfaces (``add_source``) and the ``Interface``
+    objects are made when the list is first read past them: a flood of interfaces no one looks
+    at costs no object a block. It compares equal to a list of the same interfaces.
+    """
+
+    __slots__ = ("_made", "_next_id", "_source_index", "_sources")
+
+    def __init__(self) -> None:
+        self._made: list[Interface] = []
+        self._sources: list[InterfaceSource] = []
+        self._source_index = 0  # the source being read from, at its interface _next_id
+        self._next_id = 0
+
+    def add_source(self, source: InterfaceSource) -> None:
+        """A section's interfaces, after those of the sections before it."""
+        self._sources.append(source)
+
+    def _all(self) -> list[Interface]:
+        """Every interface kept so far, made."""
+        made, sources = self._made, self._sources
+        while self._source_index < len(sources):
+            source = sources[self._source_index]
+            while self._next_id < source.kept:
+                interface = source.interface(self._next_id)
+                self._next_id += 1
+                made.append(interface)
+            if self._source_index + 1 == len(sources):
+                break
+            self._source_index, self._next_id = self._source_index + 1, 0
+        return made
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    @overload
+    def __getitem__(self, index: int) -> Interface: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Interface]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[Interface, list[Interface]]:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[Interface]:
+        index = 0
+        while True:
+            made = self._all()
+            if index >= len(made):
+                return
+            yield made[index]
+            index += 1
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, InterfaceList):
+            other = other._all()
+        if not isinstance(other, list):
+            return NotImplemented
+        return self._all() == other
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a list
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
 @_decoded_on_first_read
 @dataclass(frozen=True)
 class NameResolution:
@@ -864,7 +943,7 @@ class PcapngFileInfo:
     """
 
     sections: list[Section] = field(default_factory=list)
-    interfaces: list[Interface] = field(default_factory=list)
+    interfaces: InterfaceList = field(default_factory=InterfaceList)
     statistics: list[InterfaceStatistics] = field(default_factory=list)
     name_resolution: list[NameResolution] = field(default_factory=list)
     secrets: list[DecryptionSecrets] = field(default_factory=list)
