@@ -9,11 +9,14 @@ an idle machine, asserted as 3 MB/s plus two seconds (the machine running the su
 
 from __future__ import annotations
 
+import gc
 import io
 import json
+import pickle
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -132,6 +135,60 @@ def test_identical_interfaces_are_parsed_once_and_stay_distinct():
     assert len({i.offset for i in interfaces}) == 3
     assert [i.name for i in interfaces] == ["eth0"] * 3
     assert packets[0][0].interface is interfaces[2]
+
+
+def _interfaces_alive() -> int:
+    gc.collect()
+    return sum(type(o) is pcapy.Interface for o in gc.get_objects())
+
+
+def test_interfaces_are_made_on_first_use_and_are_the_objects_packets_name():
+    # A flood of interfaces nobody reads costs no Interface object a block (each cost ~2 us
+    # and ~200 bytes): one is made when a packet names it or the file info is read past it.
+    idbs = [hostile.interface(options=struct.pack("<HH8s", 2, 8, b"eth%05d" % i) + b"\0" * 4)
+            for i in range(3_000)]
+    data = SHB + b"".join(idbs) + hostile.packet(interface_id=2_999) + hostile.packet(
+        interface_id=7) + hostile.packet(interface_id=2_999)
+    before = _interfaces_alive()
+    reader = pcapy.open_offline(io.BytesIO(data))
+    info = reader.file_header
+    early = iter(info.interfaces)  # an iterator sees the interfaces read after it started
+    packets = [reader.next() for _ in range(3)]
+    assert _interfaces_alive() - before == 3  # interface 0 (open), 2999 and 7
+    interfaces = list(early)
+    assert [i.id for i in interfaces] == list(range(3_000))
+    assert [i.name for i in interfaces[::999]] == ["eth00000", "eth00999", "eth01998", "eth02997"]
+    assert [hdr.interface.id for hdr, _ in packets] == [2_999, 7, 2_999]
+    assert all(hdr.interface is info.interfaces[hdr.interface.id] for hdr, _ in packets)
+    assert info.interfaces == interfaces and info.interfaces[-2:] == interfaces[-2:]
+    assert reader.interfaces == interfaces and len(info.interfaces) == 3_000
+    copy = pickle.loads(pickle.dumps(info))
+    assert [i.name for i in copy.interfaces] == [i.name for i in interfaces]
+
+
+def test_threads_reading_the_interfaces_during_a_read_see_each_once_in_order():
+    idb = hostile.interface()
+    data = (SHB + idb * 20_000 + hostile.packet(interface_id=19_999)) * 3
+    reader = pcapy.open_offline(io.BytesIO(data))
+    info = reader.file_header
+    seen: list[list[pcapy.Interface]] = []
+
+    def look() -> None:
+        for _ in range(50):
+            seen.append(list(info.interfaces))
+
+    lookers = [threading.Thread(target=look) for _ in range(2)]
+    for thread in lookers:
+        thread.start()
+    packets = list(reader)
+    for thread in lookers:
+        thread.join()
+    final = list(info.interfaces)
+    assert [(i.section, i.id) for i in final] == [
+        (section, i) for section in range(3) for i in range(20_000)][: len(final)]
+    assert len(final) >= 40_000  # (what the metadata budget keeps: 49,152 interfaces)
+    assert all(looked == final[: len(looked)] for looked in seen)
+    assert [hdr.interface for hdr, _ in packets[:2]] == [final[19_999], final[39_999]]
 
 
 def test_too_many_options_in_a_block_is_a_clear_error():

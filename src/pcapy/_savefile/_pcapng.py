@@ -85,6 +85,7 @@ from ._linktype import adjust_snapshot, linktype_to_dlt, max_snaplen_for_dlt
 from ._pcap import LoopKind, PerPacket, Statements
 from ._pcapng_filters import LinkPrograms, link_key
 from ._pcapng_types import (
+    MAX_OPTIONS,
     BlockType,
     CommonOption,
     CustomBlock,
@@ -133,6 +134,7 @@ _KEEP_COST_PER_BYTE = 24  # a decoded block costs up to ~24 times its size (an o
 _KEEP_COST_PER_BLOCK = 512
 _KEPT_AS_BYTES = frozenset({0x00000BAD, 0x40000BAD})  # Custom Blocks: their data, one bytes
 _INTERNED_SIZE = 4096  # IDBs up to this size are parsed once per section and body
+_INTERNED_COUNT = 1024  # ... the first of so many distinct bodies
 _BLOCK_SLACK = 131_104  # libpcap raises the limit to the link type's max snaplen plus this
 _NS = 1_000_000_000
 _HOST_ORDER = "<" if sys.byteorder == "little" else ">"
@@ -761,7 +763,7 @@ class _Reader:
         unpack_head, unpack_u32 = layout.block_head.unpack_from, layout.u32.unpack_from
         heavy, max_block, parsed = self.heavy_types, self.max_block, self.parsed_interfaces
         add_interface, base = self.add_interface, self.cursor.offset
-        interface_description = _IDB_TYPE
+        interface_description, interned = _IDB_TYPE, _INTERNED_SIZE
         packet_types, statistics, kept_while_budget = (
             _PACKET_BLOCK_TYPES, _ISB_TYPE, _KEPT_WHILE_BUDGET
         )
@@ -774,10 +776,15 @@ class _Reader:
                 if unpack_u32(buffer, stop - 4)[0] != length:
                     break
                 if block_type in heavy:
-                    known = None
                     if block_type == interface_description:
-                        known = parsed.get(buffer[position + 8 : stop - 4])
-                    if known is not None:  # an interface like one before (its error is its own)
+                        # an interface like one before in the section, or a sound one (its
+                        # limits' errors are raised here, the block's own by the careful path)
+                        body = buffer[position + 8 : stop - 4] if length <= interned else b""
+                        known = parsed.get(body) or self._interface_in_skim(
+                            buffer, position, stop, body
+                        )
+                        if known is None:
+                            break
                         add_interface(known, base + position)
                     elif block_type in packet_types or not self._skim_heavy(
                         block_type, buffer, position, stop, unkept
@@ -810,8 +817,6 @@ class _Reader:
             unkept[block_type] = unkept.get(block_type, 0) + 1  # sections are no longer kept
             self.begin_section(self.layout)
             return True
-        if block_type == _IDB_TYPE:
-            return self._interface_in_skim(buffer, position, stop)
         if block_type == _ISB_TYPE:
             return self._keep_statistics_in_skim(buffer, position, stop)
         return self._keep_in_skim(block_type, buffer, position, stop)
@@ -827,23 +832,27 @@ class _Reader:
         self.begin_section(self.layout)
         return True
 
-    def _interface_in_skim(self, buffer: bytes, position: int, stop: int) -> bool:
-        """``on_interface`` for an IDB ``_skim`` finds; ``False`` (nothing changed) if it
-        is broken."""
-        offset = self.cursor.offset + position
-        body = buffer[position + 8 : stop - 4]
-        parsed = self.parsed_interfaces.get(body)
-        try:
-            if parsed is None:
-                if stop - position < 20:
-                    return False
-                parsed = _parse_interface(_Block(_IDB_TYPE, buffer[position:stop], offset),
-                                          self.layout)
-                self._remember_interface(body, parsed)
-            self.add_interface(parsed, offset)
-        except SavefileError:
-            return False
-        return True
+    def _interface_in_skim(
+        self, buffer: bytes, position: int, stop: int, body: bytes
+    ) -> Optional[_KnownInterface]:
+        """What an IDB ``_skim`` finds says (remembered under ``body``, its bytes between
+        header and trailer, unless empty); ``None`` if it is broken (the careful path raises
+        its error)."""
+        layout = self.layout
+        start, end = position + 16, stop - 4
+        if start > end:
+            return None
+        if _plain_interface_options(buffer, start, end, layout.record_head.unpack_from):
+            linktype, _reserved, snaplen = layout.idb_fixed.unpack_from(buffer, position + 8)
+            known = _interface_of(linktype, snaplen, 1_000_000, 0, layout.order), buffer[start:end]
+        else:
+            try:
+                known = _parse_interface(buffer, position, stop, self.cursor.offset, layout)
+            except SavefileError:
+                return None
+        if body and len(self.parsed_interfaces) < _INTERNED_COUNT:  # (body: a small block's)
+            self.parsed_interfaces[body] = known
+        return known
 
     def _keep_statistics_in_skim(self, buffer: bytes, position: int, stop: int) -> bool:
         """``on_statistics`` for an ISB ``_skim`` finds, if it is kept and sound."""
@@ -966,14 +975,14 @@ class _Reader:
         body = block.data[8:-4] if len(block.data) <= _INTERNED_SIZE else None
         parsed = self.parsed_interfaces.get(body) if body is not None else None
         if parsed is None:
-            parsed = _parse_interface(block, self.layout)
+            parsed = _parse_interface(block.data, 0, len(block.data), block.offset, self.layout)
             if body is not None:
                 self._remember_interface(body, parsed)
         self.add_interface(parsed, block.offset)
 
     def _remember_interface(self, body: bytes, parsed: _KnownInterface) -> None:
         """Identical IDBs (up to ``_INTERNED_SIZE`` bytes) are parsed once a section."""
-        if len(body) <= _INTERNED_SIZE - 12 and len(self.parsed_interfaces) < 1024:
+        if len(body) <= _INTERNED_SIZE - 12 and len(self.parsed_interfaces) < _INTERNED_COUNT:
             self.parsed_interfaces[body] = parsed
 
     def add_interface(self, known: _KnownInterface, offset: int) -> None:
@@ -999,13 +1008,16 @@ class _Reader:
         interfaces.known.append(known)
         offsets.append(offset)
         self.fast.append(_NOT_MADE)
-        kept_cost = self.kept_cost + _KEEP_COST_PER_BLOCK  # its options are counted above
-        if kept_cost <= METADATA_BUDGET and interfaces.kept == index:
-            self.kept_cost = kept_cost
-            if not index:
-                self.info.interfaces.add_source(interfaces)
-            interfaces.kept = index + 1
-        self.max_block = max(self.max_block, known[0].max_block)
+        if interfaces.kept == index:  # every one before it is kept: this one, if it fits
+            kept_cost = self.kept_cost + _KEEP_COST_PER_BLOCK  # its options counted above
+            if kept_cost <= METADATA_BUDGET:
+                self.kept_cost = kept_cost
+                if not index:
+                    self.info.interfaces.add_source(interfaces)
+                interfaces.kept = index + 1
+        max_block = known[0].max_block
+        if max_block > self.max_block:  # noqa: PLR1730 - cheaper than a call of max()
+            self.max_block = max_block
 
     def interface(self, index: int) -> Interface:
         """The current section's interface ``index`` (an id it described), made if no one
@@ -1223,14 +1235,16 @@ class _SectionInterfaces:
         self.kept = 0
 
     def interface(self, index: int) -> Interface:
-        """Interface ``index``, made the first time it is asked for."""
+        """Interface ``index``, made the first time it is asked for (by whichever thread: the
+        first one stored is everyone's)."""
         interface = self.made.get(index)
         if interface is None:
             parsed, option_bytes = self.known[index]
-            interface = Interface(index, self.section, self.offsets[index], self.order,
-                                  parsed.linktype, parsed.dlt, parsed.snaplen, parsed.snapshot,
-                                  parsed.tsresol, parsed.tsoffset, option_bytes)
-            self.made[index] = interface
+            interface = self.made.setdefault(index, Interface(
+                index, self.section, self.offsets[index], self.order, parsed.linktype,
+                parsed.dlt, parsed.snaplen, parsed.snapshot, parsed.tsresol, parsed.tsoffset,
+                option_bytes,
+            ))
         return interface
 
 
@@ -1250,26 +1264,53 @@ class _ParsedInterface(NamedTuple):
 
 
 _TIME_OPTIONS = frozenset({InterfaceOption.TSRESOL, InterfaceOption.TSOFFSET})
+_TIME_CODES = (int(InterfaceOption.TSRESOL), int(InterfaceOption.TSOFFSET))  # plain ints: fast
 
 
 # An IDB read: what it says, and its option bytes (the same for every IDB with the same body).
 _KnownInterface = tuple["_ParsedInterface", bytes]
 
 
-def _parse_interface(block: _Block, layout: _Layout) -> _KnownInterface:
-    """Decode an IDB's fixed part and time options, checked as libpcap checks them; the other
-    options stay bytes (``Interface`` decodes them when asked)."""
-    linktype, _reserved, snaplen = layout.idb_fixed.unpack_from(block.data, 8)
-    end = len(block.data) - 4
-    found = walk_options(block.data, 16, end, layout.order, block.offset, block.block_type,
-                         _TIME_OPTIONS)
-    option_bytes = block.data[16:end]  # copied once the options have passed their checks
+def _parse_interface(
+    data: bytes, position: int, stop: int, base: int, layout: _Layout
+) -> _KnownInterface:
+    """Decode the IDB ``data[position:stop]`` (``base``: the file offset of ``data[0]``): its
+    fixed part and time options, checked as libpcap checks them; the other options stay bytes
+    (``Interface`` decodes them when asked)."""
+    linktype, _reserved, snaplen = layout.idb_fixed.unpack_from(data, position + 8)
+    end = stop - 4
+    found = walk_options(data, position + 16, end, layout.order, base, _IDB_TYPE, _TIME_OPTIONS)
+    option_bytes = data[position + 16 : end]  # copied once the options have passed their checks
     tsresol, tsoffset = 1_000_000, 0  # the usual case: no time options
     if found:
         options = [Option(code, value) for code, value in found]
-        tsresol = _tsresol(options, block.offset)
-        tsoffset = _tsoffset(options, layout.order, block.offset)
+        offset = base + position
+        tsresol = _tsresol(options, offset)
+        tsoffset = _tsoffset(options, layout.order, offset)
     return _interface_of(linktype, snaplen, tsresol, tsoffset, layout.order), option_bytes
+
+
+def _plain_interface_options(
+    data: bytes, start: int, end: int, unpack: Callable[[bytes, int], tuple[int, ...]]
+) -> bool:
+    """Whether the IDB options in ``data[start:end]`` (``unpack``: their header's) are well
+    framed (as ``walk_options`` checks them) and hold no time option, so that
+    ``_parse_interface`` would find the usual clock. ``False`` does not mean broken:
+    ``_parse_interface`` decides (and counts the options of blocks that may hold too many)."""
+    if end - start > 4 * MAX_OPTIONS:
+        return False
+    while start < end:
+        if end - start < 4:
+            return False
+        code, length = unpack(data, start)
+        start += 4 + ((length + 3) & ~3)
+        if start > end:
+            return False
+        if not code:
+            return not length
+        if code in _TIME_CODES:
+            return False
+    return True
 
 
 @functools.lru_cache(maxsize=256)

@@ -29,6 +29,7 @@ import enum
 import functools
 import ipaddress
 import struct
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import MISSING, dataclass, field
 from typing import Callable, NamedTuple, Optional, Protocol, TypeVar, Union, cast, overload
@@ -810,16 +811,18 @@ class InterfaceList(Sequence[Interface]):
 
     The reader hands it each section's interfaces (``add_source``) and the ``Interface``
     objects are made when the list is first read past them: a flood of interfaces no one looks
-    at costs no object a block. It compares equal to a list of the same interfaces.
+    at costs no object a block. It compares equal to a list of the same interfaces. Threads
+    reading it while another reads the file see every interface once, in order.
     """
 
-    __slots__ = ("_made", "_next_id", "_source_index", "_sources")
+    __slots__ = ("_lock", "_made", "_next_id", "_source_index", "_sources")
 
     def __init__(self) -> None:
         self._made: list[Interface] = []
         self._sources: list[InterfaceSource] = []
         self._source_index = 0  # the source being read from, at its interface _next_id
         self._next_id = 0
+        self._lock = threading.Lock()
 
     def add_source(self, source: InterfaceSource) -> None:
         """A section's interfaces, after those of the sections before it."""
@@ -828,15 +831,15 @@ class InterfaceList(Sequence[Interface]):
     def _all(self) -> list[Interface]:
         """Every interface kept so far, made."""
         made, sources = self._made, self._sources
-        while self._source_index < len(sources):
-            source = sources[self._source_index]
-            while self._next_id < source.kept:
-                interface = source.interface(self._next_id)
-                self._next_id += 1
-                made.append(interface)
-            if self._source_index + 1 == len(sources):
-                break
-            self._source_index, self._next_id = self._source_index + 1, 0
+        with self._lock:
+            while self._source_index < len(sources):
+                source = sources[self._source_index]
+                while self._next_id < source.kept:
+                    made.append(source.interface(self._next_id))
+                    self._next_id += 1
+                if self._source_index + 1 == len(sources):
+                    break
+                self._source_index, self._next_id = self._source_index + 1, 0
         return made
 
     def __len__(self) -> int:
@@ -871,6 +874,17 @@ class InterfaceList(Sequence[Interface]):
 
     def __repr__(self) -> str:
         return repr(self._all())
+
+    def __reduce__(self) -> tuple[Callable[[list[Interface]], InterfaceList], tuple[object]]:
+        """Pickled (and copied) as the interfaces kept so far."""
+        return (_interface_list, (list(self._all()),))
+
+
+def _interface_list(interfaces: list[Interface]) -> InterfaceList:
+    """An ``InterfaceList`` of interfaces already made (an unpickled one)."""
+    made = InterfaceList()
+    made._made.extend(interfaces)
+    return made
 
 
 @_decoded_on_first_read
