@@ -827,10 +827,16 @@ def test_broken_files_raise_with_libpcap_message_and_offset(
     ],
 )
 def test_interface_option_errors_are_libpcap_s(options, message):
-    data = SHB_PCAPY + block(1, struct.pack("<HHI", 1, 0, 0) + options)
-    _, error = read_until_error(data)
+    bad = block(1, struct.pack("<HHI", 1, 0, 0) + options)
+    _, error = read_until_error(SHB_PCAPY + bad)
     assert isinstance(error, pcapy.MalformedSavefileError)
     assert str(error).startswith(message)
+    # The same block after a good interface and a packet (read by the pass over metadata
+    # blocks, not by open()): the same error at the same place in the block.
+    before = SHB_PCAPY + idb() + epb(b"x") + idb(options=option(2, b"eth1"))
+    packets, later = read_until_error(before + bad)
+    assert (type(later), str(later), len(packets)) == (type(error), str(error), 1)
+    assert later.offset == error.offset + len(before) - len(SHB_PCAPY)
 
 
 def test_options_after_opt_endofopt_are_ignored_and_bad_lengths_left_undecoded():
