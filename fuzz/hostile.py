@@ -228,6 +228,8 @@ FLOOD_UNITS: dict[str, Callable[[], bytes]] = {
     "idb_same": lambda: _interfaces(lambda _: b""),
     "idb_distinct": lambda: _interfaces(lambda i: _option(2, f"eth{i}".encode()) + _END),
     "idb_options": lambda: _interfaces(_many_interface_options),
+    "idb_snaplens": lambda: section_header() + b"".join(
+        interface(snaplen=1_000 + i) for i in range(1000)),  # the smallest all different
     "isb_none": lambda: _block(5, struct.pack("<III", 0, 0, 7)),
     "isb_some": lambda: _block(5, struct.pack("<III", 0, 0, 7) + _ISB_SOME),
     "isb_all": lambda: _block(5, struct.pack("<III", 0, 0, 7) + _ISB_ALL),

@@ -844,7 +844,8 @@ class _Reader:
             return None
         if _plain_interface_options(buffer, start, end, layout.record_head.unpack_from):
             linktype, _reserved, snaplen = layout.idb_fixed.unpack_from(buffer, position + 8)
-            known = _interface_of(linktype, snaplen, 1_000_000, 0, layout.order), buffer[start:end]
+            kind = _interface_kind(linktype, 1_000_000, 0, layout.order)
+            known = kind, snaplen, buffer[start:end]
         else:
             try:
                 known = _parse_interface(buffer, position, stop, self.cursor.offset, layout)
@@ -997,7 +998,7 @@ class _Reader:
                 "(pcapy's limit)",
                 offset=offset,
             )
-        option_total = self.interface_option_bytes + len(known[1])
+        option_total = self.interface_option_bytes + len(known[2])
         if option_total > MAX_INTERFACE_OPTION_BYTES:
             raise MalformedSavefileError(
                 f"the section's Interface Description Blocks hold more than "
@@ -1025,9 +1026,10 @@ class _Reader:
         interfaces = self.section_interfaces
         interface = interfaces.interface(index)
         if self.fast[index] is _NOT_MADE:
-            parsed = interfaces.known[index][0]
-            fast, link, clock = parsed.fast_snapshot, parsed.link, parsed.clock
-            self.fast[index] = _SLOW_PATH if fast < 0 else (fast, interface, link, clock)
+            kind = interfaces.known[index][0]
+            longest = min(interface.snapshot, MAX_BLOCK_SIZE - 36)  # (a block fits the limit)
+            fast = (longest, interface, kind.link, kind.clock) if kind.fast else _SLOW_PATH
+            self.fast[index] = fast
         return interface
 
     def clock(self, index: int) -> _Clock:
@@ -1239,27 +1241,26 @@ class _SectionInterfaces:
         first one stored is everyone's)."""
         interface = self.made.get(index)
         if interface is None:
-            parsed, option_bytes = self.known[index]
+            kind, snaplen, option_bytes = self.known[index]
             interface = self.made.setdefault(index, Interface(
-                index, self.section, self.offsets[index], self.order, parsed.linktype,
-                parsed.dlt, parsed.snaplen, parsed.snapshot, parsed.tsresol, parsed.tsoffset,
+                index, self.section, self.offsets[index], self.order, kind.linktype, kind.dlt,
+                snaplen, adjust_snapshot(kind.dlt, snaplen), kind.tsresol, kind.tsoffset,
                 option_bytes,
             ))
         return interface
 
 
-class _ParsedInterface(NamedTuple):
-    """What an IDB's fixed part and time options say (the same for many IDBs)."""
+class _InterfaceKind(NamedTuple):
+    """What an IDB's link type and time options say in its section's byte order: the same for
+    many IDBs, whatever their snapshot lengths (which a flood may make all different)."""
 
     linktype: int
     dlt: int
-    snaplen: int
-    snapshot: int
     tsresol: int
     tsoffset: int
     clock: _Clock
     max_block: int  # the block size limit once the interface is known
-    fast_snapshot: int  # the record loop's limit, or -1 if its packets take the slow path
+    fast: bool  # whether the record loop reads its packets (else they take the slow path)
     link: int  # link type and byte order (see _pcapng_filters.link_key)
 
 
@@ -1267,8 +1268,9 @@ _TIME_OPTIONS = frozenset({InterfaceOption.TSRESOL, InterfaceOption.TSOFFSET})
 _TIME_CODES = (int(InterfaceOption.TSRESOL), int(InterfaceOption.TSOFFSET))  # plain ints: fast
 
 
-# An IDB read: what it says, and its option bytes (the same for every IDB with the same body).
-_KnownInterface = tuple["_ParsedInterface", bytes]
+# An IDB read: its kind, its snapshot length as stored and its option bytes (one tuple for
+# every IDB with the same body).
+_KnownInterface = tuple[_InterfaceKind, int, bytes]
 
 
 def _parse_interface(
@@ -1287,7 +1289,7 @@ def _parse_interface(
         offset = base + position
         tsresol = _tsresol(options, offset)
         tsoffset = _tsoffset(options, layout.order, offset)
-    return _interface_of(linktype, snaplen, tsresol, tsoffset, layout.order), option_bytes
+    return _interface_kind(linktype, tsresol, tsoffset, layout.order), snaplen, option_bytes
 
 
 def _plain_interface_options(
@@ -1314,20 +1316,16 @@ def _plain_interface_options(
 
 
 @functools.lru_cache(maxsize=256)
-def _interface_of(
-    linktype: int, snaplen: int, tsresol: int, tsoffset: int, order: str
-) -> _ParsedInterface:
-    """What an interface's link type, snapshot length, time options and byte order make of
-    it."""
+def _interface_kind(linktype: int, tsresol: int, tsoffset: int, order: str) -> _InterfaceKind:
+    """What an interface's link type, time options and byte order make of it. Its packets
+    take the record loop's fast path unless the resolution is finer than nanoseconds or they
+    need fix-ups."""
     dlt = linktype_to_dlt(linktype)
     clock = _clock(tsresol, tsoffset)
-    snapshot = adjust_snapshot(dlt, snaplen)
-    fast_snapshot = -1  # no fast path: a resolution finer than nanoseconds, or fix-ups to make
-    if clock.divisor == 1 and not needs_post_processing(dlt, order != _HOST_ORDER):
-        fast_snapshot = min(snapshot, MAX_BLOCK_SIZE - 36)
-    return _ParsedInterface(linktype, dlt, snaplen, snapshot, tsresol, tsoffset, clock,
-                            max_snaplen_for_dlt(dlt) + _BLOCK_SLACK, fast_snapshot,
-                            link_key(dlt, order != _HOST_ORDER))
+    fast = clock.divisor == 1 and not needs_post_processing(dlt, order != _HOST_ORDER)
+    return _InterfaceKind(linktype, dlt, tsresol, tsoffset, clock,
+                          max_snaplen_for_dlt(dlt) + _BLOCK_SLACK, fast,
+                          link_key(dlt, order != _HOST_ORDER))
 
 
 def _check_options(block: _Block, start: int, order: str) -> None:
