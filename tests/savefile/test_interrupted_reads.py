@@ -138,18 +138,20 @@ def test_a_read_interrupted_by_the_file_goes_on_where_it_stopped(file_format: st
 
 
 def test_an_interrupt_inside_a_run_of_metadata_blocks_repeats_none_of_them():
-    # A run of blocks kept or counted in one pass (statistics, identical interfaces) is not
-    # undone by an interrupt landing in its middle: the next read goes on after the last block
-    # done with. (The pass used to put the cursor back at its start: every interface added
-    # before the interrupt was added again, shifting later interface numbers.)
+    # A run of blocks kept or counted in one pass (statistics, interfaces between them and in a
+    # run of their own) is not undone by an interrupt landing in its middle: the next read goes
+    # on after the last block done with. (The pass used to put the cursor back at its start:
+    # every interface added before the interrupt was added again, shifting later interface
+    # numbers.)
     idb = pcapng_block(1, struct.pack("<HHI", 1, 0, 65535))
     isb = pcapng_block(5, struct.pack("<III", 0, 0, 7))
     shb = pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
-    last = pcapng_block(6, struct.pack("<IIIII", 1_500, 0, 1, 4, 4) + b"last")
-    data = shb + idb + (isb + idb) * 1_500 + isb * 1_500 + last
+    last = pcapng_block(6, struct.pack("<IIIII", 3_000, 0, 1, 4, 4) + b"last")
+    data = shb + idb + (isb + idb) * 1_500 + idb * 1_500 + isb * 1_500 + last
     calls = 0
     # (function, its caller): an interface or statistics block kept by the pass
-    IN_THE_PASS = {("add_interface", "_skim"), ("_append_statistics", "_keep_statistics_in_skim")}
+    IN_THE_PASS = {("add_interface", "_skim"), ("add_interface", "_skim_interfaces"),
+                   ("_append_statistics", "_keep_statistics_in_skim")}
 
     def interrupt_every_700th_block(frame, event, _argument):  # noqa: ANN001, ANN202
         nonlocal calls
@@ -172,9 +174,9 @@ def test_an_interrupt_inside_a_run_of_metadata_blocks_repeats_none_of_them():
                 interrupts += 1
     finally:
         sys.settrace(tracer)
-    assert interrupts >= 5  # of the ~4,500 blocks kept by the pass
-    assert payload == b"last" and hdr.interface.id == 1_500
+    assert interrupts >= 8  # of the ~6,000 blocks kept by the pass
+    assert payload == b"last" and hdr.interface.id == 3_000
     info = reader.file_header
-    assert len(info.interfaces) == 1_501 and len(info.statistics) == 3_000
-    assert [i.id for i in info.interfaces] == list(range(1_501))
+    assert len(info.interfaces) == 3_001 and len(info.statistics) == 3_000
+    assert [i.id for i in info.interfaces] == list(range(3_001))
     assert len({s.offset for s in info.statistics}) == 3_000

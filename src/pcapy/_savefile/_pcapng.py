@@ -747,11 +747,15 @@ class _Reader:
     def skim_light_blocks(self) -> None:
         """Pass over the blocks in the current chunk that need no more than their framing checked
         and a count: types this reader does not keep (or no longer keeps: the metadata budget
-        is spent), and interfaces identical to one already parsed. One ``unpack_from`` and a few
+        is spent), and the plain cases of the others (``_skim_heavy``), in runs of interfaces
+        (``_skim_interfaces``) and of everything else (``_skim``). One ``unpack_from`` and a few
         comparisons a block: a flood of small blocks costs what its bytes cost. Anything else, or
         anything wrong, is left to ``read_block``, which raises the error."""
-        info = self.info
-        self._skim(self.cursor, info.unkept_blocks, info.skipped_blocks)
+        info, cursor = self.info, self.cursor
+        while True:
+            self._skim(cursor, info.unkept_blocks, info.skipped_blocks)
+            if not self._skim_interfaces(cursor):
+                return
 
     def _skim(self, cursor: Cursor, unkept: dict[int, int], skipped: dict[int, int]) -> None:
         """``skim_light_blocks``' loop, counting blocks in ``unkept`` and ``skipped`` (by plain
@@ -764,6 +768,7 @@ class _Reader:
         heavy, max_block, parsed = self.heavy_types, self.max_block, self.parsed_interfaces
         add_interface, base = self.add_interface, self.cursor.offset
         interface_description, interned = _IDB_TYPE, _INTERNED_SIZE
+        idb_head = layout.u32.pack(_IDB_TYPE)
         packet_types, statistics, kept_while_budget = (
             _PACKET_BLOCK_TYPES, _ISB_TYPE, _KEPT_WHILE_BUDGET
         )
@@ -777,12 +782,11 @@ class _Reader:
                     break
                 if block_type in heavy:
                     if block_type == interface_description:
-                        # an interface like one before in the section, or a sound one (its
-                        # limits' errors are raised here, the block's own by the careful path)
+                        # one between other blocks (a run of them: _skim_interfaces')
                         body = buffer[position + 8 : stop - 4] if length <= interned else b""
-                        known = parsed.get(body) or self._interface_in_skim(
-                            buffer, position, stop, body
-                        )
+                        known = None if buffer.startswith(idb_head, stop) else (
+                            parsed.get(body) or self._interface_in_skim(
+                                buffer, position, stop, body))
                         if known is None:
                             break
                         add_interface(known, base + position)
@@ -803,12 +807,45 @@ class _Reader:
         finally:
             cursor.position = position
 
+    def _skim_interfaces(self, cursor: Cursor) -> bool:
+        """The run of Interface Description Blocks at the cursor that need no more than
+        ``add_interface``: like one before in the section (its body remembered), or sound
+        (``_interface_in_skim``); whether it took any. A loop of its own, which a flood of
+        interfaces goes through at a quarter less cost than ``_skim``'s (which takes an
+        interface between other blocks itself: a switch of loops a block would cost more).
+        The cursor is left past the last one added, even by an exception (a section's limit,
+        an interrupt); a broken one is left to the careful path, which raises its error."""
+        buffer, position = cursor.buffer, cursor.position
+        start, end, base = position, len(buffer), cursor.offset
+        layout = self.layout
+        unpack_head, unpack_u32 = layout.block_head.unpack_from, layout.u32.unpack_from
+        remembered, add_interface = self.parsed_interfaces.get, self.add_interface
+        interface_description, interned, max_block = _IDB_TYPE, _INTERNED_SIZE, self.max_block
+        try:
+            while end - position >= 12:
+                block_type, length = unpack_head(buffer, position)
+                stop = position + length
+                if block_type != interface_description or stop > end or length & 3:
+                    break
+                if length < 12 or length > max_block or unpack_u32(buffer, stop - 4)[0] != length:
+                    break
+                body = buffer[position + 8 : stop - 4] if length <= interned else b""
+                known = remembered(body) or self._interface_in_skim(buffer, position, stop, body)
+                if known is None:
+                    break
+                add_interface(known, base + position)
+                max_block = self.max_block
+                position = stop
+        finally:
+            cursor.position = position
+        return position != start
+
     def _skim_heavy(
         self, block_type: int, buffer: bytes, position: int, stop: int, unkept: dict[int, int]
     ) -> bool:
         """Pass a block ``_skim`` finds that changes the reader's state, if it is a plain
-        case: a section in the same byte order, an interface identical to one parsed in this
-        section, a metadata block kept within the budget. ``False``: the careful path's."""
+        case: a section in the same byte order, a metadata block kept within the budget.
+        ``False``: the careful path's."""
         if block_type == _SHB_TYPE:
             if not self._plain_section(buffer, position):
                 return False
