@@ -93,10 +93,11 @@ def child(mode: str, path: str, warm_up: str) -> dict[str, Any]:
         import pcapy  # noqa: F401, PLC0415
         packets = 0
     elif mode == "libpcap":
-        subprocess.run(["tcpdump", "-r", path, "-w", "/dev/null"], check=True,
-                       capture_output=True)
+        done = subprocess.run(["tcpdump", "-r", path, "-w", "/dev/null"], check=False,
+                              capture_output=True)
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return {"cpu": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss}
+        return {"cpu": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss,
+                "refused": done.returncode != 0}  # (interfaces of several snapshot lengths)
     else:
         _read(mode, warm_up)  # imports and compiled record loops: a constant, not a rate
         started = time.process_time()
@@ -146,6 +147,9 @@ def measure(name: str, size: int, modes: list[str], directory: Path, baseline: i
                 if mode == "libpcap" and path.suffix == ".gz":
                     continue
                 result = _run_child(mode, str(path), str(warm_up))
+                if result.get("refused"):
+                    cells.append(f"{mode} refuses the file")
+                    continue
                 rate = raw_size / max(result["cpu"], 1e-9) / 1e6
                 rss = (result["maxrss_kib"] - (0 if mode == "libpcap" else baseline)) / 1024
                 cells.append(f"{mode} {rate:6.1f} MB/s {rss:5.1f} MiB")

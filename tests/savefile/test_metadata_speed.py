@@ -13,7 +13,9 @@ The budget: CPU time linear in the decompressed bytes, at least 10 MB/s on an id
 asserted as 3 MB/s (the margin of ``test_hostile_pcapng``: the machine running the suite is
 shared) plus 0.1 s; peak RSS at most 64 MiB above what the child held before the read plus
 twice the largest block. Before the records were decoded on first read, a statistics block
-cost 16-30 µs: 1 MB of them took 1-2 s.
+cost 16-30 µs: 1 MB of them took 1-2 s. Interfaces, made on first use since, are asserted at
+5 MB/s plus 0.05 s (1 MB: 0.25 s; they read 6-20 MB/s on the 2-vCPU VM with a benchmark
+running beside, 2-6 MB/s before: 20-byte interfaces of all different snapshot lengths 2).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ SIZE = 1_000_000  # at most; a file holds what the reader keeps (KEPT_BLOCKS of 
 KEPT_BLOCKS = 20_000
 RATE_ASSERTED = 3_000_000  # bytes per CPU second; 10 MB/s is the goal on an idle machine
 TIME_CONSTANT = 0.1
+# Interface floods: (rate, constant), tighter (interfaces are made on first use)
+INTERFACES_ASSERTED = (5_000_000, 0.05)
 RSS_ALLOWANCE = 64 * MIB
 GZIPPED = ("isb_none", "shb")  # the smallest blocks, also read through the gzip layer
 
@@ -81,6 +85,8 @@ def test_metadata_flood_reads_within_budget(name: str, measured: dict[str, Any])
     result, size, largest = measured[name]
     assert result["error"] is None, result
     assert result["packets"] >= 1, result
-    assert result["cpu"] <= TIME_CONSTANT + size / RATE_ASSERTED, (result, size)
+    rate, constant = (INTERFACES_ASSERTED if name.startswith("idb_")
+                      else (RATE_ASSERTED, TIME_CONSTANT))
+    assert result["cpu"] <= constant + size / rate, (result, size)
     rss_limit_kib = result["rss_before_kib"] + (RSS_ALLOWANCE + 2 * largest) // 1024
     assert result["peak_kib"] <= rss_limit_kib, (result, size)
