@@ -176,6 +176,7 @@ class _Layout:
         "isb_fixed",
         "order",
         "pb_fixed",
+        "plain_interfaces",
         "record_head",
         "shb_fixed",
         "trailer_and_epb_head",
@@ -201,6 +202,8 @@ class _Layout:
         self.isb_fixed = struct.Struct(order + "III")  # interface, time stamp high and low
         self.dsb_fixed = struct.Struct(order + "II")  # secrets type, secrets length
         self.record_head = struct.Struct(order + "HH")
+        # link type -> the kind of its interfaces without time options (see _plain_kind)
+        self.plain_interfaces: dict[int, _InterfaceKind] = {}
 
 
 _LAYOUTS = {order: _Layout(order) for order in "<>"}
@@ -879,9 +882,11 @@ class _Reader:
         start, end = position + 16, stop - 4
         if start > end:
             return None
-        if _plain_interface_options(buffer, start, end, layout.record_head.unpack_from):
+        if start == end or _plain_interface_options(
+            buffer, start, end, layout.record_head.unpack_from
+        ):
             linktype, _reserved, snaplen = layout.idb_fixed.unpack_from(buffer, position + 8)
-            kind = _interface_kind(linktype, 1_000_000, 0, layout.order)
+            kind = layout.plain_interfaces.get(linktype) or _plain_kind(linktype, layout)
             known = kind, snaplen, buffer[start:end]
         else:
             try:
@@ -1350,6 +1355,15 @@ def _plain_interface_options(
         if code in _TIME_CODES:
             return False
     return True
+
+
+def _plain_kind(linktype: int, layout: _Layout) -> _InterfaceKind:
+    """The kind of an interface of this link type without time options, remembered in the
+    byte order's ``plain_interfaces`` (the first 256 link types met)."""
+    kind = _interface_kind(linktype, 1_000_000, 0, layout.order)
+    if len(layout.plain_interfaces) < 256:
+        layout.plain_interfaces[linktype] = kind
+    return kind
 
 
 @functools.lru_cache(maxsize=256)
