@@ -64,7 +64,8 @@ ensure_venv() {
   # duckdb, polars, pandas and dask[distributed] (tests/tables skips only when they are missing).
   # build, twine and hatchling (the build backend): scripts/test builds the sdist and the wheel
   # and checks them with twine.
-  [ "${1:-}" = "test" ] && extras=(pytest hypothesis mypy ruff coverage
+  # pytest-xdist: scripts/test runs the traced pass on several workers.
+  [ "${1:-}" = "test" ] && extras=(pytest pytest-xdist hypothesis mypy ruff coverage
     pyarrow numpy duckdb polars pandas "dask[dataframe,distributed]" build twine hatchling)
   # This project was installed as the distribution "pcapy" before it was named pcapy-cffi: a
   # .venv made then would keep both (one module, two owners).

@@ -51,6 +51,15 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Live tests in one pytest-xdist group (scripts/test runs the traced pass on several
+    workers with ``--dist loadgroup``): they run one after another on one worker, so that no
+    two captures on ``lo`` or two namespace labs are ever set up at once; the others spread."""
+    for item in items:
+        if item.get_closest_marker("live") is not None:
+            item.add_marker(pytest.mark.xdist_group("live"))
+
+
 def libpcap_available() -> bool:
     import pcapy._libpcap as lp
 
