@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${PCAPY_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
 
-say() { printf '[pcapy setup] %s\n' "$*" >&2; }
+say() { printf '[pcapy setup, %ss] %s\n' "$SECONDS" "$*" >&2; }
 
 have_libpcap() {
   ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' && return 0
