@@ -882,15 +882,19 @@ class _Reader:
         start, end = position + 16, stop - 4
         if start > end:
             return None
-        if start == end or _plain_interface_options(
-            buffer, start, end, layout.record_head.unpack_from
-        ):
+        found = _time_options(buffer, start, end, layout.record_head.unpack_from) if (
+            start < end) else ()
+        if found == ():  # the usual case, _known_interface's without a call
             linktype, _reserved, snaplen = layout.idb_fixed.unpack_from(buffer, position + 8)
             kind = layout.plain_interfaces.get(linktype) or _plain_kind(linktype, layout)
             known = kind, snaplen, buffer[start:end]
         else:
+            base = self.cursor.offset
             try:
-                known = _parse_interface(buffer, position, stop, self.cursor.offset, layout)
+                if found is None:  # options to count, or framing to check with its error
+                    known = _parse_interface(buffer, position, stop, base, layout)
+                else:
+                    known = _known_interface(buffer, position, stop, base, layout, found)
             except SavefileError:
                 return None
         if body and len(self.parsed_interfaces) < _INTERNED_COUNT:  # (body: a small block's)
@@ -1172,11 +1176,14 @@ class _Reader:
             self._append_statistics(block.data, block.offset, if_id, (high << 32) | low)
 
     def _append_statistics(self, data: bytes, offset: int, if_id: int, units: int) -> None:
+        interfaces = self.section_interfaces
         statistics = undecoded(
             InterfaceStatistics, _statistics_fields, data, self.layout.order, if_id, units,
-            self.clock(if_id), self.section_index, offset,
+            interfaces.known[if_id][0].clock, self.section_index, offset,
         )
-        self.interface(if_id).statistics.append(statistics)
+        # (statistics of one interface follow one another: it is made for the first)
+        interface = interfaces.made.get(if_id) or self.interface(if_id)
+        interface.statistics.append(statistics)
         self.info.statistics.append(statistics)
 
     def on_name_resolution(self, block: _Block) -> None:
@@ -1321,40 +1328,51 @@ def _parse_interface(
     """Decode the IDB ``data[position:stop]`` (``base``: the file offset of ``data[0]``): its
     fixed part and time options, checked as libpcap checks them; the other options stay bytes
     (``Interface`` decodes them when asked)."""
+    found = walk_options(data, position + 16, stop - 4, layout.order, base, _IDB_TYPE,
+                         _TIME_OPTIONS)
+    time_options = [Option(code, value) for code, value in found]
+    return _known_interface(data, position, stop, base, layout, time_options)
+
+
+def _known_interface(
+    data: bytes, position: int, stop: int, base: int, layout: _Layout,
+    time_options: Sequence[Option],
+) -> _KnownInterface:
+    """``_parse_interface`` once the options have passed their checks and ``time_options``
+    are found: the time options checked as libpcap checks them, the option bytes copied."""
     linktype, _reserved, snaplen = layout.idb_fixed.unpack_from(data, position + 8)
-    end = stop - 4
-    found = walk_options(data, position + 16, end, layout.order, base, _IDB_TYPE, _TIME_OPTIONS)
-    option_bytes = data[position + 16 : end]  # copied once the options have passed their checks
-    tsresol, tsoffset = 1_000_000, 0  # the usual case: no time options
-    if found:
-        options = [Option(code, value) for code, value in found]
-        offset = base + position
-        tsresol = _tsresol(options, offset)
-        tsoffset = _tsoffset(options, layout.order, offset)
-    return _interface_kind(linktype, tsresol, tsoffset, layout.order), snaplen, option_bytes
+    if time_options:
+        offset, order = base + position, layout.order
+        tsresol, tsoffset = _tsresol(time_options, offset), _tsoffset(time_options, order, offset)
+        kind = _interface_kind(linktype, tsresol, tsoffset, order)
+    else:  # the usual case
+        kind = layout.plain_interfaces.get(linktype) or _plain_kind(linktype, layout)
+    return kind, snaplen, data[position + 16 : stop - 4]
 
 
-def _plain_interface_options(
+def _time_options(
     data: bytes, start: int, end: int, unpack: Callable[[bytes, int], tuple[int, ...]]
-) -> bool:
-    """Whether the IDB options in ``data[start:end]`` (``unpack``: their header's) are well
-    framed (as ``walk_options`` checks them) and hold no time option, so that
-    ``_parse_interface`` would find the usual clock. ``False`` does not mean broken:
-    ``_parse_interface`` decides (and counts the options of blocks that may hold too many)."""
+) -> Optional[Sequence[Option]]:
+    """The time options among the IDB options in ``data[start:end]`` (``unpack``: their
+    header's) if those are well framed (as ``walk_options`` checks them) and too few to be
+    counted; otherwise ``None``, which does not mean broken: ``walk_options`` decides."""
     if end - start > 4 * MAX_OPTIONS:
-        return False
+        return None
+    found: Optional[list[Option]] = None
     while start < end:
         if end - start < 4:
-            return False
+            return None
         code, length = unpack(data, start)
-        start += 4 + ((length + 3) & ~3)
+        value_start = start + 4
+        start = value_start + ((length + 3) & ~3)
         if start > end:
-            return False
+            return None
         if not code:
-            return not length
+            return None if length else found or ()
         if code in _TIME_CODES:
-            return False
-    return True
+            found = found or []
+            found.append(Option(code, data[value_start : value_start + length]))
+    return found or ()
 
 
 def _plain_kind(linktype: int, layout: _Layout) -> _InterfaceKind:
