@@ -179,8 +179,20 @@ def _array(column: Column | NumberText | ListColumn, arrow_type: pa.DataType,
         values = pa.array(column.values, pa.uint16())
         offsets = pa.array(column.offsets, pa.int32())
         return pa.ListArray.from_arrays(offsets, values, mask=pa.array(~column.valid))
-    mask = None if column.valid is None else ~column.valid
-    return pa.array(column.values, arrow_type, mask=mask)
+    if column.valid is None:
+        return pa.array(column.values, arrow_type)
+    return _masked(column.values, column.valid, arrow_type)
+
+
+def _masked(values: Any, valid: Any, arrow_type: pa.DataType) -> pa.Array:
+    """``values`` where ``valid``, null elsewhere: integers get a validity bitmap packed by
+    numpy beside their own buffer (``pa.array(values, mask=...)`` builds the array element by
+    element: ~2 ns an element against ~0.4)."""
+    if not pa.types.is_integer(arrow_type) or values.dtype != arrow_type.to_pandas_dtype():
+        return pa.array(values, arrow_type, mask=~valid)
+    bitmap = np.packbits(valid, bitorder="little")
+    data = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(arrow_type, len(data), [pa.py_buffer(bitmap), pa.py_buffer(data)])
 
 
 _HEX = pa.array([f"{i:02x}" for i in range(256)])
@@ -202,7 +214,7 @@ def _spelled(column: NumberText, spellings: _Spellings) -> pa.Array:
         indices[rest.valid] = rest_codes + len(table)
         valid = valid | rest.valid
         table = pa.concat_arrays([table, rest_table])
-    return pa.DictionaryArray.from_arrays(pa.array(indices, mask=~valid), table)
+    return pa.DictionaryArray.from_arrays(_masked(indices, valid, pa.int32()), table)
 
 
 def _spell(column: NumberText, spellings: _Spellings) -> tuple[Any, pa.Array]:
