@@ -60,6 +60,9 @@ def _files(directory: Path) -> list[tuple[str, Path, int, int]]:
     return files
 
 
+pytestmark = pytest.mark.untraced  # CPU time measured: in the pass that runs alone
+
+
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict[str, Any], int, int]]:
     directory = tmp_path_factory.mktemp("metadata")
