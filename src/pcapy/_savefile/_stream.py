@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import io
 import os
 import stat
 import sys
@@ -24,39 +25,44 @@ from .._errors import MalformedSavefileError, PcapError, TruncatedSavefileError
 
 CHUNK_SIZE = 256 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
-_SMALL_READ = 4096  # reads below this size are served from a buffer (gzip's header parser)
 
 PathOrFile = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]", IO[bytes]]
 
 
-class _Prefixed:
-    """A read-only stream over another one's ``read``, starting with bytes already read from it.
+class _Prefixed(io.RawIOBase):
+    """A read-only raw stream over another one's ``read``, starting with bytes already read
+    from it; what the gzip layer reads through, buffered (``_prefixed_reader``).
 
-    What the gzip layer reads through. Its header parser reads the FNAME and FCOMMENT fields one
-    byte per call; each call costs O(1) here (an index into a buffer refilled a chunk at a time,
-    never a re-slice of what is left, never one system call per byte), so an unterminated field
-    costs time linear in its length.
+    gzip's header parser reads the FNAME and FCOMMENT fields one byte per call: the buffered
+    reader serves each in C from a chunk it refills here, so an unterminated field costs time
+    linear in its length, at the standard library's own speed.
     """
 
-    def __init__(self, prefix: bytes, read: Callable[[int], bytes]) -> None:
-        self._buffer = prefix
-        self._position = 0
+    def __init__(self, prefix: bytes, read: Callable[[int], Optional[bytes]]) -> None:
+        super().__init__()
+        self._prefix: Optional[memoryview] = memoryview(prefix)
         self._read = read
 
-    def read(self, size: int = -1) -> bytes:
-        if self._position >= len(self._buffer):
-            if size < 0 or size >= _SMALL_READ:
-                return self._read(size if size >= 0 else CHUNK_SIZE)
-            self._buffer, self._position = self._read(CHUNK_SIZE) or b"", 0
-        start, buffered = self._position, len(self._buffer)
-        end = buffered if size < 0 else min(start + size, buffered)
-        self._position = end
-        if start == 0 and end == buffered:
-            return self._buffer
-        return self._buffer[start:end]
+    def readinto(self, buffer: Any) -> Optional[int]:
+        target = memoryview(buffer).cast("B")
+        prefix = self._prefix
+        if prefix is not None:
+            size = min(len(prefix), len(target))
+            target[:size] = prefix[:size]
+            self._prefix = prefix[size:] if size < len(prefix) else None
+            return size
+        data = self._read(len(target))
+        if data is None:  # a non-blocking stream with nothing to read yet
+            return None
+        target[:len(data)] = data
+        return len(data)
 
     def readable(self) -> bool:
         return True
+
+
+def _prefixed_reader(prefix: bytes, read: Callable[[int], bytes]) -> io.BufferedReader:
+    return io.BufferedReader(_Prefixed(prefix, read), CHUNK_SIZE)
 
 
 class ByteSource:
@@ -101,7 +107,7 @@ class ByteSource:
         return b"".join(pieces)
 
     def _gunzip(self) -> Callable[[int], bytes]:
-        prefixed: Any = _Prefixed(self.first, self._read)
+        prefixed = _prefixed_reader(self.first, self._read)
         wrapped = gzip.GzipFile(fileobj=prefixed, mode="rb")
         read: Callable[[int], bytes] = wrapped.read
         return read
