@@ -141,8 +141,14 @@ def _record_batch(raw: RawBatch, arrow_schema: pa.Schema, spellings: _Spellings)
         wanted = frozenset(names)
         decoded = decode(data, raw.starts, raw.caplens, raw.dlts, wanted)
         for name, column in decoded.columns.items():
-            if name in wanted:
-                arrays[name] = _array(column, _TYPES[name], spellings)
+            if name in wanted and not isinstance(column, NumberText):
+                arrays[name] = _array(column, _TYPES[name])
+        for pair in _SHARED_DICTIONARIES:
+            texts = [name for name in pair if name in wanted]
+            if texts:
+                spelled = _spelled([_number_text(decoded.columns[name]) for name in texts],
+                                   spellings)
+                arrays.update(zip(texts, spelled))
     n = len(raw)
     arrays["ts"] = pa.Array.from_buffers(_TYPES["ts"], n, [None, pa.py_buffer(raw.ts_ns)])
     if raw.ts_valid is not None:
@@ -171,17 +177,20 @@ def _pcapng_arrays(raw: RawBatch, arrays: dict[str, pa.Array]) -> None:
     arrays["comment"] = pa.array(raw.comments, pa.string())
 
 
-def _array(column: Column | NumberText | ListColumn, arrow_type: pa.DataType,
-           spellings: _Spellings) -> pa.Array:
-    if isinstance(column, NumberText):
-        return _spelled(column, spellings)
+def _array(column: Column | NumberText | ListColumn, arrow_type: pa.DataType) -> pa.Array:
     if isinstance(column, ListColumn):
         values = pa.array(column.values, pa.uint16())
         offsets = pa.array(column.offsets, pa.int32())
         return pa.ListArray.from_arrays(offsets, values, mask=pa.array(~column.valid))
+    assert isinstance(column, Column)
     if column.valid is None:
         return pa.array(column.values, arrow_type)
     return _masked(column.values, column.valid, arrow_type)
+
+
+def _number_text(column: Column | NumberText | ListColumn) -> NumberText:
+    assert isinstance(column, NumberText)
+    return column
 
 
 def _masked(values: Any, valid: Any, arrow_type: pa.DataType) -> pa.Array:
@@ -202,31 +211,60 @@ _DECIMAL = pa.array([str(i) for i in range(256)])
 _SPELLINGS_KEPT = 1 << 16
 
 
-def _spelled(column: NumberText, spellings: _Spellings) -> pa.Array:
-    """A dictionary array of the column's text: each distinct value spelled once."""
-    codes, table = _spell(column, spellings)
-    valid = column.valid
-    indices = np.zeros(len(valid), np.int32)
-    indices[valid] = codes
-    rest = column.rest
-    if rest is not None and rest.valid.any():
-        rest_codes, rest_table = _spell(rest, spellings)
-        indices[rest.valid] = rest_codes + len(table)
-        valid = valid | rest.valid
-        table = pa.concat_arrays([table, rest_table])
-    return pa.DictionaryArray.from_arrays(_masked(indices, valid, pa.int32()), table)
+#: Columns whose text shares one dictionary in a batch: the hosts of a capture are mostly both
+#: sources and destinations, so each is looked up and stored once, not once a column.
+_SHARED_DICTIONARIES = (("src", "dst"), ("eth_src", "eth_dst"))
 
 
-def _spell(column: NumberText, spellings: _Spellings) -> tuple[Any, pa.Array]:
-    """(codes, distinct spellings) of a column's valid values: one code for each, in order."""
-    if column.kind == "ipv6":
-        numbers = np.ascontiguousarray(column.numbers)
+def _spelled(columns: list[NumberText], spellings: _Spellings) -> list[pa.Array]:
+    """Dictionary arrays of the columns' text, sharing one dictionary in which each distinct
+    value of them all is spelled once."""
+    n = len(columns[0].valid)
+    indices = [np.zeros(n, np.int32) for _ in columns]
+    valids = [np.zeros(n, np.bool_) for _ in columns]
+    tables: list[pa.Array] = []
+    size = 0
+    parts: list[tuple[int, Optional[NumberText]]] = list(enumerate(columns))
+    while parts:  # each kind of value in turn: IPv4 addresses, then the IPv6 ones (``rest``)
+        kind = next((part.kind for _, part in parts if part is not None), "")
+        live = [(i, part) for i, part in parts if part is not None and part.valid.any()]
+        if live:
+            codes, table = _spell(kind, [part for _, part in live], spellings)
+            at = 0
+            for i, part in live:
+                count = len(part.numbers) if kind == "ipv6" else int(part.valid.sum())
+                indices[i][part.valid] = codes[at:at + count] + size
+                valids[i] |= part.valid
+                at += count
+            tables.append(table)
+            size += len(table)
+        parts = [(i, part.rest) for i, part in parts if part is not None and part.rest is not None]
+    dictionary = pa.concat_arrays(tables) if tables else pa.array([], pa.string())
+    return [pa.DictionaryArray.from_arrays(_masked(codes, valid, pa.int32()), dictionary)
+            for codes, valid in zip(indices, valids)]
+
+
+def _spell(kind: str, parts: list[NumberText], spellings: _Spellings) -> tuple[Any, pa.Array]:
+    """(codes, distinct spellings) of the valid values of ``parts`` one after another: one code
+    for each value, in order."""
+    if kind == "ipv6":
+        numbers = np.ascontiguousarray(np.concatenate([part.numbers for part in parts]))
         values = pa.Array.from_buffers(pa.binary(16), len(numbers), [None, pa.py_buffer(numbers)])
         encoded = values.dictionary_encode()
-        return encoded.indices.to_numpy(), spellings.ipv6(encoded.dictionary.to_pylist())
-    encoded = pa.array(column.numbers[column.valid]).dictionary_encode()
+        return encoded.indices.to_numpy(), spellings.ipv6(_fixed_size_values(encoded.dictionary))
+    numbers = np.concatenate([part.numbers[part.valid] for part in parts])
+    encoded = pa.array(numbers).dictionary_encode()
     distinct = encoded.dictionary.to_numpy()
-    return encoded.indices.to_numpy(), spellings.numbers(column.kind, distinct)
+    return encoded.indices.to_numpy(), spellings.numbers(kind, distinct)
+
+
+def _fixed_size_values(array: pa.Array) -> list[bytes]:
+    """The values of a ``binary(k)`` array without nulls, as bytes (``to_pylist()`` makes an
+    Arrow scalar of each on the way: ~40 times slower)."""
+    width = array.type.byte_width
+    raw = array.buffers()[1].to_pybytes()
+    start = array.offset * width
+    return [raw[at:at + width] for at in range(start, start + len(array) * width, width)]
 
 
 class _Spellings:
