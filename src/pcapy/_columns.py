@@ -117,26 +117,38 @@ class Decoded:
         return self.wanted is None or any(name in self.wanted for name in names)
 
 
+#: Bytes at the start of each packet copied out in one gather, from which the fields lying in
+#: them are read: Ethernet with two tags (22), an IPv6 header (40) or an IPv4 one with options,
+#: and the transport header's first 16 bytes. A field past them is gathered from the buffer.
+PREFIX = 96
+
+
 class _Packets:
     """Reads big-endian fields at a per-packet offset, valid only inside the captured bytes.
 
     Offsets are never negative (each header is found after the one before), so a field is
-    valid where it ends within the packet's caplen. A field is one gather of a view of the
-    buffer with an item of its width at every byte (numpy copies such items as bytes, faster
-    than it gathers unaligned integers), read as an integer afterwards; where a field is not
-    valid the gather reads index 0 instead, whatever is there.
+    valid where it ends within the packet's caplen. The first ``PREFIX`` bytes of every packet
+    are copied out at once (``prefix``, one row a packet: one gather from the buffer, whose
+    packets lie anywhere in several MiB, where a gather per field would wait on memory each
+    time); fields are then read from that small copy, and only fields past it are gathered
+    from the buffer. A gather reads a view with an item of its width at every byte (numpy
+    copies such items as bytes, faster than it gathers unaligned integers), read as integers
+    afterwards; bytes copied past a packet's caplen are whatever lies there, and fields in
+    them are not valid.
     """
 
-    def __init__(self, buffer: Bytes, starts: Ints, caplens: Ints) -> None:
+    def __init__(self, buffer: Bytes, starts: Ints, caplens: Ints,
+                 prefix: Optional[Bytes] = None) -> None:
         if len(buffer) < 4:  # spare bytes, so that index 0 is in bounds at every width
             buffer = np.concatenate([buffer, np.zeros(4, np.uint8)])
         self.buffer = buffer
         self.starts = starts
         self.caplens = caplens
+        self.prefix = _prefixes(buffer, starts) if prefix is None else prefix
 
     def subset(self, rows: Ints) -> _Packets:
         """The packets of ``rows`` alone."""
-        return _Packets(self.buffer, self.starts[rows], self.caplens[rows])
+        return _Packets(self.buffer, self.starts[rows], self.caplens[rows], self.prefix[rows])
 
     def header(self, offset: Offset, ok: Optional[Bools] = None, span: int = 0) -> _Header:
         """The header at ``offset`` of every packet, whose fields are read by their place
@@ -155,6 +167,31 @@ class _Packets:
     def u32_little(self, offset: Offset, ok: Bools) -> tuple[Ints, Bools]:
         return self.header(offset).read(0, 4, ok, "<")
 
+    def bytes_at(self, offset: Offset, span: int, ok: Bools) -> Optional[Bytes]:
+        """The ``span`` bytes at ``offset`` of each packet where ``ok`` (a (n, span) array,
+        maybe a view; other rows hold any bytes), or None if one of them cannot be copied
+        (it runs past the end of the buffer: read such fields one by one)."""
+        n = len(self.starts)
+        if isinstance(offset, int) or offset.ndim == 0:
+            place = int(offset)
+            if place + span <= PREFIX:
+                return self.prefix[:, place:place + span]
+            return _copy_out(self.buffer, np.where(ok, self.starts + place, 0), span)
+        first = int(offset[ok.argmax()]) if n else 0
+        if first + span <= PREFIX and ((offset == first) | ~ok).all():  # one place for all
+            return self.prefix[:, first:first + span]
+        inside = offset + span <= PREFIX
+        copy = _copy_out(self.prefix.reshape(-1),
+                         np.where(inside, np.arange(n) * PREFIX + offset, 0), span)
+        assert copy is not None  # every index lies in the prefix
+        outside = np.flatnonzero(ok & ~inside)
+        if len(outside):
+            rest = _copy_out(self.buffer, self.starts[outside] + offset[outside], span)
+            if rest is None:
+                return None
+            copy[outside] = rest
+        return copy
+
     def rows(self, rows: Ints, offset: Ints, width: int) -> Bytes:
         """``width`` bytes of each packet of ``rows`` (whose bytes are all captured) at its
         ``offset`` (one per row), as a (len(rows), width) array."""
@@ -171,29 +208,32 @@ class _Header:
     packet's captured bytes hold them.
 
     With ``span``, the first ``span`` bytes of the headers of the packets where ``ok`` are
-    copied out at once (one gather of ``span``-byte items, no more costly than one of a
-    field), and fields are read from that copy; bytes past a packet's caplen are copied too,
-    and its fields there are not valid. Without it (or when a header lies too close to the
-    end of the buffer for the copy), each field is a gather of its own.
+    copied out at once (``_Packets.bytes_at``), and fields are read from that copy; bytes past
+    a packet's caplen are copied too, and its fields there are not valid. Without it (or when
+    a header lies too close to the end of the buffer for the copy), each field is read on its
+    own.
     """
 
     def __init__(self, packets: _Packets, offset: Offset, ok: Optional[Bools] = None,
                  span: int = 0) -> None:
         self.packets = packets
-        self.base = packets.starts + offset
+        self.offset = offset
         self.room = packets.caplens - offset
         self.copy: Optional[Bytes] = None
         if span and ok is not None and len(ok):
-            self.copy = _copy_out(packets.buffer, np.where(ok, self.base, 0), span)
+            self.copy = packets.bytes_at(offset, span, ok)
 
     def read(self, at: int, width: int, ok: Bools, order: str = ">") -> tuple[Ints, Bools]:
         """The unsigned ``width``-byte fields at ``at``, and where they are valid."""
         ok = ok & (self.room >= at + width)
         copy, place = self.copy, at
         if copy is None:
-            copy, place = _copy_out(self.packets.buffer, np.where(ok, self.base + at, 0), width), 0
+            copy, place = self.packets.bytes_at(self.offset + at, width, ok), 0
+            if copy is None:  # valid fields lie in the buffer: gather them alone
+                base = self.packets.starts + self.offset + at
+                copy = _copy_out(self.packets.buffer, np.where(ok, base, 0), width)
         assert copy is not None  # valid fields, and index 0, lie in the buffer
-        field = np.ndarray((len(copy),), f"{order}u{width}", copy, place, (copy.shape[1],))
+        field = copy[:, place:place + width].view(f"{order}u{width}")[:, 0]
         return field.astype(np.int64), ok
 
     def u8(self, at: int, ok: Bools) -> tuple[Ints, Bools]:
@@ -213,6 +253,23 @@ def _copy_out(buffer: Bytes, index: Ints, span: int) -> Optional[Bytes]:
         return None
     items = np.ndarray((len(buffer) - span + 1,), f"V{span}", buffer, 0, (1,))
     copy: Bytes = items[index].view(np.uint8).reshape(-1, span)
+    return copy
+
+
+def _prefixes(buffer: Bytes, starts: Ints) -> Bytes:
+    """The first ``PREFIX`` bytes at each of ``starts`` (zeros past the buffer's end)."""
+    near_end = starts > len(buffer) - PREFIX
+    copy = _copy_out(buffer, np.where(near_end, 0, starts), PREFIX)
+    if copy is None:  # the buffer is shorter than a prefix
+        copy = np.zeros((len(starts), PREFIX), np.uint8)
+    rows = np.flatnonzero(near_end)
+    if len(rows):  # the last packets: from a copy of the buffer's end, padded with zeros
+        low = int(starts[rows].min())
+        end = np.zeros(len(buffer) - low + PREFIX, np.uint8)
+        end[:len(buffer) - low] = buffer[low:]
+        tail = _copy_out(end, starts[rows] - low, PREFIX)
+        assert tail is not None
+        copy[rows] = tail
     return copy
 
 
@@ -483,7 +540,7 @@ def _ipv6_address(packets: _Packets, header: _Header, at: Ints, place: int,
     ok = ipv6 & (header.room >= place + 16)
     rows = np.flatnonzero(ok)
     if header.copy is not None:
-        return header.copy[rows, place:place + 16], ok
+        return np.ascontiguousarray(header.copy[rows, place:place + 16]), ok
     return packets.rows(rows, at[rows] + place, 16), ok
 
 
