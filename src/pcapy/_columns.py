@@ -137,18 +137,23 @@ class _Packets:
     them are not valid.
     """
 
-    def __init__(self, buffer: Bytes, starts: Ints, caplens: Ints,
-                 prefix: Optional[Bytes] = None) -> None:
+    def __init__(self, buffer: Bytes, starts: Ints, caplens: Ints, heads: Optional[Bytes] = None,
+                 lead: int = 0) -> None:
         if len(buffer) < 4:  # spare bytes, so that index 0 is in bounds at every width
             buffer = np.concatenate([buffer, np.zeros(4, np.uint8)])
         self.buffer = buffer
         self.starts = starts
         self.caplens = caplens
-        self.prefix = _prefixes(buffer, starts) if prefix is None else prefix
+        if heads is None:
+            heads, lead = rows_at(buffer, starts, PREFIX), 0
+        self.heads = heads  # one row a packet, its first PREFIX bytes from column ``lead``
+        self.lead = lead
+        self.prefix = heads[:, lead:lead + PREFIX]
 
     def subset(self, rows: Ints) -> _Packets:
         """The packets of ``rows`` alone."""
-        return _Packets(self.buffer, self.starts[rows], self.caplens[rows], self.prefix[rows])
+        return _Packets(self.buffer, self.starts[rows], self.caplens[rows], self.heads[rows],
+                        self.lead)
 
     def header(self, offset: Offset, ok: Optional[Bools] = None, span: int = 0) -> _Header:
         """The header at ``offset`` of every packet, whose fields are read by their place
@@ -181,8 +186,9 @@ class _Packets:
         if first + span <= PREFIX and ((offset == first) | ~ok).all():  # one place for all
             return self.prefix[:, first:first + span]
         inside = offset + span <= PREFIX
-        copy = _copy_out(self.prefix.reshape(-1),
-                         np.where(inside, np.arange(n) * PREFIX + offset, 0), span)
+        width = self.heads.shape[1]
+        copy = _copy_out(self.heads.reshape(-1),
+                         np.where(inside, np.arange(n) * width + self.lead + offset, 0), span)
         assert copy is not None  # every index lies in the prefix
         outside = np.flatnonzero(ok & ~inside)
         if len(outside):
@@ -256,30 +262,33 @@ def _copy_out(buffer: Bytes, index: Ints, span: int) -> Optional[Bytes]:
     return copy
 
 
-def _prefixes(buffer: Bytes, starts: Ints) -> Bytes:
-    """The first ``PREFIX`` bytes at each of ``starts`` (zeros past the buffer's end)."""
-    near_end = starts > len(buffer) - PREFIX
-    copy = _copy_out(buffer, np.where(near_end, 0, starts), PREFIX)
-    if copy is None:  # the buffer is shorter than a prefix
-        copy = np.zeros((len(starts), PREFIX), np.uint8)
+def rows_at(buffer: Bytes, starts: Ints, span: int) -> Bytes:
+    """The ``span`` bytes at each of ``starts``, one row each (zeros past the buffer's end)."""
+    near_end = starts > len(buffer) - span
+    copy = _copy_out(buffer, np.where(near_end, 0, starts), span)
+    if copy is None:  # the buffer is shorter than a row
+        copy = np.zeros((len(starts), span), np.uint8)
     rows = np.flatnonzero(near_end)
     if len(rows):  # the last packets: from a copy of the buffer's end, padded with zeros
         low = int(starts[rows].min())
-        end = np.zeros(len(buffer) - low + PREFIX, np.uint8)
+        end = np.zeros(len(buffer) - low + span, np.uint8)
         end[:len(buffer) - low] = buffer[low:]
-        tail = _copy_out(end, starts[rows] - low, PREFIX)
+        tail = _copy_out(end, starts[rows] - low, span)
         assert tail is not None
         copy[rows] = tail
     return copy
 
 
 def decode(buffer: Bytes, starts: Ints, caplens: Ints, dlts: Ints,
-           wanted: Optional[frozenset[str]] = None) -> Decoded:
+           wanted: Optional[frozenset[str]] = None, heads: Optional[Bytes] = None,
+           lead: int = 0) -> Decoded:
     """The decoded columns of the packets at ``starts`` (see the module docstring).
 
     ``wanted`` names the columns to produce (default: all); the others may be left out.
+    ``heads``, if given, holds a row a packet whose columns from ``lead`` on are the first
+    ``PREFIX`` bytes of the packet (``rows_at``), copied out with what precedes them.
     """
-    packets = _Packets(buffer, starts, caplens)
+    packets = _Packets(buffer, starts, caplens, heads, lead)
     out = Decoded(wanted=wanted)
     link = _link_layer(packets, dlts, out)
     network = _network_layer(packets, link, out)

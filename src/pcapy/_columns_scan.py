@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from ._columns import Ints
+from ._columns import PREFIX, Bytes, Ints, rows_at
 from ._savefile import SavefileSource
 from ._savefile._pcap import PcapRecordStream
 from ._savefile._stream import ByteSource
@@ -54,6 +54,8 @@ class RawBatch:
     interface_names: Optional[list[Optional[str]]] = None
     flags: Optional[list[Optional[int]]] = None
     comments: Optional[list[Optional[str]]] = None
+    heads: Optional[Bytes] = None  # each packet's first bytes from column head_at: rows_at
+    head_at: int = 0
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -222,27 +224,20 @@ def _scan(buffer: Any, position: int, caplen_at: Any, hsize: int, room: int,
     return position
 
 
-def _header_fields(buffer: Any, offsets: Ints, layout: np.dtype[Any]) -> Ints:
-    """The four 32-bit fields (seconds, fraction, caplen, len) of the record headers at
-    ``offsets``, one row a field, in one gather.
-
-    The gather reads a view of ``buffer`` with a 16-byte item at every byte (overlapping:
-    record headers lie at any byte offset), and its result, aligned, is read as integers in
-    the file's byte order.
-    """
-    items = np.ndarray((len(buffer) - 15,), "V16", buffer, 0, (1,))
-    words: npt.NDArray[np.uint32] = items[offsets].view(layout).reshape(-1, 4)
-    fields: Ints = words.T.astype(np.int64, order="C")
-    return fields
-
-
 def _pcap_batch(buffer: Any, starts: list[int], hsize: int, layout: np.dtype[Any], unit: int,
                 dlt: int, limit: int) -> tuple[Optional[RawBatch], Optional[int]]:
     """The batch of the records at ``starts``, up to the first longer than ``limit``, and that
-    record's offset (``None`` if there is none)."""
+    record's offset (``None`` if there is none).
+
+    Each record's header and its packet's first ``PREFIX`` bytes, which follow it, are copied
+    out together in one gather (``heads``): the header's four 32-bit fields (seconds,
+    fraction, caplen, len) are read from it here, and the decoder reads the packets' first
+    fields from it.
+    """
     offsets = np.fromiter(starts, np.int64, len(starts))
-    fields = _header_fields(buffer, offsets, layout)
-    seconds, fractions, caplens, lengths = fields
+    heads = rows_at(np.frombuffer(buffer, np.uint8), offsets, hsize + PREFIX)
+    words: npt.NDArray[np.uint32] = heads[:, :16].view(layout)
+    seconds, fractions, caplens, lengths = words.T.astype(np.int64, order="C")
     oversized = np.flatnonzero(caplens > limit)
     cut = None
     if len(oversized):
@@ -251,10 +246,12 @@ def _pcap_batch(buffer: Any, starts: list[int], hsize: int, layout: np.dtype[Any
         if not first:
             return None, cut
         offsets, seconds, fractions = offsets[:first], seconds[:first], fractions[:first]
-        caplens, lengths = caplens[:first], lengths[:first]
+        caplens, lengths, heads = caplens[:first], lengths[:first], heads[:first]
     ts = seconds * 1_000_000_000 + fractions * unit
     dlts = np.full(len(offsets), dlt, np.int64)
-    return RawBatch(buffer, offsets + hsize, caplens, lengths, ts, dlts, seconds, fractions), cut
+    batch = RawBatch(buffer, offsets + hsize, caplens, lengths, ts, dlts, seconds, fractions)
+    batch.heads, batch.head_at = heads, hsize
+    return batch, cut
 
 
 def packet_batches(packets: Iterator[Any], batch_size: int, dlt: int,

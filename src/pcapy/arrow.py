@@ -139,7 +139,7 @@ def _record_batch(raw: RawBatch, arrow_schema: pa.Schema, spellings: _Spellings)
     if any(name in DECODED_COLUMNS for name in names):
         data = np.frombuffer(raw.buffer, np.uint8)
         wanted = frozenset(names)
-        decoded = decode(data, raw.starts, raw.caplens, raw.dlts, wanted)
+        decoded = decode(data, raw.starts, raw.caplens, raw.dlts, wanted, raw.heads, raw.head_at)
         for name, column in decoded.columns.items():
             if name in wanted and not isinstance(column, NumberText):
                 arrays[name] = _array(column, _TYPES[name])
