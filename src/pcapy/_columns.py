@@ -198,7 +198,7 @@ class _Packets:
             copy[outside] = rest
         return copy
 
-    def rows(self, rows: Ints, offset: Ints, width: int) -> Bytes:
+    def rows(self, rows: Ints, offset: Offset, width: int) -> Bytes:
         """``width`` bytes of each packet of ``rows`` (whose bytes are all captured) at its
         ``offset`` (one per row), as a (len(rows), width) array."""
         base = self.starts[rows] + offset
@@ -299,7 +299,7 @@ def decode(buffer: Bytes, starts: Ints, caplens: Ints, dlts: Ints,
 @dataclass
 class _Link:
     ethertype: Ints  # -1 where unknown
-    offset: Ints  # where the network header starts
+    offset: Offset  # where the network header starts
     known: Bools  # whether ethertype/offset mean anything
 
 
@@ -307,7 +307,7 @@ def _link_layer(packets: _Packets, dlts: Ints, out: Decoded) -> _Link:
     n = len(dlts)
     present = _present(dlts)
     ethertype = np.full(n, -1, np.int64)
-    offset = np.zeros(n, np.int64)
+    offset: Offset = 0  # one number while every packet has it (one link type, no tags)
     ethernet = _rows_of(dlts, present, DLT_EN10MB)
     if out.wants("eth_src", "eth_dst"):
         _ethernet_addresses(packets, ethernet, out)
@@ -322,7 +322,7 @@ def _link_layer(packets: _Packets, dlts: Ints, out: Decoded) -> _Link:
         value, ok = packets.u16(at, mask)
         ok &= value >= 0x0600  # smaller: an 802.3 length (LLC), or an ARPHRD protocol
         ethertype = np.where(ok, value, ethertype)
-        offset = np.where(mask, size, offset)
+        offset = size if len(present) == 1 else np.where(mask, size, offset)
     tagged = ethertype >= 0
     ethertype, offset = _tags(packets, ethertype, offset, tagged, out)
     if not present.isdisjoint(_UNFRAMED_DLTS):
@@ -358,8 +358,8 @@ def _ethernet_addresses(packets: _Packets, ethernet: Optional[Bools], out: Decod
         out.columns[name] = NumberText((high << 32) | low, ok, "mac")
 
 
-def _tags(packets: _Packets, ethertype: Ints, offset: Ints, framed: Bools,
-          out: Decoded) -> tuple[Ints, Ints]:
+def _tags(packets: _Packets, ethertype: Ints, offset: Offset, framed: Bools,
+          out: Decoded) -> tuple[Ints, Offset]:
     """802.1Q/802.1ad tags, MPLS label stacks and PPPoE sessions after a link header."""
     if not (ethertype >= _LOWEST_TAG).any():  # none of them: no pass over the batch for each
         if out.wants("vlan"):
@@ -393,7 +393,7 @@ def _vlan_lists(ids: npt.NDArray[np.uint16], counts: Ints, framed: Bools) -> Lis
     return ListColumn(offsets, values.astype(np.uint16), framed)
 
 
-def _mpls(packets: _Packets, ethertype: Ints, offset: Ints) -> tuple[Ints, Ints]:
+def _mpls(packets: _Packets, ethertype: Ints, offset: Offset) -> tuple[Ints, Offset]:
     labelled = np.isin(ethertype, _MPLS)
     if not labelled.any():
         return ethertype, offset
@@ -411,7 +411,7 @@ def _mpls(packets: _Packets, ethertype: Ints, offset: Ints) -> tuple[Ints, Ints]
     return np.where(np.isin(ethertype, _MPLS), np.where(ok, guess, -1), ethertype), offset
 
 
-def _pppoe(packets: _Packets, ethertype: Ints, offset: Ints) -> tuple[Ints, Ints]:
+def _pppoe(packets: _Packets, ethertype: Ints, offset: Offset) -> tuple[Ints, Offset]:
     session = ethertype == _PPPOE_SESSION
     if not session.any():
         return ethertype, offset
@@ -423,7 +423,7 @@ def _pppoe(packets: _Packets, ethertype: Ints, offset: Ints) -> tuple[Ints, Ints
 
 
 def _raw_and_loopback(packets: _Packets, dlts: Ints, ethertype: Ints,
-                      offset: Ints) -> tuple[Ints, Ints]:
+                      offset: Offset) -> tuple[Ints, Offset]:
     raw = np.isin(dlts, _RAW_DLTS)
     nibble, ok = packets.u8(0, raw)
     by_version = np.where(nibble >> 4 == 4, ETHERTYPE_IPV4,
@@ -461,12 +461,13 @@ def _network_layer(packets: _Packets, link: _Link, out: Decoded) -> _Network:
     # (most batches have fewer), written over them.
     ttl, protocol, src, dst, fragment, offset, payload = _ipv4(packets, link.offset, ipv4, first)
     rows = np.flatnonzero(ipv6)
-    hops6, protocol6, src6, dst6, *rest6 = _ipv6(packets.subset(rows), link.offset[rows],
+    at6 = link.offset if isinstance(link.offset, int) else link.offset[rows]
+    hops6, protocol6, src6, dst6, *rest6 = _ipv6(packets.subset(rows), at6,
                                                  np.ones(len(rows), np.bool_))
     for (values, valid), (values6, valid6) in ((ttl, hops6), (protocol, protocol6)):
         values[rows], valid[rows] = values6, valid6
-    for values, values6 in zip((fragment, offset, payload), rest6):
-        values[rows] = values6
+    fragment6, offset6, payload6 = rest6
+    fragment[rows], offset[rows], payload[rows] = fragment6, offset6, payload6
     is_ip = ipv4 | ipv6
     out.columns["ip_version"] = Column(np.where(ipv4, 4, 6).astype(np.uint8), is_ip)
     out.columns["ttl"] = Column(ttl[0].astype(np.uint8), ttl[1])
@@ -483,7 +484,7 @@ _Address = tuple[Bytes, Bools]
 _Address4 = tuple[Ints, Bools]
 
 
-def _ipv4(packets: _Packets, at: Ints, ipv4: Bools,
+def _ipv4(packets: _Packets, at: Offset, ipv4: Bools,
           first: Ints) -> tuple[_Field, _Field, _Address4, _Address4, Ints, Ints, Ints]:
     header_length = (first & 15) * 4
     header = packets.header(at, ipv4, 20)
@@ -499,10 +500,10 @@ def _ipv4(packets: _Packets, at: Ints, ipv4: Bools,
     return ttl, protocol, src, dst, state, at + header_length, payload
 
 
-_IPv6 = tuple[_Field, _Field, _Address, _Address, Ints, Ints, Ints]
+_IPv6 = tuple[_Field, _Field, _Address, _Address, Ints, Offset, Ints]
 
 
-def _ipv6(packets: _Packets, at: Ints, ipv6: Bools) -> _IPv6:
+def _ipv6(packets: _Packets, at: Offset, ipv6: Bools) -> _IPv6:
     """(hop limit, protocol, source, destination, fragment state, transport offset, payload
     length) of IPv6 headers at ``at``, where ``ipv6``."""
     header = packets.header(at, ipv6, 40)
@@ -511,8 +512,8 @@ def _ipv6(packets: _Packets, at: Ints, ipv6: Bools) -> _IPv6:
     src = _ipv6_address(packets, header, at, 8, ipv6)
     dst = _ipv6_address(packets, header, at, 24, ipv6)
     protocol, ok = header.u8(6, ipv6)
-    offset = at + 40
-    state = np.zeros(len(at), np.int64)
+    offset: Offset = at + 40
+    state = np.zeros(len(ipv6), np.int64)
     for _ in range(_MAX_EXTENSIONS):
         skipped = ok & _equals_any(protocol, _IPV6_SKIPPED)
         fragment = ok & (protocol == _IPV6_FRAGMENT)
@@ -542,7 +543,7 @@ def _equals_any(values: Ints, choices: tuple[int, ...]) -> Bools:
     return found
 
 
-def _ipv6_address(packets: _Packets, header: _Header, at: Ints, place: int,
+def _ipv6_address(packets: _Packets, header: _Header, at: Offset, place: int,
                   ipv6: Bools) -> _Address:
     """The 16 bytes at ``place`` of the IPv6 headers, only of the packets that have them all:
     (a (k, 16) array, where they are)."""
@@ -550,7 +551,7 @@ def _ipv6_address(packets: _Packets, header: _Header, at: Ints, place: int,
     rows = np.flatnonzero(ok)
     if header.copy is not None:
         return np.ascontiguousarray(header.copy[rows, place:place + 16]), ok
-    return packets.rows(rows, at[rows] + place, 16), ok
+    return packets.rows(rows, (at if isinstance(at, int) else at[rows]) + place, 16), ok
 
 
 def _addresses(v4: _Address4, v6: _Address, rows6: Ints, ipv4: Bools) -> NumberText:
