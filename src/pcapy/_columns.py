@@ -370,7 +370,7 @@ def _tags(packets: _Packets, ethertype: Ints, offset: Offset, framed: Bools,
     ids = np.zeros((n, _MAX_TAGS), np.uint16)
     counts = np.zeros(n, np.int64)
     for level in range(_MAX_TAGS):
-        tagged = np.isin(ethertype, _VLAN_TPIDS)
+        tagged = _equals_any(ethertype, _VLAN_TPIDS)
         if not tagged.any():
             break
         tci, ok = packets.u16(offset, tagged)
@@ -394,7 +394,7 @@ def _vlan_lists(ids: npt.NDArray[np.uint16], counts: Ints, framed: Bools) -> Lis
 
 
 def _mpls(packets: _Packets, ethertype: Ints, offset: Offset) -> tuple[Ints, Offset]:
-    labelled = np.isin(ethertype, _MPLS)
+    labelled = _equals_any(ethertype, _MPLS)
     if not labelled.any():
         return ethertype, offset
     open_stack = labelled.copy()
@@ -408,7 +408,7 @@ def _mpls(packets: _Packets, ethertype: Ints, offset: Offset) -> tuple[Ints, Off
     guess = np.where(nibble >> 4 == 4, ETHERTYPE_IPV4,
                      np.where(nibble >> 4 == 6, ETHERTYPE_IPV6, -1))
     # The ethertype column keeps saying MPLS; the network layer follows the guess.
-    return np.where(np.isin(ethertype, _MPLS), np.where(ok, guess, -1), ethertype), offset
+    return np.where(_equals_any(ethertype, _MPLS), np.where(ok, guess, -1), ethertype), offset
 
 
 def _pppoe(packets: _Packets, ethertype: Ints, offset: Offset) -> tuple[Ints, Offset]:
@@ -424,7 +424,7 @@ def _pppoe(packets: _Packets, ethertype: Ints, offset: Offset) -> tuple[Ints, Of
 
 def _raw_and_loopback(packets: _Packets, dlts: Ints, ethertype: Ints,
                       offset: Offset) -> tuple[Ints, Offset]:
-    raw = np.isin(dlts, _RAW_DLTS)
+    raw = _equals_any(dlts, _RAW_DLTS)
     nibble, ok = packets.u8(0, raw)
     by_version = np.where(nibble >> 4 == 4, ETHERTYPE_IPV4,
                           np.where(nibble >> 4 == 6, ETHERTYPE_IPV6, -1))
@@ -437,7 +437,7 @@ def _raw_and_loopback(packets: _Packets, dlts: Ints, ethertype: Ints,
     # DLT_NULL is in the capturing host's byte order: the family is the small one of the two.
     family = np.where(null & (little < 0x10000), little, big)
     family_type = np.where(family == _BSD_AF_INET, ETHERTYPE_IPV4,
-                           np.where(np.isin(family, _BSD_AF_INET6), ETHERTYPE_IPV6, -1))
+                           np.where(_equals_any(family, _BSD_AF_INET6), ETHERTYPE_IPV6, -1))
     ethertype = np.where(null | loop, np.where(ok_big, family_type, -1), ethertype)
     offset = np.where(null | loop, 4, np.where(raw | (dlts == DLT_IPV4) | (dlts == DLT_IPV6),
                                                0, offset))
