@@ -23,7 +23,7 @@ and pandas.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +39,7 @@ from ._constants import (
     DLT_RAW,
 )
 
-Ints = npt.NDArray[np.int64]
+Ints = npt.NDArray[np.signedinteger[Any]]  # int32 for fields of 8 and 16 bits, else int64
 Bools = npt.NDArray[np.bool_]
 Bytes = npt.NDArray[np.uint8]
 
@@ -240,7 +240,7 @@ class _Header:
                 copy = _copy_out(self.packets.buffer, np.where(ok, base, 0), width)
         assert copy is not None  # valid fields, and index 0, lie in the buffer
         field = copy[:, place:place + width].view(f"{order}u{width}")[:, 0]
-        return field.astype(np.int64), ok
+        return field.astype(np.int64 if width > 2 else np.int32), ok
 
     def u8(self, at: int, ok: Bools) -> tuple[Ints, Bools]:
         return self.read(at, 1, ok)
@@ -306,7 +306,7 @@ class _Link:
 def _link_layer(packets: _Packets, dlts: Ints, out: Decoded) -> _Link:
     n = len(dlts)
     present = _present(dlts)
-    ethertype = np.full(n, -1, np.int64)
+    ethertype = np.full(n, -1, np.int32)
     offset: Offset = 0  # one number while every packet has it (one link type, no tags)
     ethernet = _rows_of(dlts, present, DLT_EN10MB)
     if out.wants("eth_src", "eth_dst"):
@@ -355,7 +355,7 @@ def _ethernet_addresses(packets: _Packets, ethernet: Optional[Bools], out: Decod
         header = packets.header(at)
         high, ok = header.u16(0, ethernet)
         low, ok = header.u32(2, ok)
-        out.columns[name] = NumberText((high << 32) | low, ok, "mac")
+        out.columns[name] = NumberText((high.astype(np.int64) << 32) | low, ok, "mac")
 
 
 def _tags(packets: _Packets, ethertype: Ints, offset: Offset, framed: Bools,
@@ -416,7 +416,7 @@ def _pppoe(packets: _Packets, ethertype: Ints, offset: Offset) -> tuple[Ints, Of
     if not session.any():
         return ethertype, offset
     protocol, ok = packets.u16(offset + 6, session)
-    inner = np.full(len(ethertype), -1, np.int64)
+    inner = np.full(len(ethertype), -1, np.int32)
     for ppp, ether in _PPP_TO_ETHERTYPE.items():
         inner = np.where(ok & (protocol == ppp), ether, inner)
     return np.where(session, inner, ethertype), np.where(session, offset + 8, offset)
@@ -513,7 +513,7 @@ def _ipv6(packets: _Packets, at: Offset, ipv6: Bools) -> _IPv6:
     dst = _ipv6_address(packets, header, at, 24, ipv6)
     protocol, ok = header.u8(6, ipv6)
     offset: Offset = at + 40
-    state = np.zeros(len(ipv6), np.int64)
+    state = np.zeros(len(ipv6), np.int32)
     for _ in range(_MAX_EXTENSIONS):
         skipped = ok & _equals_any(protocol, _IPV6_SKIPPED)
         fragment = ok & (protocol == _IPV6_FRAGMENT)
