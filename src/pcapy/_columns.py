@@ -327,7 +327,8 @@ def _link_layer(packets: _Packets, dlts: Ints, out: Decoded) -> _Link:
     ethertype, offset = _tags(packets, ethertype, offset, tagged, out)
     if not present.isdisjoint(_UNFRAMED_DLTS):
         ethertype, offset = _raw_and_loopback(packets, dlts, ethertype, offset)
-    out.columns["ethertype"] = Column(ethertype.astype(np.uint16), ethertype >= 0)
+    if out.wants("ethertype"):
+        out.columns["ethertype"] = Column(ethertype.astype(np.uint16), ethertype >= 0)
     return _Link(ethertype, offset, ethertype >= 0)
 
 
@@ -459,20 +460,25 @@ def _network_layer(packets: _Packets, link: _Link, out: Decoded) -> _Network:
     ipv6 = ok_first & (link.ethertype == ETHERTYPE_IPV6) & (version == 6)
     # IPv4 fields come for every row (valid on IPv4 rows); IPv6 ones for the IPv6 rows alone
     # (most batches have fewer), written over them.
-    ttl, protocol, src, dst, fragment, offset, payload = _ipv4(packets, link.offset, ipv4, first)
+    protocol, src, dst, fragment, offset, payload = _ipv4(packets, link.offset, ipv4, first)
     rows = np.flatnonzero(ipv6)
     at6 = link.offset if isinstance(link.offset, int) else link.offset[rows]
-    hops6, protocol6, src6, dst6, *rest6 = _ipv6(packets.subset(rows), at6,
-                                                 np.ones(len(rows), np.bool_))
-    for (values, valid), (values6, valid6) in ((ttl, hops6), (protocol, protocol6)):
-        values[rows], valid[rows] = values6, valid6
-    fragment6, offset6, payload6 = rest6
+    subset = packets.subset(rows)
+    protocol6, src6, dst6, fragment6, offset6, payload6 = _ipv6(subset, at6,
+                                                                np.ones(len(rows), np.bool_))
+    (values, valid), (values6, valid6) = protocol, protocol6
+    values[rows], valid[rows] = values6, valid6
     fragment[rows], offset[rows], payload[rows] = fragment6, offset6, payload6
     is_ip = ipv4 | ipv6
-    out.columns["ip_version"] = Column(np.where(ipv4, 4, 6).astype(np.uint8), is_ip)
-    out.columns["ttl"] = Column(ttl[0].astype(np.uint8), ttl[1])
+    if out.wants("ip_version"):
+        out.columns["ip_version"] = Column(np.where(ipv4, 4, 6).astype(np.uint8), is_ip)
+    if out.wants("ttl"):  # IPv4 TTL, IPv6 hop limit: the byte at 8 and 7
+        ttl, ok_ttl = packets.header(link.offset).u8(8, ipv4)
+        ttl[rows], ok_ttl[rows] = subset.header(at6).u8(7, np.ones(len(rows), np.bool_))
+        out.columns["ttl"] = Column(ttl.astype(np.uint8), ok_ttl)
     out.columns["ip_proto"] = Column(protocol[0].astype(np.uint8), protocol[1])
-    out.columns["ip_frag"] = Column(fragment != 0, is_ip)  # 0 whole, 1 first fragment, 2 later
+    if out.wants("ip_frag"):  # 0 whole, 1 first fragment, 2 later
+        out.columns["ip_frag"] = Column(fragment != 0, is_ip)
     out.columns["src"] = _addresses(src, src6, rows, ipv4)
     out.columns["dst"] = _addresses(dst, dst6, rows, ipv4)
     whole = is_ip & protocol[1] & (fragment != _LATER) & (payload >= 0)
@@ -485,30 +491,28 @@ _Address4 = tuple[Ints, Bools]
 
 
 def _ipv4(packets: _Packets, at: Offset, ipv4: Bools,
-          first: Ints) -> tuple[_Field, _Field, _Address4, _Address4, Ints, Ints, Ints]:
+          first: Ints) -> tuple[_Field, _Address4, _Address4, Ints, Ints, Ints]:
     header_length = (first & 15) * 4
     header = packets.header(at, ipv4, 20)
     total, ok_total = header.u16(2, ipv4)
     fragment, ok_fragment = header.u16(6, ipv4)
-    ttl = header.u8(8, ipv4)
     protocol = header.u8(9, ipv4)
     src = header.u32(12, ipv4)
     dst = header.u32(16, ipv4)
     state = np.where(~ok_fragment, 0, np.where(fragment & 0x1FFF != 0, _LATER,
                                                np.where(fragment & 0x2000 != 0, _FIRST, 0)))
     payload = np.where(ok_total & (total >= header_length), total - header_length, -1)
-    return ttl, protocol, src, dst, state, at + header_length, payload
+    return protocol, src, dst, state, at + header_length, payload
 
 
-_IPv6 = tuple[_Field, _Field, _Address, _Address, Ints, Offset, Ints]
+_IPv6 = tuple[_Field, _Address, _Address, Ints, Offset, Ints]
 
 
 def _ipv6(packets: _Packets, at: Offset, ipv6: Bools) -> _IPv6:
-    """(hop limit, protocol, source, destination, fragment state, transport offset, payload
-    length) of IPv6 headers at ``at``, where ``ipv6``."""
+    """(protocol, source, destination, fragment state, transport offset, payload length) of
+    IPv6 headers at ``at``, where ``ipv6``."""
     header = packets.header(at, ipv6, 40)
     length, ok_length = header.u16(4, ipv6)
-    hops = header.u8(7, ipv6)
     src = _ipv6_address(packets, header, at, 8, ipv6)
     dst = _ipv6_address(packets, header, at, 24, ipv6)
     protocol, ok = header.u8(6, ipv6)
@@ -532,7 +536,7 @@ def _ipv6(packets: _Packets, at: Offset, ipv6: Bools) -> _IPv6:
         ok = np.where(extension, moved, ok)
         offset = np.where(moved, offset + step, offset)
     payload = np.where(ok_length, length - (offset - at - 40), -1)
-    return hops, (protocol, ok), src, dst, state, offset, payload
+    return (protocol, ok), src, dst, state, offset, payload
 
 
 def _equals_any(values: Ints, choices: tuple[int, ...]) -> Bools:
@@ -572,6 +576,8 @@ def _transport_layer(packets: _Packets, network: _Network, out: Decoded) -> None
     dport, ok_dport = header.u16(2, ported)
     out.columns["sport"] = Column(sport.astype(np.uint16), ok_sport)
     out.columns["dport"] = Column(dport.astype(np.uint16), ok_dport)
+    if not out.wants("tcp_flags", "tcp_seq", "payload_len"):
+        return
     flags, ok_flags = header.u16(12, tcp)
     out.columns["tcp_flags"] = Column((flags & 0x0FFF).astype(np.uint16), ok_flags)
     if out.wants("tcp_seq"):
