@@ -218,44 +218,58 @@ _SHARED_DICTIONARIES = (("src", "dst"), ("eth_src", "eth_dst"))
 
 def _spelled(columns: list[NumberText], spellings: _Spellings) -> list[pa.Array]:
     """Dictionary arrays of the columns' text, sharing one dictionary in which each distinct
-    value of them all is spelled once."""
+    value of them all is spelled once.
+
+    The columns' own values (IPv4 or MAC addresses, one a row) are encoded in one pass over
+    all their rows, nulls kept, so each column's codes are a slice of the result; the IPv6
+    addresses of the rows that have them (``rest``) are encoded after them and written over
+    their rows.
+    """
     n = len(columns[0].valid)
-    indices = [np.zeros(n, np.int32) for _ in columns]
-    valids = [np.zeros(n, np.bool_) for _ in columns]
-    tables: list[pa.Array] = []
-    size = 0
-    parts: list[tuple[int, Optional[NumberText]]] = list(enumerate(columns))
-    while parts:  # each kind of value in turn: IPv4 addresses, then the IPv6 ones (``rest``)
-        kind = next((part.kind for _, part in parts if part is not None), "")
-        live = [(i, part) for i, part in parts if part is not None and part.valid.any()]
-        if live:
-            codes, table = _spell(kind, [part for _, part in live], spellings)
-            at = 0
-            for i, part in live:
-                count = len(part.numbers) if kind == "ipv6" else int(part.valid.sum())
-                indices[i][part.valid] = codes[at:at + count] + size
-                valids[i] |= part.valid
-                at += count
-            tables.append(table)
-            size += len(table)
-        parts = [(i, part.rest) for i, part in parts if part is not None and part.rest is not None]
-    dictionary = pa.concat_arrays(tables) if tables else pa.array([], pa.string())
+    codes, table = _spell_rows(columns, spellings)
+    indices = [codes[i * n:(i + 1) * n] for i in range(len(columns))]
+    valids = [column.valid for column in columns]
+    live = [(i, column.rest) for i, column in enumerate(columns)
+            if column.rest is not None and column.rest.valid.any()]
+    tables = [table]
+    if live:
+        codes6, table6 = _spell_ipv6([rest for _, rest in live], spellings)
+        at = 0
+        for i, rest in live:
+            count = len(rest.numbers)
+            indices[i] = np.array(indices[i])
+            indices[i][rest.valid] = codes6[at:at + count] + len(table)
+            valids[i] = valids[i] | rest.valid
+            at += count
+        tables.append(table6)
+    dictionary = pa.concat_arrays(tables)
     return [pa.DictionaryArray.from_arrays(_masked(codes, valid, pa.int32()), dictionary)
             for codes, valid in zip(indices, valids)]
 
 
-def _spell(kind: str, parts: list[NumberText], spellings: _Spellings) -> tuple[Any, pa.Array]:
-    """(codes, distinct spellings) of the valid values of ``parts`` one after another: one code
-    for each value, in order."""
-    if kind == "ipv6":
-        numbers = np.ascontiguousarray(np.concatenate([part.numbers for part in parts]))
-        values = pa.Array.from_buffers(pa.binary(16), len(numbers), [None, pa.py_buffer(numbers)])
-        encoded = values.dictionary_encode()
-        return encoded.indices.to_numpy(), spellings.ipv6(_fixed_size_values(encoded.dictionary))
-    numbers = np.concatenate([part.numbers[part.valid] for part in parts])
-    encoded = pa.array(numbers).dictionary_encode()
-    distinct = encoded.dictionary.to_numpy()
-    return encoded.indices.to_numpy(), spellings.numbers(kind, distinct)
+def _spell_rows(columns: list[NumberText], spellings: _Spellings) -> tuple[Any, pa.Array]:
+    """(a code for every row of the columns one after another, any where the row is not
+    valid; distinct spellings) of integer-valued columns (IPv4, MAC addresses)."""
+    numbers = np.concatenate([column.numbers for column in columns])
+    valid = np.concatenate([column.valid for column in columns])
+    if not valid.any():
+        return np.zeros(len(numbers), np.int32), pa.array([], pa.string())
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    values = pa.Array.from_buffers(pa.from_numpy_dtype(numbers.dtype), len(numbers),
+                                   [bitmap, pa.py_buffer(np.ascontiguousarray(numbers))])
+    encoded = values.dictionary_encode()
+    indices = encoded.indices
+    codes = np.frombuffer(indices.buffers()[1], np.int32, len(indices), indices.offset * 4)
+    return codes, spellings.numbers(columns[0].kind, encoded.dictionary.to_numpy())
+
+
+def _spell_ipv6(parts: list[NumberText], spellings: _Spellings) -> tuple[Any, pa.Array]:
+    """(codes, distinct spellings) of the IPv6 addresses of ``parts`` one after another: one
+    code for each address, in order."""
+    numbers = np.ascontiguousarray(np.concatenate([part.numbers for part in parts]))
+    values = pa.Array.from_buffers(pa.binary(16), len(numbers), [None, pa.py_buffer(numbers)])
+    encoded = values.dictionary_encode()
+    return encoded.indices.to_numpy(), spellings.ipv6(_fixed_size_values(encoded.dictionary))
 
 
 def _fixed_size_values(array: pa.Array) -> list[bytes]:
