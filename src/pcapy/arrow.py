@@ -32,8 +32,9 @@ tcp_seq            uint32                    the raw TCP sequence number
 payload_len        uint32                    bytes after the TCP/UDP header (or IP header)
 =================  ========================  ===============================================
 
-Addresses are text, kept as dictionaries (each distinct address is stored once per batch):
-DuckDB, Polars and pandas compare them with string literals and print them as they read.
+Addresses are text, kept as dictionaries: in each batch ``src`` and ``dst`` (and ``eth_src`` and
+``eth_dst``) share one dictionary, in which each distinct address is stored once. DuckDB,
+Polars and pandas compare them with string literals and print them as they read.
 The schema metadata holds, under ``b"pcapy"``, the file's header as JSON (classic pcap: magic,
 version, snapshot length, link-type field...; pcapng: sections and the interfaces known when
 ``to_arrow`` was called).
