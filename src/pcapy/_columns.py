@@ -184,7 +184,7 @@ class _Packets:
             place = int(offset)
             if place + span <= PREFIX:
                 return self.prefix[:, place:place + span]
-            return _copy_out(self.buffer, np.where(ok, self.starts + place, 0), span)
+            offset = np.full(n, place)
         first = int(offset[ok.argmax()]) if n else 0
         if first + span <= PREFIX and ((offset == first) | ~ok).all():  # one place for all
             return self.prefix[:, first:first + span]
@@ -238,9 +238,6 @@ class _Header:
         copy, place = self.copy, at
         if copy is None:
             copy, place = self.packets.bytes_at(self.offset + at, width, ok), 0
-            if copy is None:  # valid fields lie in the buffer: gather them alone
-                base = self.packets.starts + self.offset + at
-                copy = _copy_out(self.packets.buffer, np.where(ok, base, 0), width)
         assert copy is not None  # valid fields, and index 0, lie in the buffer
         field = copy[:, place:place + width].view(f"{order}u{width}")[:, 0]
         return field.astype(np.int64 if width > 2 else np.int32), ok

@@ -12,6 +12,7 @@ import pytest
 import pcapy
 from helpers import NSEC_MAGIC, USEC_MAGIC, pcap_bytes
 from pcapy import _columns_scan
+from pcapy._savefile import _stream
 from tables.tables_helpers import serial_read, table_rows
 
 pytest.importorskip("pyarrow")
@@ -57,6 +58,19 @@ def test_rows_are_the_serial_read_in_both_byte_orders(tmp_path, order, magic, ba
     path.write_bytes(pcap_bytes(varied_records(300, seed=batch_size), order=order, magic=magic))
     expected, error = serial_read(path)
     assert error is None and len(expected) == 300
+    assert rows_and_error(path, batch_size) == (expected, None)
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("batch_size", [7, 65536])
+def test_records_across_many_blocks_after_the_first_chunk(tmp_path, batch_size):
+    # The engine's first chunk (256 KiB) joins the first block: past it, blocks of 1-4 KiB
+    # (growing with the batch) end inside records again and again.
+    path = tmp_path / "long.pcap"
+    path.write_bytes(pcap_bytes(varied_records(14000, seed=batch_size)))
+    assert path.stat().st_size > 2 * _stream.CHUNK_SIZE
+    expected, error = serial_read(path)
+    assert error is None and len(expected) == 14000
     assert rows_and_error(path, batch_size) == (expected, None)
 
 
