@@ -7,8 +7,9 @@ Two producers:
 
 - ``pcap_batches``: classic pcap files read by the savefile engine without a filter. It takes over
   the engine's cursor, reads the stream in large blocks, and walks the records of a block with
-  one ``unpack_from`` per record to collect their offsets; the record headers are then gathered
-  with numpy, in one gather. A record the fast walk must not handle (longer than the snapshot
+  one ``unpack_from`` per record to collect their offsets; each record's header and its
+  packet's first bytes (``heads``, which the decoder reads too) are then copied out with numpy,
+  in one gather. A record the fast walk must not handle (longer than the snapshot
   length, a truncated end) goes to the engine's own careful reader, so clipping and errors are
   libpcap's.
 - ``packet_batches``: any Reader (pcapng, filters, live captures), packet by packet through the
