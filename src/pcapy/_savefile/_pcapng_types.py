@@ -855,11 +855,9 @@ class InterfaceList(Sequence[Interface]):
         return self._all()[index]
 
     def __iter__(self) -> Iterator[Interface]:
+        made = self._all()  # the same list each time, appended to under the lock
         index = 0
-        while True:
-            made = self._all()
-            if index >= len(made):
-                return
+        while index < len(made) or index < len(self._all()):  # made past the end: read on
             yield made[index]
             index += 1
 
