@@ -61,6 +61,22 @@ def test_query_answers_sql():
     assert bad.returncode == 1 and bad.stderr.startswith(b"pcapy: query: ")
 
 
+@pytest.mark.parametrize("command", ["query", "convert"])
+def test_a_damaged_file_is_one_line_of_error_not_a_traceback(tmp_path, command):
+    # DuckDB reads the packets: what the stream raised comes back inside a DuckDB error whose
+    # text holds a Python traceback; the command reports the file's own error instead.
+    if command == "query":
+        pytest.importorskip("duckdb")
+    damaged = CORPUS / "broken" / "aoe-oobr-1.pcap"
+    args = (["query", str(damaged), "select count(*) from packets"] if command == "query"
+            else ["convert", str(damaged), "-o", str(tmp_path / "x.parquet")])
+    result = pcapy_cmd(*args)
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        "pcapy: truncated dump file; tried to read 8704 captured bytes, only got 1114\n")
+    assert result.stdout == b""
+
+
 def test_query_without_duckdb_names_the_extra():
     code = ("import sys; sys.modules['duckdb'] = None\nfrom pcapy._cli import main\n"
             f"sys.exit(main(['query', {str(EXAMPLE)!r}, 'select 1']))")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
+
+import pcapy
 
 from ._args import Parser
 from ._common import PROG, CommandError
@@ -32,17 +34,33 @@ def run(argv: Sequence[str]) -> int:
         raise CommandError("give one or more capture files, then the SQL query")
     *files, sql = args.words
     duckdb = load("duckdb", "sql", "pcapy query")
+    pa = load("pyarrow", "arrow", "pcapy query")
     stream = packet_stream(files, None, True, args.expression, args.batch_size)
+    failures: list[Exception] = []
     connection = duckdb.connect()
-    connection.register("packets", stream)
+    connection.register("packets", pa.RecordBatchReader.from_batches(
+        stream.schema, _noting_failure(stream, failures)))
     try:
         relation = connection.sql(sql)
+        if relation is None:
+            return 0
+        columns, rows = relation.columns, relation.fetchall()
     except duckdb.Error as err:
+        if failures:  # reading the files failed: their error, not DuckDB's account of it
+            raise failures[0] from err
         raise CommandError(f"query: {err}") from err
-    if relation is None:
-        return 0
-    _print(relation.columns, relation.fetchall(), args.format)
+    _print(columns, rows, args.format)
     return 0
+
+
+def _noting_failure(stream: Any, failures: list[Exception]) -> Iterator[Any]:
+    """The stream's batches; what reading them raised is also kept in ``failures`` (DuckDB
+    reports it as an error of its own, a Python traceback in its text)."""
+    try:
+        yield from stream
+    except (pcapy.PcapError, OSError, ValueError) as err:
+        failures.append(err)
+        raise
 
 
 def _print(columns: list[str], rows: list[tuple[Any, ...]], form: str) -> None:
