@@ -73,15 +73,6 @@ class Column:
 
 
 @dataclass
-class TextColumn:
-    """A column of short strings as a dictionary: ``table[codes[i]]`` where ``valid[i]``."""
-
-    codes: Ints
-    valid: Bools
-    table: list[str]
-
-
-@dataclass
 class NumberText:
     """Values to be spelled as text, where ``valid``: ``kind`` ``"ipv4"`` or ``"mac"`` (integers,
     one a row), ``"ipv6"`` (a (k, 16) byte array: the rows where ``valid`` is true, in order).
