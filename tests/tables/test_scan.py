@@ -4,6 +4,8 @@ and errors for records it must not take (longer than the snapshot, cut short).""
 
 from __future__ import annotations
 
+import gzip
+import io
 import random
 import struct
 
@@ -43,10 +45,12 @@ def rows_and_error(path, batch_size):
     return rows, error
 
 
-@pytest.fixture
-def small_blocks(monkeypatch):
-    """Blocks of 1 KiB: every file of these tests spans many, and records cross their ends."""
+@pytest.fixture(params=[100, 1 << 20], ids=["pieces-100", "whole-blocks"])
+def small_blocks(monkeypatch, request):
+    """Blocks of 1 KiB: every file of these tests spans many, and records cross their ends;
+    read into in pieces of 100 bytes (records cross those too) or whole."""
     monkeypatch.setattr(_columns_scan, "BLOCK_SIZE", 1024)
+    monkeypatch.setattr(_columns_scan, "PIECE_SIZE", request.param)
 
 
 @pytest.mark.usefixtures("small_blocks")
@@ -75,9 +79,20 @@ def test_records_across_many_blocks_after_the_first_chunk(tmp_path, batch_size):
 
 
 @pytest.mark.usefixtures("small_blocks")
+def test_rows_are_the_serial_read_from_a_gzip_file(tmp_path):
+    # Not a plain file: the blocks are filled from the decompressed chunks, not readinto
+    path = tmp_path / "varied.pcap.gz"
+    path.write_bytes(gzip.compress(pcap_bytes(varied_records(500, seed=11))))
+    expected, error = serial_read(path)
+    assert error is None and len(expected) == 500
+    assert rows_and_error(path, 64) == (expected, None)
+
+
+@pytest.mark.usefixtures("small_blocks")
 @pytest.mark.parametrize("order", ["<", ">"])
 @pytest.mark.parametrize("where", [0, 1, 150, 299])
-def test_a_record_longer_than_the_snapshot_goes_the_careful_way(tmp_path, order, where):
+def test_a_record_longer_than_the_snapshot_is_clipped_as_libpcap_clips_it(tmp_path, order,
+                                                                           where):
     records = varied_records(300, seed=where)
     long = bytes(range(200))
     records[where] = (1_700_000_000, 5, long, 200)
@@ -99,15 +114,73 @@ def test_a_file_cut_short_gives_the_serial_rows_and_error(tmp_path, cut):
     assert rows_and_error(path, 9) == (expected, error)
 
 
-@pytest.mark.usefixtures("small_blocks")
-def test_a_damaged_caplen_mid_file_stops_where_the_serial_read_does(tmp_path):
+def test_records_longer_than_the_snapshot_cost_no_batch_each(tmp_path):
+    # Every record is clipped (the snapshot is 50 bytes): they stay in the walk, in full
+    # batches. (They went one by one to the careful reader, each with a copy of the rest of
+    # the block: 32,000 such records of 100 bytes took 135 s.)
+    records = [(1_700_000_000 + i, i, bytes([i % 251]) * (51 + i % 200), 400)
+               for i in range(3000)]
+    path = tmp_path / "clipped.pcap"
+    path.write_bytes(pcap_bytes(records, snaplen=50))
+    expected, error = serial_read(path)
+    assert error is None and len(expected) == 3000
+    assert all(row[2] == 50 for row in expected)
+    batches = list(pcapy.open_offline(path).to_arrow(batch_size=1000, columns=COLUMNS))
+    assert [batch.num_rows for batch in batches] == [1000, 1000, 1000]
+    assert table_rows(batches) == expected
+
+
+@pytest.mark.parametrize("block_size", [1024, _columns_scan.BLOCK_SIZE])
+@pytest.mark.parametrize("caplen", [0x7FFFFFF0, 262_145], ids=["past-the-end", "in-the-file"])
+def test_a_damaged_caplen_mid_file_stops_where_the_serial_read_does(tmp_path, monkeypatch,
+                                                                     caplen, block_size):
+    # 262,145 is one more than Ethernet's maximum. In a whole block that record lies wholly in
+    # the file (its bytes follow): the walk takes it and the batch is cut before it
+    monkeypatch.setattr(_columns_scan, "BLOCK_SIZE", block_size)
     data = bytearray(pcap_bytes(varied_records(200, seed=3)))
     position = 24
-    for _ in range(120):  # the 121st record's caplen becomes huge
+    for _ in range(120):  # the 121st record's caplen becomes too long
         position += 16 + struct.unpack_from("<I", data, position + 8)[0]
-    struct.pack_into("<I", data, position + 8, 0x7FFFFFF0)
+    struct.pack_into("<I", data, position + 8, caplen)
+    data += bytes(300_000)
     path = tmp_path / "damaged.pcap"
     path.write_bytes(bytes(data))
     expected, error = serial_read(path)
     assert len(expected) == 120 and error is not None
     assert rows_and_error(path, 16) == (expected, error)
+
+
+class Pausing(io.RawIOBase):
+    """A stream with nothing to give once, at ``pause``, then the rest: a capture still being
+    written, read faster than it is written."""
+
+    def __init__(self, data: bytes, pause: int) -> None:
+        self._data = io.BytesIO(data)
+        self._pause = pause
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        position = self._data.tell()
+        if position == self._pause:
+            self._pause = -1
+            return b""
+        if position < self._pause:
+            size = min(self._pause - position, size if size >= 0 else self._pause)
+        return self._data.read(size)
+
+    read1 = read
+
+
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("pause_in", [0, 1, 16, 50])
+def test_a_stream_that_ends_for_a_moment_ends_the_rows_where_the_serial_read_ends(pause_in):
+    # The stream gives nothing inside record 100 (or at its start): as for libpcap and the
+    # serial read, that is its end (a clean one, or a record cut short), for good
+    records = varied_records(200, seed=pause_in)
+    data = pcap_bytes(records)
+    pause = len(pcap_bytes(records[:100])) + min(pause_in, len(records[100][2]) + 15)
+    expected, error = serial_read(Pausing(data, pause))
+    assert len(expected) == 100 and (error is None) == (pause_in == 0)
+    assert rows_and_error(Pausing(data, pause), 64) == (expected, error)

@@ -21,7 +21,7 @@ class Cursor:
     never by copying the whole next chunk, which the loops then read in place.
     """
 
-    __slots__ = ("buffer", "chunks", "offset", "pending", "pending_start", "position")
+    __slots__ = ("buffer", "chunks", "ended", "offset", "pending", "pending_start", "position")
 
     def __init__(self, chunks: Iterator[bytes], buffer: bytes, offset: int = 0) -> None:
         self.chunks = chunks
@@ -30,11 +30,13 @@ class Cursor:
         self.position = 0
         self.pending: list[bytes] = []
         self.pending_start = 0
+        self.ended = False  # whether ``chunks`` has ended (the stream's end, found once, stays)
 
     def restart(self, chunks: Iterator[bytes], buffer: bytes, offset: int) -> None:
         """Go on from ``buffer`` (at file offset ``offset``), then ``chunks``."""
         self.chunks, self.buffer, self.offset, self.position = chunks, buffer, offset, 0
         self.pending, self.pending_start = [], 0
+        self.ended = False
 
     def unread(self) -> bytes:
         """Everything taken from the stream and not yet consumed, as one buffer (a copy)."""
@@ -51,6 +53,7 @@ class Cursor:
         """
         chunk = next(self.chunks, None)
         if chunk is None:
+            self.ended = True
             return False
         self.pending.append(chunk)
         return True
