@@ -170,6 +170,7 @@ class _Block:
         self.view[:self.filled] = memoryview(tail).cast("B")
         self.at_end = ended  # the stream gave nothing more
         self._stream = stream
+        self.sized = left is not None  # a plain file (a pipe's size is not known)
 
     def fill(self) -> bool:
         """Read the next piece; False if the block is full or the stream has ended."""
@@ -209,11 +210,13 @@ class _Block:
 def _walk_block(block: _Block, position: int, caplen_at: Any, hsize: int, room: int,
                 starts: list[int]) -> int:
     """``_scan`` the block from ``position``, reading a piece more each time the walk reaches
-    the end of what it holds, until ``room`` records are taken or the block is full."""
+    the end of what it holds, until ``room`` records are taken, the block is full, or, from a
+    stream of unknown size (a pipe), any are: what a capture still being written has given
+    goes out at once, not after a read that waits for more."""
     while True:
         position = _scan(block.view[:block.filled], position, caplen_at, hsize,
                          room - len(starts), starts)
-        if len(starts) >= room or not block.fill():
+        if len(starts) >= room or (starts and not block.sized) or not block.fill():
             return position
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import random
 import struct
+import threading
 
 import pytest
 
@@ -184,3 +186,50 @@ def test_a_stream_that_ends_for_a_moment_ends_the_rows_where_the_serial_read_end
     expected, error = serial_read(Pausing(data, pause))
     assert len(expected) == 100 and (error is None) == (pause_in == 0)
     assert rows_and_error(Pausing(data, pause), 64) == (expected, error)
+
+
+@pytest.mark.parametrize("way", ["fifo", "pipe"])
+def test_a_capture_still_being_written_comes_out_as_it_comes(tmp_path, way):
+    # The writer gives 120 records, then waits until the reader has had a batch: a walk that
+    # waited for a full block (or batch) before yielding would wait for ever (here: 60 s)
+    records = varied_records(300, seed=5)
+    data = pcap_bytes(records)
+    first = len(pcap_bytes(records[:120]))
+    whole = tmp_path / "whole.pcap"
+    whole.write_bytes(data)
+    expected, error = serial_read(whole)
+    assert error is None
+    go_on = threading.Event()
+    waited = []
+
+    def write(opener):
+        with opener() as stream:
+            stream.write(data[:first])
+            stream.flush()
+            waited.append(go_on.wait(60))
+            stream.write(data[first:])
+
+    if way == "fifo":  # a path pcapy opens: read with readinto
+        source = tmp_path / "capture.fifo"
+        os.mkfifo(source)
+        writer = threading.Thread(target=write, args=(lambda: open(source, "wb"),))
+    else:  # a file object
+        reading, writing = os.pipe()
+        source = os.fdopen(reading, "rb")
+        writer = threading.Thread(target=write, args=(lambda: os.fdopen(writing, "wb"),))
+    writer.start()
+    try:
+        reader = pcapy.open_offline(source)
+        batches = reader.to_arrow(batch_size=1000, columns=COLUMNS)
+        got = table_rows([batches.read_next_batch()])
+        go_on.set()
+        rest = table_rows(batches)
+        reader.close()
+    finally:
+        go_on.set()
+        writer.join(60)
+        if way == "pipe":
+            source.close()
+    assert waited == [True]
+    assert 0 < len(got) <= 120
+    assert got + rest == expected
