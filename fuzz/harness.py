@@ -1139,14 +1139,20 @@ def _touch_every_field(reader: pcapy.Reader) -> None:
                 repr(record)
 
 
-def _read_all_ways(file_bytes: bytes) -> tuple[int, int]:
-    """Packets by next() (touching options and metadata) and by next_batch()."""
+def _read_all_ways(file_bytes: bytes, tables: bool) -> tuple[int, ...]:
+    """Packets by next() (touching options and metadata), by next_batch() and, with
+    ``tables``, by to_arrow() (every column)."""
     counts = []
     reader: Optional[pcapy.Reader] = None
-    for batch in (False, True):
+    for way in ("next", "next_batch", "to_arrow")[:3 if tables else 2]:
+        batch = way == "next_batch"
         count = 0
         try:
             reader = open_reader(file_bytes)
+            if way == "to_arrow":
+                for rows in reader.to_arrow(batch_size=4096):
+                    count += rows.num_rows
+                continue
             while True:
                 if batch:
                     _buffer, meta = reader.next_batch(64)
@@ -1167,22 +1173,24 @@ def _read_all_ways(file_bytes: bytes) -> tuple[int, int]:
             pass
         reader = None  # before the next pass: one file's memory at a time
         counts.append(count)
-    return counts[0], counts[1]
+    return tuple(counts)
 
 
 def target_hostile(data: bytes) -> object:
     """(g) a structure-aware recipe (``structured.build``): floods of blocks, options and name
     records, huge blocks, gzip-wrapped or not, up to 16 MiB; read by ``next()`` and by
-    ``next_batch()``, every metadata field touched, within item 1's time and memory budget."""
+    ``next_batch()`` and, where pyarrow is installed, by ``to_arrow()``, every metadata field
+    touched, within item 1's time and memory budget."""
     import structured  # noqa: PLC0415 - fuzz/ is on the path wherever the harness is
 
+    tables = _tables_installed()
     file_bytes, size, largest = structured.build(data)
-    seconds = 2 * (BUDGET_CONSTANT + size / BUDGET_RATE)  # two passes
+    seconds = (3 if tables else 2) * (BUDGET_CONSTANT + size / BUDGET_RATE)  # a pass each way
     signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
     measured = _reset_peak_rss()
     before = _rss_kib("VmRSS")
     started = resource.getrusage(resource.RUSAGE_SELF)
-    by_next, by_batch = _read_all_ways(file_bytes)
+    by_next, by_batch, *by_table = _read_all_ways(file_bytes, tables)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     spent = (usage.ru_utime + usage.ru_stime) - (started.ru_utime + started.ru_stime)
     if spent > seconds:
@@ -1194,7 +1202,19 @@ def target_hostile(data: bytes) -> object:
                   f"(largest block {largest / _MIB:.1f} MiB)")
     if by_batch > by_next:
         _fail(f"next_batch() gave {by_batch} packets, next() {by_next}")
+    if by_table and by_table[0] != by_next:
+        _fail(f"to_arrow() gave {by_table[0]} rows, next() {by_next} packets")
     return by_next.bit_length(), size.bit_length()
+
+
+def _tables_installed() -> bool:
+    """Whether to_arrow() can run (the arrow extra); imported here, before any input's memory
+    is measured."""
+    try:
+        import pcapy.arrow  # noqa: F401, PLC0415 - the optional extra
+    except ImportError:
+        return False
+    return True
 
 
 TARGETS: dict[str, Callable[[bytes], object]] = {

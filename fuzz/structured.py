@@ -1,11 +1,13 @@
-"""Structure-aware pcapng inputs for the ``hostile`` fuzz target: floods and huge blocks.
+"""Structure-aware inputs for the ``hostile`` fuzz target: floods and huge blocks (pcapng), and
+floods of classic pcap records.
 
 A mutated byte string is a recipe, not a file: its first bytes choose a shape (a flood of one
 block type, a flood of options in one block, a flood of name records, one huge block, a mix of
-every block type), its size (up to ``MAX_SIZE``, 16 MiB decompressed) and whether the file is
-gzip-wrapped; the rest supplies option codes, lengths and filler. So a few bytes of input
-reach the costs that byte-level mutation of a 64 KiB file never reaches (issue 12 item 8), and
-every input is a well-framed file that gets past the first blocks.
+every block type, a flood of classic pcap records of one length), its size (up to
+``MAX_SIZE``, 16 MiB decompressed) and whether the file is gzip-wrapped; the rest supplies
+option codes, lengths and filler. So a few bytes of input reach the costs that byte-level
+mutation of a 64 KiB file never reaches (issue 12 item 8), and every input is a well-framed
+file that gets past the first blocks.
 """
 
 from __future__ import annotations
@@ -163,7 +165,21 @@ def _mix(recipe: Recipe, size: int) -> Iterator[bytes]:
         yield item
 
 
-_SHAPES = (_flood, _option_flood, _record_flood, _huge_block, _mix)
+def _classic_records(recipe: Recipe, size: int) -> Iterator[bytes]:
+    """A flood of classic pcap records of one captured length (the file header is
+    ``classic_header``'s): with a small snapshot length, each is clipped as it is read."""
+    caplen = recipe.word() % 2048
+    item = struct.pack("<IIII", 1_700_000_000, 0, caplen, caplen) + recipe.rest(caplen).ljust(
+        caplen, b"\0")
+    yield from _repeat(item, size)
+
+
+def classic_header(recipe: Recipe) -> bytes:
+    snaplen = recipe.word() % 1024  # 0: the link type's maximum
+    return struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, 1)
+
+
+_SHAPES = (_flood, _option_flood, _record_flood, _huge_block, _mix, _classic_records)
 
 #: Recipes for the inputs of issue 12 (regression seeds of the ``hostile`` target): shape, flags
 #: (1 gzip, 2 if_tsresol, 4 a packet at the end), log2 of the size, then the shape's own bytes.
@@ -178,6 +194,11 @@ RECIPES = {
     "custom_flood": bytes([0, 5, 24, 5, 0]),
     "huge_custom": bytes([3, 5, 24, 7, 0, 0, 0, 0]),
     "mix": bytes([4, 6, 12]) + bytes(range(256)) * 4,
+    # 8 MiB of 100-byte records, each longer than the snapshot length (50 bytes)
+    "clipped_records": bytes([5, 0, 23, 50, 0, 100, 0]),
+    # an Enhanced Packet Block whose options end in an opt_endofopt of length 3, then another
+    "bad_packet_options": bytes([4, 0, 12, 2, 1, 0, 3, 0x61, 0x62, 0x63, 0, 4, 1, 2, 3, 4,
+                                 2, 0, 0, 4, 5, 6, 7, 8]),
 }
 
 
@@ -189,9 +210,12 @@ def build(data: bytes) -> tuple[bytes, int, int]:
     flags = recipe.byte()
     limit = min(MAX_SIZE, int(os.environ.get("PCAPY_FUZZ_MAX_SIZE", MAX_SIZE)))
     size = min(limit, 1 << (recipe.byte() % 25))
-    head = section() + interface(options=option(9, b"\x06") if flags & 2 else b"")
+    if shape is _classic_records:
+        head, tail = classic_header(recipe), b""
+    else:
+        head = section() + interface(options=option(9, b"\x06") if flags & 2 else b"")
+        tail = packet() if flags & 4 else b""
     body = b"".join(shape(recipe, size))
-    tail = packet() if flags & 4 else b""
     raw = head + body + tail
     largest = max(len(head), len(body) if shape is not _flood and shape is not _mix else 65536)
     if flags & 1:

@@ -158,7 +158,8 @@ def test_state_file_is_not_overwritten(tmp_path: Path):
     assert (tmp_path / "taken.json").read_text() == "{}"
 
 
-@pytest.mark.parametrize("name", ["idb_flood", "nrb_records", "huge_custom", "mix"])
+@pytest.mark.parametrize("name", ["idb_flood", "nrb_records", "huge_custom", "mix", "clipped_records",
+                                  "bad_packet_options"])
 def test_hostile_recipes_stay_within_budget(harness, name: str):
     sys.path.insert(0, str(FUZZ))
     try:

@@ -29,6 +29,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from ._columns import PREFIX, Bytes, Ints, rows_at
+from ._errors import SavefileError
 from ._savefile import SavefileSource
 from ._savefile._linktype import max_snaplen_for_dlt
 from ._savefile._pcap import PcapRecordStream
@@ -342,11 +343,25 @@ def packets_batch(chunk: list[Any], dlt: int, *, pcapng: bool = False) -> RawBat
 
 def _pcapng_facts(batch: RawBatch, chunk: list[Any]) -> None:
     interfaces = [hdr.interface for hdr, _ in chunk]
-    options = [hdr.options for hdr, _ in chunk]
+    options = [_flags_and_comment(hdr) for hdr, _ in chunk]
     batch.interface_ids = np.fromiter(
         (-1 if i is None else i.id for i in interfaces), np.int64, len(chunk))
     batch.dlts = np.fromiter(
         (batch.dlts[0] if i is None else i.dlt for i in interfaces), np.int64, len(chunk))
     batch.interface_names = [None if i is None else i.name for i in interfaces]
-    batch.flags = [None if o is None else o.flags for o in options]
-    batch.comments = [o.comments[0] if o is not None and o.comments else None for o in options]
+    batch.flags = [flags for flags, _ in options]
+    batch.comments = [comment for _, comment in options]
+
+
+def _flags_and_comment(hdr: Any) -> tuple[Optional[int], Optional[str]]:
+    """The packet's flags and first comment; None for each it lacks, and for both where its
+    options cannot be read: a malformed option does not stop libpcap (which does not read
+    options) or ``next()`` from giving the packet (its options raise when asked for), so it
+    does not stop the rows either."""
+    options = hdr.options
+    if options is None:
+        return None, None
+    try:
+        return options.flags, options.comments[0] if options.comments else None
+    except SavefileError:
+        return None, None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 
 import pytest
 
 import pcapy
-from helpers import pcap_bytes, sample_records
+from helpers import pcap_bytes, pcapng_block, pcapng_option, sample_records
 from pcapy import arrow
 from tables.tables_helpers import CORPUS, corpus_paths, serial_read, table_rows
 
@@ -146,3 +147,28 @@ def test_missing_pyarrow_names_the_extra(tmp_path):
             "try:\n    r.to_arrow()\nexcept ModuleNotFoundError as e:\n    print(e)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "pip install 'pcapy-cffi[arrow]'" in result.stdout, result.stderr
+
+
+def test_a_packet_whose_options_cannot_be_read_is_a_row_with_null_flags_and_comment(tmp_path):
+    # libpcap does not read a packet's options, and next() gives the packet (its options raise
+    # when asked for): the rows are every packet, that one's flags and comment null
+    def packet(options: bytes) -> bytes:
+        body = struct.pack("<IIIII", 0, 0, 1, 4, 4) + b"abcd" + options
+        return pcapng_block(6, body)
+
+    good = pcapng_option(2, struct.pack("<I", 1)) + pcapng_option(1, b"hi") + bytes(4)
+    broken = pcapng_option(2, struct.pack("<I", 2)) + struct.pack("<HH", 0, 3) + bytes(4)
+    path = tmp_path / "options.pcapng"
+    path.write_bytes(pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+                     + pcapng_block(1, struct.pack("<HHI", 1, 0, 0))
+                     + packet(good) + packet(broken) + packet(good))
+    expected, error = serial_read(path)
+    assert error is None and len(expected) == 3
+    reader = pcapy.open_offline(path)
+    with pytest.raises(pcapy.PcapError, match="opt_endofopt"):
+        [hdr.options.flags for hdr, _ in reader]
+    table = pcapy.open_offline(path).to_arrow(
+        columns=["ts", "data", "flags", "comment"]).read_all()
+    assert table.column("data").to_pylist() == [b"abcd"] * 3
+    assert table.column("flags").to_pylist() == [1, None, 1]
+    assert table.column("comment").to_pylist() == ["hi", None, "hi"]
