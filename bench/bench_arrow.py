@@ -14,6 +14,12 @@ linktype, src, dst, sport, dport, ip_proto), in one run, each in its own process
 Targets (issue 15): >= 5x (a), >= 20x (b), >= 1.0x (c). Then peak RSS of ours for two batch
 sizes (bounded by the batch, not the file). Reports; asserts nothing. Uses bench/run.py's venvs
 and capture generator.
+
+Ours and (c) take about half a second each, (a) and (b) 20 s and 80 s: on a VM whose speed
+drifts by a third from one minute to the next, three samples of a half-second run say little.
+So in each round ours and (c) run ``--pairs`` times, one right after the other, and the ratio
+of (c) is also given as the median of the ratios within those adjacent pairs (the drift
+cancels within a pair). Each implementation's table row is its median over all its runs.
 """
 
 from __future__ import annotations
@@ -136,17 +142,35 @@ def cpu_model() -> str:
     return f"unknown ({os.cpu_count()} CPUs)"
 
 
-def measure_all(path: Path, pythons: dict[str, tuple[Path, str | None]]) -> dict[str, dict]:
+def measure_all(path: Path, pythons: dict[str, tuple[Path, str | None]],
+                pairs: int) -> dict[str, list[dict]]:
+    """One round: each implementation's runs (ours and (c) ``pairs`` times, alternating)."""
     ng, ng_problem = pythons["pcapy-ng-dpkt"]
     libpcap, libpcap_problem = pythons["python-libpcap"]
+    ours, bare = [], []
+    for _ in range(pairs):
+        ours.append(measure(sys.executable, OURS, str(path), "65536"))
+        bare.append(measure(str(libpcap), PYTHON_LIBPCAP, str(path))
+                    if libpcap_problem is None else {"error": libpcap_problem})
     return {
-        "ours": measure(sys.executable, OURS, str(path), "65536"),
-        "(a) pcapy-ng + dpkt": (measure(str(ng), PCAPY_NG_DPKT, str(path))
-                                if ng_problem is None else {"error": ng_problem}),
-        "(b) tshark -T fields": measure_tshark(path),
-        "(c) python-libpcap next()": (measure(str(libpcap), PYTHON_LIBPCAP, str(path))
-                                      if libpcap_problem is None else {"error": libpcap_problem}),
+        "ours": ours,
+        "(a) pcapy-ng + dpkt": [measure(str(ng), PCAPY_NG_DPKT, str(path))
+                                if ng_problem is None else {"error": ng_problem}],
+        "(b) tshark -T fields": [measure_tshark(path)],
+        "(c) python-libpcap next()": bare,
     }
+
+
+def paired_ratio(rounds: list[dict[str, list[dict]]]) -> str:
+    """The median over adjacent (ours, (c)) runs of (c)'s CPU time over ours, and the range."""
+    ratios = sorted(bare["cpu"] / ours["cpu"]
+                    for round_ in rounds
+                    for ours, bare in zip(round_["ours"], round_["(c) python-libpcap next()"])
+                    if "cpu" in ours and "cpu" in bare)
+    if not ratios:
+        return "n/a"
+    return (f"{ratios[len(ratios) // 2]:.2f}x over {len(ratios)} adjacent pairs "
+            f"(range {ratios[0]:.2f}-{ratios[-1]:.2f})")
 
 
 def main() -> None:
@@ -154,6 +178,8 @@ def main() -> None:
     parser.add_argument("--packets", type=int, default=1_000_000)
     parser.add_argument("--file", type=Path, help="a classic pcap file (default: generated)")
     parser.add_argument("--reps", type=int, default=1, help="rounds (medians are reported)")
+    parser.add_argument("--pairs", type=int, default=5,
+                        help="runs of ours and of (c), alternating, in each round")
     parser.add_argument("--venvs", type=Path, action="append", default=[],
                         help="a folder of peer venvs already built (another checkout's "
                              "bench/.venvs), looked in first, read only")
@@ -170,10 +196,12 @@ def main() -> None:
                                              capture_output=True, check=False).returncode:
         subprocess.run([str(ng), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                         "dpkt"], check=False)
-    rounds = [measure_all(path, pythons) for _ in range(args.reps)]
-    results = {name: _median([r[name] for r in rounds], packets) for name in rounds[0]}
-    print(f"{path.name}: {packets:,} packets; CPU {cpu_model()}; {args.reps} round(s), "
-          f"medians; load average {run.load_avg()}")
+    rounds = [measure_all(path, pythons, args.pairs) for _ in range(args.reps)]
+    results = {name: _median([run_ for r in rounds for run_ in r[name]], packets)
+               for name in rounds[0]}
+    print(f"{path.name}: {packets:,} packets; CPU {cpu_model()}; {args.reps} round(s) "
+          f"({args.pairs} runs of ours and (c) in each), medians; load average "
+          f"{run.load_avg()}")
     print("| implementation | packets/s (wall) | packets/s (CPU) | ours / it (CPU) |")
     print("|---|---|---|---|")
     ours_cpu = results["ours"].get("cpu")
@@ -184,6 +212,7 @@ def main() -> None:
         share = f"{result['cpu'] / ours_cpu:.2f}x" if ours_cpu else ""
         print(f"| {name} | {packets / result['wall']:,.0f} | {packets / result['cpu']:,.0f} "
               f"| {share} |")
+    print(f"\n(c) / ours, CPU, within adjacent runs: {paired_ratio(rounds)}")
     print("\nPeak RSS of ours by batch size (the file does not matter, the batch does):")
     for batch in (4096, 65536):
         result = measure(sys.executable, OURS, str(path), str(batch))
