@@ -172,6 +172,9 @@ class _Block:
         self.at_end = ended  # the stream gave nothing more
         self._stream = stream
         self.sized = left is not None  # a plain file (a pipe's size is not known)
+        # Whether the last read gave less than asked (for the tail: the engine's read may
+        # have), so a stream of unknown size may have nothing more at once.
+        self.short = True
 
     def fill(self) -> bool:
         """Read the next piece; False if the block is full or the stream has ended."""
@@ -189,7 +192,14 @@ class _Block:
             self.at_end = True
             return False
         self.filled += got
+        self.short = self.filled < end
         return True
+
+    def may_wait(self) -> bool:
+        """Whether the next read may wait for data: from a stream of unknown size (a pipe, a
+        FIFO) whose last read gave less than asked. (A gzip file's reads give all they are
+        asked for until its end.)"""
+        return self.short and not self.sized
 
     def kept(self) -> pa.Buffer:
         """What the block holds so far (it goes on filling past this, never within it)."""
@@ -211,13 +221,13 @@ class _Block:
 def _walk_block(block: _Block, position: int, caplen_at: Any, hsize: int, room: int,
                 starts: list[int]) -> int:
     """``_scan`` the block from ``position``, reading a piece more each time the walk reaches
-    the end of what it holds, until ``room`` records are taken, the block is full, or, from a
-    stream of unknown size (a pipe), any are: what a capture still being written has given
-    goes out at once, not after a read that waits for more."""
+    the end of what it holds, until ``room`` records are taken, the block is full, or some
+    are and the next read may wait (``may_wait``): what a capture still being written has
+    given goes out at once, not after a read that waits for more."""
     while True:
         position = _scan(block.view[:block.filled], position, caplen_at, hsize,
                          room - len(starts), starts)
-        if len(starts) >= room or (starts and not block.sized) or not block.fill():
+        if len(starts) >= room or (starts and block.may_wait()) or not block.fill():
             return position
 
 

@@ -90,6 +90,17 @@ def test_rows_are_the_serial_read_from_a_gzip_file(tmp_path):
     assert rows_and_error(path, 64) == (expected, None)
 
 
+def test_a_gzip_file_gives_full_batches(tmp_path):
+    # Its reads give all they are asked for: the walk does not stop after each piece as it
+    # does where a read came short from a pipe (the first batch is the engine's first chunk)
+    path = tmp_path / "many.pcap.gz"
+    records = [(1_700_000_000, i % 1_000_000, bytes([i % 256]) * 200, 200) for i in range(20_000)]
+    path.write_bytes(gzip.compress(pcap_bytes(records)))  # 4.3 MB: five 1 MiB pieces or so
+    batches = list(pcapy.open_offline(path).to_arrow(columns=["ts"]))
+    assert sum(batch.num_rows for batch in batches) == 20_000
+    assert len(batches) == 2
+
+
 @pytest.mark.usefixtures("small_blocks")
 @pytest.mark.parametrize("order", ["<", ">"])
 @pytest.mark.parametrize("where", [0, 1, 150, 299])
