@@ -1,6 +1,8 @@
 """The classic-pcap block walk of the table output (``_columns_scan``): the same rows as the
-serial read where records cross block ends, in both byte orders, and the careful path's rows
-and errors for records it must not take (longer than the snapshot, cut short)."""
+serial read where records cross block and piece ends, in both byte orders, from files, gzip
+files, pipes and FIFOs; records longer than the snapshot clipped as libpcap clips them; the
+careful path's rows and errors for records the walk must not take (an invalid length, a file
+cut short)."""
 
 from __future__ import annotations
 
