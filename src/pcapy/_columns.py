@@ -211,7 +211,8 @@ class _Header:
     copied out at once (``_Packets.bytes_at``), and fields are read from that copy; bytes past
     a packet's caplen are copied too, and its fields there are not valid. Without it (or when
     a header lies too close to the end of the buffer for the copy), each field is read on its
-    own.
+    own. Where every packet of ``ok`` holds the ``span`` bytes whole (no packet cut short in
+    them: the rule), a field in them is valid where ``ok`` is, found once for them all.
     """
 
     def __init__(self, packets: _Packets, offset: Offset, ok: Optional[Bools] = None,
@@ -220,14 +221,21 @@ class _Header:
         self.offset = offset
         self.room = packets.caplens - offset
         self.copy: Optional[Bytes] = None
+        self.whole: Optional[Bools] = None  # ok, if every packet of it holds the span
+        self.span = span
         if span and ok is not None and len(ok):
             self.copy = packets.bytes_at(offset, span, ok)
+            if not (ok & (self.room < span)).any():
+                self.whole = ok
 
     def read(self, at: int, width: int, ok: Bools, order: str = ">") -> tuple[Ints, Bools]:
         """The unsigned ``width``-byte fields at ``at``, and where they are valid."""
-        ok = ok & (self.room >= at + width)
+        if ok is self.whole and at + width <= self.span:
+            ok = ok.copy()  # (a new array: callers change theirs)
+        else:
+            ok = ok & (self.room >= at + width)
         copy, place = self.copy, at
-        if copy is None:
+        if copy is None or at + width > copy.shape[1]:
             copy, place = self.packets.bytes_at(self.offset + at, width, ok), 0
         assert copy is not None  # valid fields, and index 0, lie in the buffer
         field = copy[:, place:place + width].view(f"{order}u{width}")[:, 0]
@@ -490,8 +498,9 @@ def _ipv4(packets: _Packets, at: Offset, ipv4: Bools,
     protocol = header.u8(9, ipv4)
     src = header.u32(12, ipv4)
     dst = header.u32(16, ipv4)
-    state = np.where(~ok_fragment, 0, np.where(fragment & 0x1FFF != 0, _LATER,
-                                               np.where(fragment & 0x2000 != 0, _FIRST, 0)))
+    # _LATER (2) where the offset is not 0; _FIRST (1) where it is but "more fragments" is set
+    later = (fragment & 0x1FFF) != 0
+    state = np.where(ok_fragment, ((fragment & 0x3FFF) != 0).astype(np.int8) + later, 0)
     payload = np.where(ok_total & (total >= header_length), total - header_length, -1)
     return protocol, src, dst, state, at + header_length, payload
 
@@ -562,12 +571,15 @@ def _transport_layer(packets: _Packets, network: _Network, out: Decoded) -> None
     tcp = network.whole & (protocol == _TCP)
     udp = network.whole & (protocol == _UDP)
     ported = tcp | udp | (network.whole & (protocol == _SCTP))
-    header = packets.header(network.offset, ported, 14)
+    more = out.wants("tcp_flags", "tcp_seq", "payload_len")
+    # The ports alone are the first 4 bytes; with the flags, 14 (after an IPv6 header, past
+    # the packets' first PREFIX bytes: gathered from the buffer).
+    header = packets.header(network.offset, ported, 14 if more else 4)
     sport, ok_sport = header.u16(0, ported)
     dport, ok_dport = header.u16(2, ported)
     out.columns["sport"] = Column(sport.astype(np.uint16), ok_sport)
     out.columns["dport"] = Column(dport.astype(np.uint16), ok_dport)
-    if not out.wants("tcp_flags", "tcp_seq", "payload_len"):
+    if not more:
         return
     flags, ok_flags = header.u16(12, tcp)
     out.columns["tcp_flags"] = Column((flags & 0x0FFF).astype(np.uint16), ok_flags)

@@ -244,7 +244,9 @@ def _spelled(columns: list[NumberText], spellings: _Spellings) -> list[pa.Array]
             at += count
         tables.append(table6)
     dictionary = pa.concat_arrays(tables)
-    return [pa.DictionaryArray.from_arrays(_masked(codes, valid, pa.int32()), dictionary)
+    # (safe=False: the codes index the dictionary by their making; checking costs a pass)
+    return [pa.DictionaryArray.from_arrays(_masked(codes, valid, pa.int32()), dictionary,
+                                           safe=False)
             for codes, valid in zip(indices, valids)]
 
 
@@ -261,7 +263,7 @@ def _spell_rows(columns: list[NumberText], spellings: _Spellings) -> tuple[Any, 
     encoded = values.dictionary_encode()
     indices = encoded.indices
     codes = np.frombuffer(indices.buffers()[1], np.int32, len(indices), indices.offset * 4)
-    return codes, spellings.numbers(columns[0].kind, encoded.dictionary.to_numpy())
+    return codes, spellings.texts(columns[0].kind, encoded.dictionary.to_numpy())
 
 
 def _spell_ipv6(parts: list[NumberText], spellings: _Spellings) -> tuple[Any, pa.Array]:
@@ -270,60 +272,47 @@ def _spell_ipv6(parts: list[NumberText], spellings: _Spellings) -> tuple[Any, pa
     numbers = np.ascontiguousarray(np.concatenate([part.numbers for part in parts]))
     values = pa.Array.from_buffers(pa.binary(16), len(numbers), [None, pa.py_buffer(numbers)])
     encoded = values.dictionary_encode()
-    return encoded.indices.to_numpy(), spellings.ipv6(_fixed_size_values(encoded.dictionary))
+    return encoded.indices.to_numpy(), spellings.texts("ipv6", _octets(encoded.dictionary))
 
 
-def _fixed_size_values(array: pa.Array) -> list[bytes]:
-    """The values of a ``binary(k)`` array without nulls, as bytes (``to_pylist()`` makes an
-    Arrow scalar of each on the way: ~40 times slower)."""
-    width = array.type.byte_width
-    raw = array.buffers()[1].to_pybytes()
-    start = array.offset * width
-    return [raw[at:at + width] for at in range(start, start + len(array) * width, width)]
+def _octets(array: pa.Array) -> Any:
+    """The values of a ``binary(16)`` array without nulls as 16-byte numpy items (``V16``),
+    which sort and compare as their bytes do."""
+    start = array.offset * 16
+    octets = np.frombuffer(array.buffers()[1], np.uint8)[start:start + len(array) * 16]
+    return octets.view("V16")
 
 
 class _Spellings:
     """The text of the addresses met in the earlier batches, by kind.
 
     The batches of a capture mostly repeat the addresses of the batches before: each address
-    is spelled once (vectorised for IPv4 and MAC addresses, by ``inet_ntop`` for IPv6) and
-    then looked up (a sorted array and ``searchsorted`` for numbers, a dictionary for IPv6).
-    One table serves every stream of the process (``_SPELLINGS``): the byte ranges of one
-    capture, read one after another by a Dask worker, spell its addresses once between them,
-    as one read of the whole file does. Threads may share it: each call works on what it read
-    of the table, and a table replaced meanwhile loses at most the other's additions.
+    is spelled once (vectorised for IPv4 and MAC addresses, by ``inet_ntop`` for IPv6), then
+    looked up, for all the distinct addresses of a batch at once, in a sorted array of those
+    already spelled (``searchsorted``; IPv6 addresses as 16-byte items). One table serves
+    every stream of the process (``_SPELLINGS``): the byte ranges of one capture, read one
+    after another by a Dask worker, spell its addresses once between them, as one read of the
+    whole file does. Threads may share it: each call works on what it read of the table, and
+    a table replaced meanwhile loses at most the other's additions.
     """
 
     def __init__(self) -> None:
         self._sorted: dict[str, tuple[Any, pa.Array]] = {}
-        self._ipv6: dict[bytes, str] = {}
 
-    def numbers(self, kind: str, distinct: Any) -> pa.Array:
-        """The text of the IPv4 or MAC addresses ``distinct`` (integers), in their order."""
-        keys, texts = self._sorted.get(kind) or (np.zeros(0, np.int64), pa.array([], pa.string()))
+    def texts(self, kind: str, distinct: Any) -> pa.Array:
+        """The text of the addresses ``distinct`` of ``kind`` (``"ipv4"`` or ``"mac"``:
+        integers; ``"ipv6"``: 16-byte items), in their order."""
+        keys, texts = self._sorted.get(kind) or (distinct[:0], pa.array([], pa.string()))
         where = np.minimum(np.searchsorted(keys, distinct), max(len(keys) - 1, 0))
         known = keys[where] == distinct if len(keys) else np.zeros(len(distinct), np.bool_)
         if known.all():
             return texts.take(pa.array(where))
         missing = distinct[~known]
-        new_texts = _spell_numbers(kind, missing)
+        new_texts = _spell(kind, missing)
         keys, texts, where = _merged(keys, texts, missing, new_texts, distinct)
         if len(keys) <= _SPELLINGS_KEPT:
             self._sorted[kind] = keys, texts
         return texts.take(pa.array(where))
-
-    def ipv6(self, distinct: list[bytes]) -> pa.Array:
-        """The text of the IPv6 addresses ``distinct`` (16 bytes each), in their order."""
-        known = self._ipv6
-        if len(known) > _SPELLINGS_KEPT:
-            known.clear()
-        texts = []
-        for address in distinct:
-            text = known.get(address)
-            if text is None:
-                text = known[address] = socket.inet_ntop(socket.AF_INET6, address)
-            texts.append(text)
-        return pa.array(texts, pa.string())
 
 
 _SPELLINGS = _Spellings()
@@ -339,7 +328,10 @@ def _merged(keys: Any, texts: pa.Array, missing: Any, new_texts: pa.Array,
     return keys, texts, np.searchsorted(keys, distinct)
 
 
-def _spell_numbers(kind: str, distinct: Any) -> pa.Array:
+def _spell(kind: str, distinct: Any) -> pa.Array:
+    if kind == "ipv6":
+        return pa.array([socket.inet_ntop(socket.AF_INET6, bytes(address))
+                         for address in distinct], pa.string())
     if kind == "mac":
         parts = [_HEX.take(pa.array((distinct >> shift) & 0xFF)) for shift in range(40, -8, -8)]
         return pc.binary_join_element_wise(*parts, ":")
