@@ -239,7 +239,7 @@ def _spelled(columns: list[NumberText], spellings: _Spellings) -> list[pa.Array]
         for i, rest in live:
             count = len(rest.numbers)
             indices[i] = np.array(indices[i])
-            indices[i][rest.valid] = codes6[at:at + count] + len(table)
+            indices[i][np.flatnonzero(rest.valid)] = codes6[at:at + count] + len(table)
             valids[i] = valids[i] | rest.valid
             at += count
         tables.append(table6)
