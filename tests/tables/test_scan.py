@@ -2,7 +2,8 @@
 serial read where records cross block and piece ends, in both byte orders, from files, gzip
 files, pipes and FIFOs; records longer than the snapshot clipped as libpcap clips them; the
 careful path's rows and errors for records the walk must not take (an invalid length, a file
-cut short)."""
+cut short); batches kept while later ones are read keep their values (the walk's arrays are
+reused)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ import pytest
 
 import pcapy
 from helpers import NSEC_MAGIC, USEC_MAGIC, pcap_bytes
-from pcapy import _columns_scan
+from pcapy import _columns_scan, arrow
 from pcapy._savefile import _stream
-from tables.tables_helpers import serial_read, table_rows
+from tables.tables_helpers import CORPUS, serial_read, table_rows
 
 pytest.importorskip("pyarrow")
 
@@ -55,6 +56,7 @@ def small_blocks(monkeypatch, request):
     read into in pieces of 100 bytes (records cross those too) or whole."""
     monkeypatch.setattr(_columns_scan, "BLOCK_SIZE", 1024)
     monkeypatch.setattr(_columns_scan, "PIECE_SIZE", request.param)
+    monkeypatch.setattr(_columns_scan._Heads, "GATHER_ROWS", 3)  # heads copied out 3 at a time
 
 
 @pytest.mark.usefixtures("small_blocks")
@@ -246,3 +248,20 @@ def test_a_capture_still_being_written_comes_out_as_it_comes(tmp_path, way):
     assert waited == [True]
     assert 0 < len(got) <= 120
     assert got + rest == expected
+
+
+@pytest.mark.parametrize("gather_rows", [3, 4096])
+def test_batches_kept_while_later_ones_are_read_keep_their_values(monkeypatch, gather_rows):
+    # The walk copies each batch's heads into arrays it reuses for the next batch: no column
+    # of a batch may point into them. Every column, the decoded ones too.
+    path = CORPUS / "pcap" / "example.pcap"  # 4,631 packets: Ethernet, IPv4 and IPv6
+    if not path.exists():
+        pytest.skip(f"the corpus is not at {CORPUS}")
+    monkeypatch.setattr(_columns_scan._Heads, "GATHER_ROWS", gather_rows)
+    columns = ["ts_sec", "ts_frac", *arrow.schema("pcap").names]
+    kept = list(pcapy.open_offline(str(path)).to_arrow(batch_size=1000, columns=columns))
+    one_by_one = [batch.to_pylist() for batch in
+                  pcapy.open_offline(str(path)).to_arrow(batch_size=1000, columns=columns)]
+    assert [batch.to_pylist() for batch in kept] == one_by_one
+    assert sum(map(len, one_by_one)) == 4631
+    assert table_rows(kept) == serial_read(path)[0]
