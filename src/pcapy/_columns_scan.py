@@ -20,6 +20,7 @@ Two producers:
 from __future__ import annotations
 
 import struct
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Optional, Union
@@ -50,6 +51,7 @@ PIECE_SIZE = 1 << 20
 #: (bytes past a packet are never read as its fields).
 SPARE = PREFIX
 _INT64_MAX = (1 << 63) - 1
+_NATIVE = "<" if sys.byteorder == "little" else ">"
 
 
 @dataclass
@@ -95,6 +97,7 @@ def _walk(stream: ByteSource, dlt: int, records: PcapRecordStream,
     layout = np.dtype(header.byte_order + "u4")
     hsize = header.record_struct.size
     caplen_at = _caplen_reader(header.byte_order)
+    scan = _scan_native if header.byte_order == _NATIVE else _scan
     allowed = _Lengths(header.snapshot, max_snaplen_for_dlt(header.dlt))
     # The engine's first chunk joins the first block: a batch costs as much again for its
     # fixed part (its numpy calls) as for ~4 MiB of packets, so no small first batch.
@@ -105,7 +108,8 @@ def _walk(stream: ByteSource, dlt: int, records: PcapRecordStream,
         while True:
             starts: list[int] = []
             heads.start(block)
-            position = _walk_block(block, position, caplen_at, hsize, batch_size, starts, heads)
+            position = _walk_block(block, position, scan, caplen_at, hsize, batch_size, starts,
+                                   heads)
             if starts:
                 size = _block_size(batch_size, (position - starts[0]) / len(starts))
                 batch, invalid_at = _pcap_batch(block.kept(), heads.batch(len(starts)), hsize,
@@ -229,16 +233,16 @@ class _Block:
         return _Block(self._stream, self.view[position:self.filled], want)
 
 
-def _walk_block(block: _Block, position: int, caplen_at: Any, hsize: int, room: int,
-                starts: list[int], heads: _Heads) -> int:
+def _walk_block(block: _Block, position: int, scan: Any, caplen_at: Any, hsize: int,
+                room: int, starts: list[int], heads: _Heads) -> int:
     """``_scan`` the block from ``position``, reading a piece more each time the walk reaches
     the end of what it holds, until ``room`` records are taken, the block is full, or some
     are and the next read may wait (``may_wait``): what a capture still being written has
     given goes out at once, not after a read that waits for more. The records' ``heads``
     are copied out as the walk goes."""
     while True:
-        position = _scan(block.view[:block.filled], position, caplen_at, hsize,
-                         room - len(starts), starts)
+        position = scan(block.view[:block.filled], position, caplen_at, hsize,
+                        room - len(starts), starts)
         heads.take(starts)
         if len(starts) >= room or (starts and block.may_wait()) or not block.fill():
             heads.take(starts, every=True)
@@ -351,6 +355,46 @@ def _scan(buffer: Any, position: int, caplen_at: Any, hsize: int, room: int,
     while position > end:  # the record before does not lie wholly in the buffer
         position = starts.pop()
     return position
+
+
+def _scan_native(buffer: Any, position: int, caplen_at: Any, hsize: int, room: int,
+                 starts: list[int]) -> int:
+    """``_scan`` for a file in the machine's byte order (most are), ~5% faster: each caplen
+    is an item of one of four views of the buffer as 32-bit words (``_words_at_eight``), not
+    the result of a call (``caplen_at`` is not used). A caplen not wholly in the buffer
+    raises ``IndexError`` at once."""
+    words = _words_at_eight(buffer)
+    append = starts.append
+    try:
+        for _ in range(room >> 2):
+            append(position)
+            position += hsize + words[position & 3][position >> 2]
+            append(position)
+            position += hsize + words[position & 3][position >> 2]
+            append(position)
+            position += hsize + words[position & 3][position >> 2]
+            append(position)
+            position += hsize + words[position & 3][position >> 2]
+        for _ in range(room & 3):
+            append(position)
+            position += hsize + words[position & 3][position >> 2]
+    except IndexError:  # fewer than a header's first 12 bytes at the last offset taken
+        position = starts.pop()
+    end = len(buffer)
+    while position > end:  # the record before does not lie wholly in the buffer
+        position = starts.pop()
+    return position
+
+
+def _words_at_eight(buffer: Any) -> list[memoryview]:
+    """The buffer's 32-bit words in the machine's byte order, four ways: item ``p >> 2`` of
+    view ``p & 3`` is the word 8 bytes past ``p`` (a record header's caplen, if one is at
+    ``p``), for any ``p``; an index error if that word is not wholly in the buffer."""
+    words = []
+    for start in range(8, 12):
+        count = max(0, (len(buffer) - start) // 4)
+        words.append(buffer[start:start + 4 * count].cast("I"))
+    return words
 
 
 def _pcap_batch(buffer: Any, taken: tuple[Ints, Bytes, Bytes], hsize: int,
