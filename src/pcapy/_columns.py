@@ -552,9 +552,12 @@ def _ipv6_address(packets: _Packets, header: _Header, at: Offset, place: int,
     """The 16 bytes at ``place`` of the IPv6 headers, only of the packets that have them all:
     (a (k, 16) array, where they are)."""
     ok = ipv6 & (header.room >= place + 16)
-    rows = np.flatnonzero(ok)
     if header.copy is not None:
-        return np.ascontiguousarray(header.copy[rows, place:place + 16]), ok
+        octets = header.copy[:, place:place + 16]
+        if not ok.all():  # (all, mostly: the subset of IPv6 packets, none cut short)
+            octets = octets[np.flatnonzero(ok)]
+        return np.ascontiguousarray(octets), ok
+    rows = np.flatnonzero(ok)
     return packets.rows(rows, (at if isinstance(at, int) else at[rows]) + place, 16), ok
 
 

@@ -103,17 +103,15 @@ def _walk(stream: ByteSource, dlt: int, records: PcapRecordStream,
     # fixed part (its numpy calls) as for ~4 MiB of packets, so no small first batch.
     block = _Block(stream, cursor.unread(), BLOCK_SIZE, ended=cursor.ended)
     base, position, size = cursor.file_offset(), 0, BLOCK_SIZE
-    heads = _Heads(hsize + PREFIX)
+    heads = _Heads.reused(hsize + PREFIX, batch_size)
     try:
         while True:
-            starts: list[int] = []
             heads.start(block)
-            position = _walk_block(block, position, scan, caplen_at, hsize, batch_size, starts,
-                                   heads)
-            if starts:
-                size = _block_size(batch_size, (position - starts[0]) / len(starts))
-                batch, invalid_at = _pcap_batch(block.kept(), heads.batch(len(starts)), hsize,
-                                                layout, unit, dlt, allowed)
+            position = _walk_block(block, position, scan, caplen_at, hsize, batch_size, heads)
+            if heads.taken:
+                size = _block_size(batch_size, (position - int(heads.offsets[0])) / heads.taken)
+                batch, invalid_at = _pcap_batch(block.kept(), heads.batch(), hsize, layout, unit,
+                                                dlt, allowed)
                 if invalid_at is not None:
                     position = invalid_at
                 if batch is not None:
@@ -133,6 +131,7 @@ def _walk(stream: ByteSource, dlt: int, records: PcapRecordStream,
             return
     finally:
         cursor.restart(block.rest(), block.unwalked(position), base + position)
+        heads.release()
 
 
 def _block_size(batch_size: int, record_size: float) -> int:
@@ -234,80 +233,122 @@ class _Block:
 
 
 def _walk_block(block: _Block, position: int, scan: Any, caplen_at: Any, hsize: int,
-                room: int, starts: list[int], heads: _Heads) -> int:
+                room: int, heads: _Heads) -> int:
     """``_scan`` the block from ``position``, reading a piece more each time the walk reaches
     the end of what it holds, until ``room`` records are taken, the block is full, or some
     are and the next read may wait (``may_wait``): what a capture still being written has
     given goes out at once, not after a read that waits for more. The records' ``heads``
     are copied out as the walk goes."""
+    walked = heads.walked
     while True:
         position = scan(block.view[:block.filled], position, caplen_at, hsize,
-                        room - len(starts), starts)
-        heads.take(starts)
-        if len(starts) >= room or (starts and block.may_wait()) or not block.fill():
-            heads.take(starts, every=True)
+                        room - heads.taken - len(walked), walked)
+        heads.take()
+        count = heads.taken + len(walked)
+        if count >= room or (count and block.may_wait()) or not block.fill():
+            heads.take(every=True)
             return position
 
 
 class _Heads:
     """Each record's offset, and its header and packet's first ``PREFIX`` bytes (``width``
     bytes in all), copied out of the block as the walk takes the records, ``GATHER_ROWS`` at
-    a time: the ~3 MiB the walk has just read are then still in the CPU's level-3 cache and
-    within the reach of its TLB. (One gather of a whole 32 MiB block afterwards took a
-    quarter of the batch's time: each record's bytes came from memory, through a page walk.)
+    a time, while the walk's last pieces are still in the CPU's caches: one gather of a whole
+    32 MiB block afterwards cost three times as much a record (the bytes came from memory).
 
-    The arrays are the walk's, reused by every batch: a batch's ``starts`` and ``heads`` are
-    valid until the next batch is asked for (the Arrow batch built from them does not keep
-    them), and no batch asks ``malloc`` for megabytes of new pages.
+    The arrays are the walk's, reused by every batch and then by the next walk (``release``):
+    a batch's ``starts`` and ``heads`` are valid until the next batch is asked for (the Arrow
+    batch built from them does not keep them), and no batch asks ``malloc`` for megabytes of
+    new pages (each 4 KiB a page fault when first written). The walk appends offsets
+    to ``walked``, emptied as they are copied out: its Python ints are freed a few thousand
+    at a time, while in the cache, and their memory taken again by the next ones.
     """
 
     GATHER_ROWS = 4096
 
-    def __init__(self, width: int) -> None:
+    #: Records the arrays have room for at first, if a batch may have as many; more, and they
+    #: grow. (``np.empty``: ``malloc`` gives memory freed before where it can, and only rows
+    #: written are read.)
+    ROOM = 1 << 16
+    items: Any  # the block's bytes as width-byte items (``start``)
+
+    @classmethod
+    def reused(cls, width: int, batch_size: int) -> _Heads:
+        """The arrays of a walk that has ended (``release``), if they fit, else new ones: a
+        Dask worker reads range after range, and new arrays of 7 MiB a range were 1,800 page
+        faults a range, 5% of its time."""
+        try:
+            heads = _SPARE_HEADS.pop()
+        except IndexError:
+            return cls(width, batch_size)
+        if heads.width != width or len(heads.offsets) < min(batch_size, cls.ROOM):
+            return cls(width, batch_size)
+        return heads
+
+    def release(self) -> None:
+        """Keep the arrays for the next walk (``reused``): the walk is over."""
+        self.walked.clear()
+        self.items = _NO_ITEMS
+        if len(_SPARE_HEADS) < _SPARES_KEPT:
+            _SPARE_HEADS.append(self)
+
+    def __init__(self, width: int, batch_size: int) -> None:
+        room = min(batch_size, self.ROOM)
+        self.items = _NO_ITEMS
         self.width = width
-        self.offsets = np.zeros(0, np.int64)
-        self.rows = np.zeros(0, f"V{width}")
+        self.offsets = np.empty(room, np.int64)
+        self.rows = np.empty(room, f"V{width}")
         # The records' first 16 bytes (time stamp, caplen, len) apart, copied from the rows
         # while they are in the cache: a pass over the rows afterwards reads a line a row.
-        self.headers = np.zeros((0, 16), np.uint8)
+        self.headers = np.empty((room, 16), np.uint8)
         self.taken = 0  # records of the batch copied out
-        self.items: Any = None
+        self.walked: list[int] = []  # offsets of records walked, not yet copied out
 
     def start(self, block: _Block) -> None:
         """Begin a batch of records from ``block``."""
         self.taken = 0
         self.items = block.items(self.width)
 
-    def take(self, starts: list[int], every: bool = False) -> None:
-        """Copy out the records at ``starts`` not yet copied, once there are ``GATHER_ROWS``
-        of them (``every``: however few)."""
-        first, end = self.taken, len(starts)
+    def take(self, every: bool = False) -> None:
+        """Copy out the records ``walked``, once there are ``GATHER_ROWS`` of them
+        (``every``: however few)."""
+        walked = self.walked
+        first, end = self.taken, self.taken + len(walked)
         if end - first < (1 if every else self.GATHER_ROWS):
             return
         if end > len(self.offsets):
             self._grow(max(end, 2 * len(self.offsets)))
         # (struct packs a list of ints ~40% faster than np.fromiter converts it)
-        offsets = np.frombuffer(struct.pack(f"={end - first}q", *starts[first:]), np.int64)
+        offsets = np.frombuffer(struct.pack(f"={end - first}q", *walked), np.int64)
+        walked.clear()
         self.offsets[first:end] = offsets
         rows = self.rows[first:end]
         rows[:] = self.items[offsets]
         self.headers[first:end] = rows.view(np.uint8).reshape(-1, self.width)[:, :16]
         self.taken = end
 
-    def batch(self, n: int) -> tuple[Ints, Bytes, Bytes]:
+    def batch(self) -> tuple[Ints, Bytes, Bytes]:
         """The offsets, headers (a (n, 16) array) and heads (a (n, width) array) of the
-        batch's first ``n`` records."""
+        batch's ``n`` records."""
+        n = self.taken
         return (self.offsets[:n], self.headers[:n],
                 self.rows[:n].view(np.uint8).reshape(n, self.width))
 
     def _grow(self, size: int) -> None:
         offsets, rows, headers = self.offsets, self.rows, self.headers
-        self.offsets = np.zeros(size, np.int64)
-        self.rows = np.zeros(size, rows.dtype)
-        self.headers = np.zeros((size, 16), np.uint8)
+        self.offsets = np.empty(size, np.int64)
+        self.rows = np.empty(size, rows.dtype)
+        self.headers = np.empty((size, 16), np.uint8)
         self.offsets[:self.taken] = offsets[:self.taken]
         self.rows[:self.taken] = rows[:self.taken]
         self.headers[:self.taken] = headers[:self.taken]
+
+
+_NO_ITEMS = np.zeros(0, np.uint8)
+#: Arrays of walks that have ended, for the next ones (list operations are atomic: threads
+#: may share it); at most ``_SPARES_KEPT`` (~7 MiB each).
+_SPARE_HEADS: list[_Heads] = []
+_SPARES_KEPT = 2
 
 
 def _rest(stream: ByteSource) -> Iterator[bytes]:

@@ -22,7 +22,7 @@ from pcapy import _columns_scan, arrow
 from pcapy._savefile import _stream
 from tables.tables_helpers import CORPUS, serial_read, table_rows
 
-pytest.importorskip("pyarrow")
+pa = pytest.importorskip("pyarrow")
 
 COLUMNS = ["ts", "caplen", "len", "linktype", "data", "ts_sec", "ts_frac"]
 
@@ -265,3 +265,25 @@ def test_batches_kept_while_later_ones_are_read_keep_their_values(monkeypatch, g
     assert [batch.to_pylist() for batch in kept] == one_by_one
     assert sum(map(len, one_by_one)) == 4631
     assert table_rows(kept) == serial_read(path)[0]
+
+
+def test_two_walks_at_once_and_one_after_another_keep_their_own_rows(monkeypatch):
+    # A walk's arrays go back to a pool when it ends and serve the next walk (a walk takes
+    # them from the pool, so two at once each have their own): rows are right either way.
+    path = CORPUS / "pcap" / "example.pcap"
+    if not path.exists():
+        pytest.skip(f"the corpus is not at {CORPUS}")
+    monkeypatch.setattr(_columns_scan._Heads, "GATHER_ROWS", 5)
+    monkeypatch.setattr(_columns_scan, "_SPARE_HEADS", [])
+    columns = ["ts_sec", "ts_frac", *arrow.schema("pcap").names]
+    alone = pcapy.open_offline(str(path)).to_arrow(batch_size=700, columns=columns).read_all()
+    first = pcapy.open_offline(str(path)).to_arrow(batch_size=700, columns=columns)
+    second = pcapy.open_offline(str(path)).to_arrow(batch_size=300, columns=columns)
+    batches = {1: [], 2: []}
+    for one, two in zip(first, second):  # batches of the two walks taken in turn
+        batches[1].append(one)
+        batches[2].append(two)
+    batches[2] += list(second)
+    assert len(_columns_scan._SPARE_HEADS) == 2  # both walks ended; the first's were reused
+    for kept in batches.values():
+        assert pa.Table.from_batches(kept).to_pylist() == alone.to_pylist()
