@@ -7,10 +7,11 @@ Two producers:
 
 - ``pcap_batches``: classic pcap files read by the savefile engine without a filter. It takes over
   the engine's cursor, reads the stream in large blocks, and walks the records of a block with
-  one ``unpack_from`` per record to collect their offsets, a piece at a time as the piece is
+  one Python statement per record to collect their offsets, a piece at a time as the piece is
   read; each record's header and its packet's first bytes (``heads``, which the decoder reads
-  too) are then copied out with numpy, in one gather. Records longer than the snapshot length
-  are clipped to it there, as libpcap clips them. A record the fast walk must not handle (an
+  too) are copied out with numpy as the walk goes, a few thousand records at a time. Records
+  longer than the snapshot length are clipped to the snapshot length when the batch is made,
+  as libpcap clips them. A record the fast walk must not handle (an
   invalid length, a truncated end) goes to the engine's own careful reader, so errors are
   libpcap's.
 - ``packet_batches``: any Reader (pcapng, filters, live captures), packet by packet through the
@@ -257,9 +258,9 @@ class _Heads:
     32 MiB block afterwards cost three times as much a record (the bytes came from memory).
 
     The arrays are the walk's, reused by every batch and then by the next walk (``release``):
-    a batch's ``starts`` and ``heads`` are valid until the next batch is asked for (the Arrow
-    batch built from them does not keep them), and no batch asks ``malloc`` for megabytes of
-    new pages (each 4 KiB a page fault when first written). The walk appends offsets
+    a batch's ``heads`` are valid until the next batch is asked for (the Arrow batch built
+    from them does not keep them), and no batch asks ``malloc`` for megabytes of new pages
+    (each 4 KiB a page fault when first written). The walk appends offsets
     to ``walked``, emptied as they are copied out: its Python ints are freed a few thousand
     at a time, while in the cache, and their memory taken again by the next ones.
     """
@@ -439,8 +440,7 @@ def _words_at_eight(buffer: Any) -> list[memoryview]:
 
 
 def _pcap_batch(buffer: Any, taken: tuple[Ints, Bytes, Bytes], hsize: int,
-                layout: np.dtype[Any],
-                unit: int, dlt: int,
+                layout: np.dtype[Any], unit: int, dlt: int,
                 allowed: _Lengths) -> tuple[Optional[RawBatch], Optional[int]]:
     """The batch of the records ``taken`` (their offsets and heads, see ``_Heads``), up to
     the first with an invalid captured length, and that record's offset (``None`` if there
