@@ -100,10 +100,14 @@ def _walk(stream: ByteSource, dlt: int, records: PcapRecordStream,
     caplen_at = _caplen_reader(header.byte_order)
     scan = _scan_native if header.byte_order == _NATIVE else _scan
     allowed = _Lengths(header.snapshot, max_snaplen_for_dlt(header.dlt))
-    # The engine's first chunk joins the first block: a batch costs as much again for its
-    # fixed part (its numpy calls) as for ~4 MiB of packets, so no small first batch.
-    block = _Block(stream, cursor.unread(), BLOCK_SIZE, ended=cursor.ended)
-    base, position, size = cursor.file_offset(), 0, BLOCK_SIZE
+    # The engine's first chunk joins the first block, sized as the next ones are, from the
+    # records of that chunk: a batch costs as much again for its fixed part (its numpy calls)
+    # as for ~4 MiB of packets, so no small first batch (a Dask worker's range of tens of MB
+    # is then one batch, not two).
+    tail = cursor.unread()
+    size = _first_block_size(tail, caplen_at, hsize, batch_size)
+    block = _Block(stream, tail, size, ended=cursor.ended)
+    base, position = cursor.file_offset(), 0
     heads = _Heads.reused(hsize + PREFIX, batch_size)
     try:
         while True:
@@ -133,6 +137,14 @@ def _walk(stream: ByteSource, dlt: int, records: PcapRecordStream,
     finally:
         cursor.restart(block.rest(), block.unwalked(position), base + position)
         heads.release()
+
+
+def _first_block_size(tail: Any, caplen_at: Any, hsize: int, batch_size: int) -> int:
+    """``_block_size`` for the records the engine has read ahead (``tail``, up to 256 KiB);
+    ``BLOCK_SIZE`` if it holds no whole record."""
+    starts: list[int] = []
+    end = _scan(memoryview(tail).cast("B"), 0, caplen_at, hsize, 1 << 16, starts)
+    return _block_size(batch_size, end / len(starts)) if starts else BLOCK_SIZE
 
 
 def _block_size(batch_size: int, record_size: float) -> int:

@@ -287,3 +287,23 @@ def test_two_walks_at_once_and_one_after_another_keep_their_own_rows(monkeypatch
     assert len(_columns_scan._SPARE_HEADS) == 2  # both walks ended; the first's were reused
     for kept in batches.values():
         assert pa.Table.from_batches(kept).to_pylist() == alone.to_pylist()
+
+
+def test_the_first_block_is_sized_from_the_records_read_ahead(tmp_path, monkeypatch):
+    # 30,000 records of 700 bytes (21 MB): sized from the engine's first chunk, the first
+    # block takes the whole file for batches of 65,536 (one batch, not 8 MiB and the rest:
+    # a Dask range of tens of MB is one batch); for batches of 4,096 it stays 8 MiB.
+    path = tmp_path / "even.pcap"
+    path.write_bytes(pcap_bytes((1_700_000_000 + i, i % 1_000_000, bytes([i % 256]) * 684, 684)
+                                for i in range(30000)))
+    sizes = [batch.num_rows for batch in
+             pcapy.open_offline(str(path)).to_arrow(batch_size=65536, columns=["len"])]
+    assert sizes == [30000]
+    blocks = []
+    block = _columns_scan._Block
+    monkeypatch.setattr(_columns_scan, "_Block", lambda stream, tail, want, **kw:
+                        blocks.append(want) or block(stream, tail, want, **kw))
+    sizes = [batch.num_rows for batch in
+             pcapy.open_offline(str(path)).to_arrow(batch_size=4096, columns=["len"])]
+    assert sum(sizes) == 30000 and max(sizes) == 4096
+    assert set(blocks) == {_columns_scan.BLOCK_SIZE}  # each block, the first too
