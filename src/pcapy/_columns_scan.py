@@ -299,21 +299,17 @@ class _Heads:
         return heads
 
     def release(self) -> None:
-        """Keep the arrays for the next walk (``reused``): the walk is over."""
+        """Keep the arrays for the next walk (``reused``): the walk is over. (Not its last
+        block: the pool would keep up to 32 MiB alive for nothing.)"""
         self.walked.clear()
         self.items = _NO_ITEMS
         if len(_SPARE_HEADS) < _SPARES_KEPT:
             _SPARE_HEADS.append(self)
 
     def __init__(self, width: int, batch_size: int) -> None:
-        room = min(batch_size, self.ROOM)
         self.items = _NO_ITEMS
         self.width = width
-        self.offsets = np.empty(room, np.int64)
-        self.rows = np.empty(room, f"V{width}")
-        # The records' first 16 bytes (time stamp, caplen, len) apart, copied from the rows
-        # while they are in the cache: a pass over the rows afterwards reads a line a row.
-        self.headers = np.empty((room, 16), np.uint8)
+        self._allocate(min(batch_size, self.ROOM))
         self.taken = 0  # records of the batch copied out
         self.walked: list[int] = []  # offsets of records walked, not yet copied out
 
@@ -347,11 +343,16 @@ class _Heads:
         return (self.offsets[:n], self.headers[:n],
                 self.rows[:n].view(np.uint8).reshape(n, self.width))
 
+    def _allocate(self, size: int) -> None:
+        self.offsets = np.empty(size, np.int64)
+        self.rows = np.empty(size, f"V{self.width}")
+        # The records' first 16 bytes (time stamp, caplen, len) apart, copied from the rows
+        # while they are in the cache: a pass over the rows afterwards reads a line a row.
+        self.headers = np.empty((size, 16), np.uint8)
+
     def _grow(self, size: int) -> None:
         offsets, rows, headers = self.offsets, self.rows, self.headers
-        self.offsets = np.empty(size, np.int64)
-        self.rows = np.empty(size, rows.dtype)
-        self.headers = np.empty((size, 16), np.uint8)
+        self._allocate(size)
         self.offsets[:self.taken] = offsets[:self.taken]
         self.rows[:self.taken] = rows[:self.taken]
         self.headers[:self.taken] = headers[:self.taken]
