@@ -1,0 +1,217 @@
+"""The network layer read the plain way (``_plain_network``: IPv4 without options, IPv6 without
+extension headers, every field at one place) gives the columns the general way gives
+(``_any_network``), on generated batches of plain and not quite plain packets cut short
+anywhere, and on the corpus; and the plain way is taken where it should be.
+"""
+
+from __future__ import annotations
+
+import struct
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pcapy
+from tables.tables_helpers import CORPUS, corpus_paths
+
+np = pytest.importorskip("numpy")
+pa = pytest.importorskip("pyarrow")
+from pcapy import _columns, arrow  # noqa: E402  (needs numpy and pyarrow)
+
+ETHERNET, SLL, SLL2 = 1, 113, 276
+
+
+@contextmanager
+def plain_way(taken: bool | None = True) -> Iterator[list[bool]]:
+    """Decode with the plain way allowed (``taken``) or not (``False``: the general way for
+    every batch); yields, a batch each, whether the plain way read it."""
+    original = _columns._plain_network
+    uses: list[bool] = []
+
+    def spy(*args: Any) -> Any:
+        result = original(*args) if taken else None
+        uses.append(result is not None)
+        return result
+
+    _columns._plain_network = spy
+    try:
+        yield uses
+    finally:
+        _columns._plain_network = original
+
+
+def ipv4(first: int, total: int, fragment: int, protocol: int, rest: bytes) -> bytes:
+    header = struct.pack(">BBHHHBBH4s4s", first, 0, total, 7, fragment, 64, protocol, 0,
+                         rest[:4].ljust(4, b"\1"), rest[4:8].ljust(4, b"\2"))
+    options = b"\x01" * max(0, (first & 15) * 4 - 20)
+    return header + options + rest[8:]
+
+
+def ipv6(first: int, length: int, next_header: int, rest: bytes) -> bytes:
+    addresses = (rest * 3 + bytes(range(32)))[:32]
+    return struct.pack(">BBHHBB", first, 0, 0, length, next_header, 63) + addresses + rest
+
+
+def link_header(dlt: int, ethertype: int) -> bytes:
+    if dlt == SLL:
+        return struct.pack(">HHH8sH", 0, 1, 6, b"\0" * 8, ethertype)
+    if dlt == SLL2:
+        return struct.pack(">HHIHBB8s", ethertype, 0, 1, 1, 0, 6, b"\0" * 8)
+    return b"\x00\x16\x3e\x11\x22\x33\x52\x54\x00\xaa\xbb\xcc" + struct.pack(">H", ethertype)
+
+
+transport = st.binary(min_size=0, max_size=48)
+plain_ipv4 = st.builds(ipv4, st.just(0x45),
+                       st.one_of(st.integers(0, 0xFFFF), st.integers(18, 90)),
+                       st.sampled_from([0, 0x4000, 0x2000, 0x0001, 0x1FFF, 0x2001, 0xFFFF]),
+                       st.sampled_from([6, 17, 132, 1, 0, 255]), transport)
+plain_ipv6 = st.builds(ipv6, st.sampled_from([0x60, 0x6F]), st.integers(0, 0xFFFF),
+                       st.sampled_from([6, 17, 132, 58, 59, 255]), transport)
+odd_ip = st.one_of(
+    st.builds(ipv4, st.sampled_from([0x46, 0x4F, 0x44, 0x40, 0x55, 0x65]), st.integers(0, 99),
+              st.integers(0, 0xFFFF), st.sampled_from([6, 17]), transport),
+    st.builds(ipv6, st.sampled_from([0x60, 0x45, 0x70]), st.integers(0, 0xFFFF),
+              st.sampled_from([0, 43, 44, 51, 60, 6]), transport),
+)
+
+
+@st.composite
+def packets(draw: Any, plain_only: bool) -> tuple[bytes, int]:
+    """A packet after its link header, and its ethertype."""
+    if plain_only:
+        return draw(st.one_of(st.tuples(plain_ipv4, st.just(0x0800)),
+                              st.tuples(plain_ipv6, st.just(0x86DD))))
+    network = draw(st.one_of(plain_ipv4, plain_ipv6, odd_ip, st.binary(max_size=60)))
+    return network, draw(st.sampled_from([0x0800, 0x86DD, 0x0806, 0x88CC, 0x8100, 0x05DC]))
+
+
+@st.composite
+def batches(draw: Any, plain_only: bool) -> tuple[Any, Any, Any, Any]:
+    """(buffer, starts, caplens, dlts) of a batch of one link type, packets cut short
+    anywhere (plain_only: never inside the network header)."""
+    dlt = draw(st.sampled_from([ETHERNET, ETHERNET, SLL, SLL2]))
+    frames = []
+    for network, ethertype in draw(st.lists(packets(plain_only), min_size=1, max_size=30)):
+        frame = link_header(dlt, ethertype) + network
+        least = len(frame) - len(network) + (20 if ethertype == 0x0800 else 40)
+        shortest = min(least, len(frame)) if plain_only else 0
+        frames.append(frame[:draw(st.integers(shortest, len(frame)))])
+    buffer = b"".join(frames)
+    caplens = np.array([len(frame) for frame in frames], np.int64)
+    starts = np.concatenate([[0], np.cumsum(caplens)[:-1]]).astype(np.int64)
+    return (np.frombuffer(buffer, np.uint8), starts, caplens,
+            np.full(len(frames), dlt, np.int64))
+
+
+def decoded(batch: Any, plain: bool, lead: int) -> tuple[dict[str, Any], list[bool]]:
+    """The columns of a batch, read with the plain way allowed or not; with the prefix at
+    column ``lead`` of the heads (as the pcap walk gives them) or where decode puts it."""
+    buffer, starts, caplens, dlts = batch
+    heads = None
+    if lead:
+        prefix = _columns.rows_at(buffer, starts, _columns.PREFIX)
+        heads = np.concatenate([np.full((len(starts), lead), 0xEE, np.uint8), prefix], axis=1)
+    with plain_way(plain) as uses:
+        out = _columns.decode(buffer, starts, caplens, dlts, None, heads, lead)
+    return out.columns, uses
+
+
+def assert_same_columns(plain: dict[str, Any], general: dict[str, Any]) -> None:
+    assert plain.keys() == general.keys()
+    for name, column in general.items():
+        other = plain[name]
+        assert type(other) is type(column), name
+        if isinstance(column, _columns.ListColumn):
+            assert np.array_equal(other.offsets, column.offsets), name
+            assert np.array_equal(other.values, column.values), name
+            assert np.array_equal(other.valid, column.valid), name
+            continue
+        while column is not None:
+            valid = np.ones(len(column.values), np.bool_) if column.valid is None else column.valid
+            assert np.array_equal(other.valid, column.valid), name
+            if isinstance(column, _columns.NumberText):
+                assert other.kind == column.kind, name
+                values, others = column.numbers, other.numbers
+                if column.kind == "ipv6":  # the rows that have one, in order
+                    assert np.array_equal(others, values), name
+                    break
+                assert np.array_equal(others[valid], values[valid]), name
+                column, other = column.rest, other.rest
+                assert (column is None) == (other is None), name
+                continue
+            assert other.values.dtype == column.values.dtype, name
+            assert np.array_equal(other.values[valid], column.values[valid]), name
+            break
+
+
+SETTINGS = settings(max_examples=400, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@SETTINGS
+@given(batches(plain_only=False), st.sampled_from([0, 16]))
+def test_any_batch_reads_as_the_general_way_reads_it(batch: Any, lead: int) -> None:
+    plain, uses = decoded(batch, True, lead)
+    general, _ = decoded(batch, False, lead)
+    assert_same_columns(plain, general)
+    assert len(uses) <= 1  # (not asked where the network headers start at several places)
+
+
+@SETTINGS
+@given(batches(plain_only=True), st.sampled_from([0, 16]))
+def test_a_batch_of_plain_headers_is_read_the_plain_way(batch: Any, lead: int) -> None:
+    plain, uses = decoded(batch, True, lead)
+    assert uses == [True]
+    general, _ = decoded(batch, False, lead)
+    assert_same_columns(plain, general)
+    assert plain["src"].valid.any() or plain["src"].rest.valid.any()
+
+
+@pytest.mark.parametrize("network", [
+    ipv4(0x46, 40, 0, 6, bytes(30)),  # an IPv4 option
+    ipv6(0x60, 8, 0, bytes(30)),  # a hop-by-hop header
+    ipv6(0x60, 8, 44, bytes(30)),  # a fragment header
+    ipv4(0x45, 40, 0, 6, bytes(30))[:19],  # an IPv4 header cut short
+])
+def test_one_header_not_plain_sends_the_batch_the_general_way(network: bytes) -> None:
+    ethertype = 0x86DD if network[0] >> 4 == 6 else 0x0800
+    frames = [link_header(ETHERNET, 0x0800) + ipv4(0x45, 60, 0, 6, bytes(40)),
+              link_header(ETHERNET, ethertype) + network]
+    buffer = np.frombuffer(b"".join(frames), np.uint8)
+    caplens = np.array([len(frame) for frame in frames], np.int64)
+    batch = (buffer, np.array([0, caplens[0]], np.int64), caplens, np.ones(2, np.int64))
+    _, uses = decoded(batch, True, 0)
+    assert uses == [False]
+    _, uses = decoded((buffer[:caplens[0]], batch[1][:1], caplens[:1], batch[3][:1]), True, 0)
+    assert uses == [True]
+
+
+DECODED = ["linktype", "caplen", *arrow.DECODED_COLUMNS]
+
+
+def corpus_table(name: str, plain: bool) -> tuple[Any, list[bool]]:
+    with plain_way(plain) as uses:
+        try:
+            stream = pcapy.open_offline(CORPUS / name).to_arrow(batch_size=4096,
+                                                                 columns=DECODED)
+            batches = list(stream)
+        except pcapy.PcapError:
+            return None, uses
+    return pa.Table.from_batches(batches, stream.schema), uses
+
+
+def test_the_corpus_reads_as_the_general_way_reads_it() -> None:
+    names = [name for name in corpus_paths("pcap", "pcapng") if "big" not in name]
+    assert len(names) > 100
+    plain_batches = 0
+    for name in names:
+        general, _ = corpus_table(name, False)
+        plain, uses = corpus_table(name, True)
+        assert (plain is None) == (general is None), name
+        if plain is not None:
+            assert plain.equals(general), name
+        plain_batches += sum(uses)
+    assert plain_batches > 30  # most corpus files have plain IP headers only
