@@ -333,7 +333,9 @@ class _Heads:
         self.offsets[first:end] = offsets
         rows = self.rows[first:end]
         rows[:] = self.items[offsets]
-        self.headers[first:end] = rows.view(np.uint8).reshape(-1, self.width)[:, :16]
+        # (as 16-byte items: a copy of the (n, 16) bytes took five times as long)
+        self.header_items[first:end] = np.ndarray((end - first,), "V16", rows, 0,
+                                                  (self.width,))
         self.taken = end
 
     def batch(self) -> tuple[Ints, Bytes, Bytes]:
@@ -349,6 +351,7 @@ class _Heads:
         # The records' first 16 bytes (time stamp, caplen, len) apart, copied from the rows
         # while they are in the cache: a pass over the rows afterwards reads a line a row.
         self.headers = np.empty((size, 16), np.uint8)
+        self.header_items = self.headers.view("V16")[:, 0]
 
     def _grow(self, size: int) -> None:
         offsets, rows, headers = self.offsets, self.rows, self.headers
