@@ -341,6 +341,8 @@ def _link_layer(packets: _Packets, dlts: Ints, out: Decoded) -> _Link:
     ethertype, offset = _tags(packets, ethertype, offset, tagged, out)
     if not present.isdisjoint(_UNFRAMED_DLTS):
         ethertype, offset = _raw_and_loopback(packets, dlts, ethertype, offset)
+        if len(present) == 1:  # one place for all: the network layer reads them the plain way
+            offset = 4 if present & {DLT_NULL, DLT_LOOP} else 0
     if out.wants("ethertype"):
         out.columns["ethertype"] = Column(ethertype.astype(np.uint16), ethertype >= 0)
     return _Link(ethertype, offset, ethertype >= 0)
@@ -484,11 +486,12 @@ _IPV6_EXTENSIONS = (*_IPV6_SKIPPED, _IPV6_FRAGMENT, _IPV6_AH)
 
 def _plain_network(packets: _Packets, ethertype: Ints, at: int,
                    out: Decoded) -> Optional[_Network]:
-    """``_any_network`` for a batch whose network headers all start at ``at`` and are plain:
-    IPv4 without options, IPv6 without extension headers, each captured whole (most
-    batches). Every field then lies at one place in each packet's prefix and is read there
-    for all rows at once, in a third of the operations. ``None`` if one header is not plain:
-    the batch is read by ``_any_network``, whose columns these equal (tested).
+    """``_any_network`` for a batch whose network headers all start at ``at``, most of them
+    plain: IPv4 without options, IPv6 without extension headers, each captured whole (most
+    packets). Every field of those lies at one place in each packet's prefix and is read
+    there for all rows at once, in a third of the operations; the other IP headers are read
+    apart by ``_any_network`` (``_read_apart``). ``None`` if more than an eighth are not
+    plain: the batch is read by ``_any_network``. The columns equal its (tested).
     """
     if at + 44 > PREFIX:  # the IPv6 header and the ports after it lie in the prefix
         return None
@@ -497,12 +500,17 @@ def _plain_network(packets: _Packets, ethertype: Ints, at: int,
     first = packets.column(at, "u1").copy()
     next6 = packets.column(at + 6, "u1").copy()
     v4, v6 = ethertype == ETHERTYPE_IPV4, ethertype == ETHERTYPE_IPV6
-    ipv4 = v4 & (first == 0x45)
     ipv6 = v6 & ((first >> 4) == 6)
-    options = v4 & (first > 0x45) & (first < 0x50)
-    short = (v4 & (packets.caplens < at + 20)) | (v6 & (packets.caplens < at + 40))
-    if (options | short | (ipv6 & _IS_EXTENSION[next6])).any():
+    apart = ((v4 & (first > 0x45) & (first < 0x50))  # IPv4 options
+             | (ipv6 & _equals_any(next6, _IPV6_EXTENSIONS))
+             | (v4 & (packets.caplens < at + 20)) | (v6 & (packets.caplens < at + 40)))
+    rows_apart = np.flatnonzero(apart)
+    if len(rows_apart) > len(apart) // 8:
         return None
+    ipv4 = v4 & (first == 0x45)
+    if len(rows_apart):
+        ipv4 &= ~apart
+        ipv6 &= ~apart
     is_ip = ipv4 | ipv6
     protocol = np.where(ipv4, packets.column(at + 9, "u1"), next6)
     fragment = packets.column(at + 6, ">u2").astype(np.uint16)
@@ -525,13 +533,56 @@ def _plain_network(packets: _Packets, ethertype: Ints, at: int,
     if out.wants("payload_len"):
         payload = np.where(ipv6, packets.column(at + 4, ">u2"),
                            np.where(ipv4 & (total >= 20), total - 20, -1))
-    ports = np.where(ipv4, packets.column(at + 20, "V4"), packets.column(at + 40, "V4"))
-    return _Network(np.where(is_ip, protocol, -1), np.where(ipv4, at + 20, at + 40), payload,
-                    whole, ports.view(np.uint8).reshape(-1, 4))
+    network = _Network(np.where(is_ip, protocol, -1), np.where(ipv4, at + 20, at + 40),
+                       payload, whole)
+    if len(rows_apart):
+        _read_apart(packets, _Link(ethertype, at, ethertype >= 0), rows_apart, network, out)
+    else:  # the ports of every row lie at one of two places in the prefix
+        ports = np.where(ipv4, packets.column(at + 20, "V4"), packets.column(at + 40, "V4"))
+        network.ports = ports.view(np.uint8).reshape(-1, 4)
+    return network
 
 
-_IS_EXTENSION = np.zeros(256, np.bool_)  # by IPv6 next header
-_IS_EXTENSION[list(_IPV6_EXTENSIONS)] = True
+def _read_apart(packets: _Packets, link: _Link, rows: Ints, network: _Network,
+                out: Decoded) -> None:
+    """Read the network headers of ``rows`` with ``_any_network`` and write what it finds
+    over those rows of ``network`` and of the columns."""
+    apart = Decoded(wanted=out.wanted)
+    offset = link.offset if isinstance(link.offset, int) else link.offset[rows]
+    found = _any_network(packets.subset(rows),
+                         _Link(link.ethertype[rows], offset, link.known[rows]), apart)
+    network.protocol[rows], network.offset[rows] = found.protocol, found.offset
+    network.payload[rows], network.whole[rows] = found.payload, found.whole
+    for name, column in apart.columns.items():
+        merged = out.columns[name]
+        if isinstance(column, NumberText):
+            assert isinstance(merged, NumberText)
+            out.columns[name] = _merged_addresses(merged, column, rows)
+            continue
+        assert isinstance(column, Column)
+        assert isinstance(merged, Column)
+        assert merged.valid is not None
+        assert column.valid is not None
+        merged.values[rows] = column.values
+        valid = merged.valid.copy()  # (columns may share their masks)
+        valid[rows] = column.valid
+        out.columns[name] = Column(merged.values, valid)
+
+
+def _merged_addresses(merged: NumberText, apart: NumberText, rows: Ints) -> NumberText:
+    """The addresses of a column with those of ``rows`` (``apart``: read on their own)."""
+    assert merged.rest is not None
+    assert apart.rest is not None
+    merged.numbers[rows] = apart.numbers
+    valid4 = merged.valid.copy()
+    valid4[rows] = apart.valid
+    valid6 = merged.rest.valid.copy()
+    valid6[rows] = apart.rest.valid
+    # The IPv6 addresses are those of the rows that have one, in order.
+    where = np.concatenate([np.flatnonzero(merged.rest.valid), rows[apart.rest.valid]])
+    octets = np.concatenate([merged.rest.numbers, apart.rest.numbers])
+    octets6 = octets[np.argsort(where, kind="stable")]
+    return NumberText(merged.numbers, valid4, "ipv4", NumberText(octets6, valid6, "ipv6"))
 
 
 def _any_network(packets: _Packets, link: _Link, out: Decoded) -> _Network:

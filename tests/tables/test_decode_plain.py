@@ -22,6 +22,8 @@ pa = pytest.importorskip("pyarrow")
 from pcapy import _columns, arrow  # noqa: E402  (needs numpy and pyarrow)
 
 ETHERNET, SLL, SLL2 = 1, 113, 276
+NULL, LOOP, RAW, IPV4, IPV6 = 0, 108, 101, 228, 229
+LINKS = [ETHERNET, ETHERNET, SLL, SLL2, NULL, LOOP, RAW, 12, 14, IPV4, IPV6]
 
 
 @contextmanager
@@ -56,6 +58,10 @@ def ipv6(first: int, length: int, next_header: int, rest: bytes) -> bytes:
 
 
 def link_header(dlt: int, ethertype: int) -> bytes:
+    if dlt in (NULL, LOOP):  # the address family: host byte order (NULL), big-endian (LOOP)
+        return struct.pack("<I" if dlt == NULL else ">I", 30 if ethertype == 0x86DD else 2)
+    if dlt in (RAW, 12, 14, IPV4, IPV6):
+        return b""
     if dlt == SLL:
         return struct.pack(">HHH8sH", 0, 1, 6, b"\0" * 8, ethertype)
     if dlt == SLL2:
@@ -79,11 +85,11 @@ odd_ip = st.one_of(
 
 
 @st.composite
-def packets(draw: Any, plain_only: bool) -> tuple[bytes, int]:
+def packets(draw: Any, plain_only: bool, dlt: int) -> tuple[bytes, int]:
     """A packet after its link header, and its ethertype."""
     if plain_only:
-        return draw(st.one_of(st.tuples(plain_ipv4, st.just(0x0800)),
-                              st.tuples(plain_ipv6, st.just(0x86DD))))
+        ipv4s, ipv6s = st.tuples(plain_ipv4, st.just(0x0800)), st.tuples(plain_ipv6, st.just(0x86DD))
+        return draw({IPV4: ipv4s, IPV6: ipv6s}.get(dlt, st.one_of(ipv4s, ipv6s)))
     network = draw(st.one_of(plain_ipv4, plain_ipv6, odd_ip, st.binary(max_size=60)))
     return network, draw(st.sampled_from([0x0800, 0x86DD, 0x0806, 0x88CC, 0x8100, 0x05DC]))
 
@@ -92,9 +98,9 @@ def packets(draw: Any, plain_only: bool) -> tuple[bytes, int]:
 def batches(draw: Any, plain_only: bool) -> tuple[Any, Any, Any, Any]:
     """(buffer, starts, caplens, dlts) of a batch of one link type, packets cut short
     anywhere (plain_only: never inside the network header)."""
-    dlt = draw(st.sampled_from([ETHERNET, ETHERNET, SLL, SLL2]))
+    dlt = draw(st.sampled_from(LINKS))
     frames = []
-    for network, ethertype in draw(st.lists(packets(plain_only), min_size=1, max_size=30)):
+    for network, ethertype in draw(st.lists(packets(plain_only, dlt), min_size=1, max_size=30)):
         frame = link_header(dlt, ethertype) + network
         least = len(frame) - len(network) + (20 if ethertype == 0x0800 else 40)
         shortest = min(least, len(frame)) if plain_only else 0
@@ -170,13 +176,40 @@ def test_a_batch_of_plain_headers_is_read_the_plain_way(batch: Any, lead: int) -
     assert plain["src"].valid.any() or plain["src"].rest.valid.any()
 
 
+@st.composite
+def mostly_plain(draw: Any) -> tuple[Any, Any, Any, Any]:
+    """A batch of plain packets with a few (at most an eighth) that are not, anywhere."""
+    buffer, starts, caplens, dlts = draw(batches(plain_only=True))
+    frames = [bytes(buffer[start:start + caplen]) for start, caplen in zip(starts, caplens)]
+    frames *= 1 + 16 // len(frames)
+    at = len(link_header(int(dlts[0]), 0))
+    for _ in range(draw(st.integers(1, len(frames) // 8))):
+        network = draw(odd_ip)
+        frame = link_header(int(dlts[0]), 0x86DD if network[0] >> 4 == 6 else 0x0800) + network
+        frame = frame[:draw(st.integers(at, len(frame)))]
+        frames.insert(draw(st.integers(0, len(frames))), frame)
+    caplens = np.array([len(frame) for frame in frames], np.int64)
+    starts = np.concatenate([[0], np.cumsum(caplens)[:-1]]).astype(np.int64)
+    return (np.frombuffer(b"".join(frames), np.uint8), starts, caplens,
+            np.full(len(frames), dlts[0], np.int64))
+
+
+@SETTINGS
+@given(mostly_plain(), st.sampled_from([0, 16]))
+def test_the_headers_that_are_not_plain_are_read_apart(batch: Any, lead: int) -> None:
+    plain, uses = decoded(batch, True, lead)
+    assert uses == [True]
+    general, _ = decoded(batch, False, lead)
+    assert_same_columns(plain, general)
+
+
 @pytest.mark.parametrize("network", [
     ipv4(0x46, 40, 0, 6, bytes(30)),  # an IPv4 option
     ipv6(0x60, 8, 0, bytes(30)),  # a hop-by-hop header
     ipv6(0x60, 8, 44, bytes(30)),  # a fragment header
     ipv4(0x45, 40, 0, 6, bytes(30))[:19],  # an IPv4 header cut short
 ])
-def test_one_header_not_plain_sends_the_batch_the_general_way(network: bytes) -> None:
+def test_a_batch_of_many_headers_not_plain_goes_the_general_way(network: bytes) -> None:
     ethertype = 0x86DD if network[0] >> 4 == 6 else 0x0800
     frames = [link_header(ETHERNET, 0x0800) + ipv4(0x45, 60, 0, 6, bytes(40)),
               link_header(ETHERNET, ethertype) + network]
@@ -184,9 +217,17 @@ def test_one_header_not_plain_sends_the_batch_the_general_way(network: bytes) ->
     caplens = np.array([len(frame) for frame in frames], np.int64)
     batch = (buffer, np.array([0, caplens[0]], np.int64), caplens, np.ones(2, np.int64))
     _, uses = decoded(batch, True, 0)
-    assert uses == [False]
+    assert uses == [False]  # one of two: more than an eighth
     _, uses = decoded((buffer[:caplens[0]], batch[1][:1], caplens[:1], batch[3][:1]), True, 0)
     assert uses == [True]
+    frames = [frames[0]] * 15 + frames[1:]  # one of sixteen: read apart
+    caplens = np.array([len(frame) for frame in frames], np.int64)
+    batch = (np.frombuffer(b"".join(frames), np.uint8),
+             np.concatenate([[0], np.cumsum(caplens)[:-1]]), caplens, np.ones(16, np.int64))
+    plain, uses = decoded(batch, True, 0)
+    assert uses == [True]
+    general, _ = decoded(batch, False, 0)
+    assert_same_columns(plain, general)
 
 
 DECODED = ["linktype", "caplen", *arrow.DECODED_COLUMNS]
@@ -215,3 +256,20 @@ def test_the_corpus_reads_as_the_general_way_reads_it() -> None:
             assert plain.equals(general), name
         plain_batches += sum(uses)
     assert plain_batches > 30  # most corpus files have plain IP headers only
+
+
+def test_an_empty_batch_and_a_few_columns_read_as_the_general_way_reads_them() -> None:
+    frames = [link_header(ETHERNET, 0x0800) + ipv4(0x45, 60, 0x2000, 6, bytes(40)),
+              link_header(ETHERNET, 0x86DD) + ipv6(0x60, 20, 17, bytes(40))]
+    caplens = np.array([len(frame) for frame in frames], np.int64)
+    buffer = np.frombuffer(b"".join(frames), np.uint8)
+    starts = np.array([0, caplens[0]], np.int64)
+    for count in (0, 2):
+        for wanted in (frozenset({"src", "dport"}), frozenset({"ttl", "payload_len"})):
+            ways = []
+            for plain in (True, False):
+                with plain_way(plain) as uses:
+                    ways.append(_columns.decode(buffer, starts[:count], caplens[:count],
+                                                np.ones(count, np.int64), wanted).columns)
+                assert uses == [plain]
+            assert_same_columns(*ways)
