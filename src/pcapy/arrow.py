@@ -270,14 +270,19 @@ def _spell_ipv6(parts: list[NumberText], spellings: _Spellings) -> tuple[Any, pa
     """(codes, distinct spellings) of the IPv6 addresses of ``parts`` one after another: one
     code for each address, in order."""
     numbers = np.ascontiguousarray(np.concatenate([part.numbers for part in parts]))
-    values = pa.Array.from_buffers(pa.binary(16), len(numbers), [None, pa.py_buffer(numbers)])
+    # The 16 bytes as one month_day_nano_interval each: Arrow hashes that type's values three
+    # times as fast as binary(16)'s, and any 16 bytes are one (equal when their bytes are).
+    values = pa.Array.from_buffers(_OCTETS16, len(numbers), [None, pa.py_buffer(numbers)])
     encoded = values.dictionary_encode()
     return encoded.indices.to_numpy(), spellings.texts("ipv6", _octets(encoded.dictionary))
 
 
+_OCTETS16 = pa.month_day_nano_interval()
+
+
 def _octets(array: pa.Array) -> Any:
-    """The values of a ``binary(16)`` array without nulls as 16-byte numpy items (``V16``),
-    which sort and compare as their bytes do."""
+    """The values of a 16-byte array (``_OCTETS16``) without nulls as 16-byte numpy items
+    (``V16``), which sort and compare as their bytes do."""
     start = array.offset * 16
     octets = np.frombuffer(array.buffers()[1], np.uint8)[start:start + len(array) * 16]
     return octets.view("V16")
