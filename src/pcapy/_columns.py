@@ -15,6 +15,11 @@ ports; TCP flags, sequence number and payload length. A first fragment has them 
 header is there: tshark without reassembly and BPF's ``port`` read it too), later fragments
 do not.
 
+Most network headers are plain (IPv4 without options, IPv6 without extension headers, after a
+link header of one length): a batch of them is read with each field at one place in every
+packet (``_plain_network``), and the few others in it apart, the general way (``_any_network``,
+which reads any batch; tests hold the two ways to the same columns).
+
 Addresses come out as integers plus a small table of distinct values per batch, formatted once
 each (``socket.inet_ntop``): a dictionary column, compared and printed as text by DuckDB, Polars
 and pandas.
@@ -533,8 +538,9 @@ def _plain_network(packets: _Packets, ethertype: Ints, at: int,
     if out.wants("payload_len"):
         payload = np.where(ipv6, packets.column(at + 4, ">u2"),
                            np.where(ipv4 & (total >= 20), total - 20, -1))
-    network = _Network(np.where(is_ip, protocol, -1), np.where(ipv4, at + 20, at + 40),
-                       payload, whole)
+    # (-1 where not IP: the int32 keeps it, as a uint8 would not)
+    network = _Network(np.where(is_ip, protocol.astype(np.int32), -1),
+                       np.where(ipv4, at + 20, at + 40), payload, whole)
     if len(rows_apart):
         _read_apart(packets, _Link(ethertype, at, ethertype >= 0), rows_apart, network, out)
     else:  # the ports of every row lie at one of two places in the prefix

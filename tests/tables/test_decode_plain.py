@@ -45,6 +45,23 @@ def plain_way(taken: bool | None = True) -> Iterator[list[bool]]:
         _columns._plain_network = original
 
 
+@contextmanager
+def networks() -> Iterator[list[Any]]:
+    """Yields the ``_Network`` of each batch decoded (what the transport layer is given)."""
+    original = _columns._transport_layer
+    found: list[Any] = []
+
+    def spy(packets: Any, network: Any, out: Any) -> None:
+        found.append(network)
+        original(packets, network, out)
+
+    _columns._transport_layer = spy
+    try:
+        yield found
+    finally:
+        _columns._transport_layer = original
+
+
 def ipv4(first: int, total: int, fragment: int, protocol: int, rest: bytes) -> bytes:
     header = struct.pack(">BBHHHBBH4s4s", first, 0, total, 7, fragment, 64, protocol, 0,
                          rest[:4].ljust(4, b"\1"), rest[4:8].ljust(4, b"\2"))
@@ -120,14 +137,27 @@ def decoded(batch: Any, plain: bool, lead: int) -> tuple[dict[str, Any], list[bo
     if lead:
         prefix = _columns.rows_at(buffer, starts, _columns.PREFIX)
         heads = np.concatenate([np.full((len(starts), lead), 0xEE, np.uint8), prefix], axis=1)
-    with plain_way(plain) as uses:
+    with plain_way(plain) as uses, networks() as found:
         out = _columns.decode(buffer, starts, caplens, dlts, None, heads, lead)
-    return out.columns, uses
+    return {**out.columns, "(network)": found[0]}, uses
+
+
+def assert_same_network(plain: Any, general: Any) -> None:
+    """What the network layer tells the transport layer (the payload is read only for the
+    payload_len column, all of them here)."""
+    assert np.array_equal(plain.protocol, general.protocol)
+    assert np.array_equal(plain.whole, general.whole)
+    assert np.array_equal(plain.payload, general.payload)
+    assert np.array_equal(plain.offset[plain.whole], general.offset[general.whole])
 
 
 def assert_same_columns(plain: dict[str, Any], general: dict[str, Any]) -> None:
     assert plain.keys() == general.keys()
+    if "(network)" in general:
+        assert_same_network(plain["(network)"], general["(network)"])
     for name, column in general.items():
+        if name == "(network)":
+            continue
         other = plain[name]
         assert type(other) is type(column), name
         if isinstance(column, _columns.ListColumn):
