@@ -54,7 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._args import as_positive_int
-from ._columns import Column, ListColumn, NumberText, decode
+from ._columns import Column, ListColumn, NumberText, decode, rows_at
 from ._columns_scan import RawBatch, packet_batches, pcap_batches
 from ._reader import engine_of
 
@@ -161,7 +161,8 @@ def _record_batch(raw: RawBatch, arrow_schema: pa.Schema, spellings: _Spellings)
     arrays["len"] = pa.array(raw.lengths.astype(np.uint32))
     arrays["linktype"] = pa.array(raw.dlts.astype(np.uint16))
     if "data" in names:
-        arrays["data"] = binary_view(raw.buffer, raw.starts, raw.caplens)
+        heads = None if raw.heads is None else raw.heads[:, raw.head_at:]
+        arrays["data"] = binary_view(raw.buffer, raw.starts, raw.caplens, heads)
     if raw.interface_ids is not None:
         _pcapng_arrays(raw, arrays)
     return pa.RecordBatch.from_arrays([arrays[name] for name in names], schema=arrow_schema)
@@ -344,28 +345,41 @@ def _spell(kind: str, distinct: Any) -> pa.Array:
     return pc.binary_join_element_wise(*parts, ".")
 
 
-def binary_view(buffer: Union[bytes, bytearray], starts: Any, caplens: Any) -> pa.Array:
+def binary_view(buffer: Union[bytes, bytearray], starts: Any, caplens: Any,
+                heads: Optional[Any] = None) -> pa.Array:
     """The packets as a ``binary_view`` array pointing into ``buffer`` (no packet is copied).
 
-    A view is 16 bytes: the length, then either the bytes themselves (12 or fewer) or a 4-byte
-    prefix, the data buffer's index (0) and the offset in it (Arrow's columnar format spec).
+    A view is 16 bytes: the length, then either the bytes themselves (12 or fewer, zero
+    padded) or a 4-byte prefix, the data buffer's index (0, but for batches past 2 GiB) and
+    the offset in it (Arrow's columnar format spec). ``heads``, if given, holds each packet's
+    first bytes (at least 12 columns, any bytes past its end), copied out already; else they
+    are gathered here.
     """
     n = len(starts)
-    views = np.zeros((n, 4), np.int32)
-    views[:, 0] = caplens
-    octets = views.view(np.uint8)
     data = np.frombuffer(buffer, np.uint8) if len(buffer) else np.zeros(1, np.uint8)
-    first = np.arange(12)
-    inside = first < caplens[:, None]
-    head = data[np.where(inside, starts[:, None] + first, 0)]
-    head[~inside] = 0
-    short = caplens <= 12
-    octets[short, 4:16] = head[short]
-    long = ~short
-    octets[long, 4:8] = head[long, :4]
-    views[long, 3] = starts[long]
-    return pa.Array.from_buffers(pa.binary_view(), n, [None, pa.py_buffer(views),
-                                                       pa.py_buffer(buffer)])
+    first = rows_at(data, starts, _INLINE) if heads is None else heads[:, :_INLINE]
+    views = np.empty((n, 4), np.int32)
+    views[:, 0] = caplens
+    views.view(np.uint8)[:, 4:] = first  # (one 12-byte copy a row)
+    cut = np.flatnonzero(caplens < _INLINE)
+    if len(cut):  # zeros past the packet's end
+        inside = np.arange(_INLINE) < caplens[cut, None]
+        views.view(np.uint8)[cut, 4:] = np.where(inside, views.view(np.uint8)[cut, 4:], 0)
+    long = caplens > _INLINE
+    # A view's offset is 32 bits: past 2 GiB (a batch of large packets), the data are slices
+    # starting every _SPAN bytes, each holding whole any packet that starts in it.
+    span = _SPAN if len(buffer) > _INT32_MAX else _INT32_MAX + 1
+    views[:, 2] = np.where(long, starts // span, views[:, 2])
+    views[:, 3] = np.where(long, starts % span, views[:, 3])
+    whole = pa.py_buffer(buffer)
+    slices = [whole.slice(at, min(len(buffer) - at, _INT32_MAX))
+              for at in range(0, max(len(buffer), 1), span)]
+    return pa.Array.from_buffers(pa.binary_view(), n, [None, pa.py_buffer(views), *slices])
+
+
+_INLINE = 12  # bytes a binary_view holds in itself
+_INT32_MAX = (1 << 31) - 1
+_SPAN = 1 << 30  # (packets are far shorter than 1 GiB: one starting in a slice ends in it)
 
 
 def _file_metadata(reader: Reader) -> dict[str, Any]:
