@@ -169,14 +169,21 @@ def _record_batch(raw: RawBatch, arrow_schema: pa.Schema, spellings: _Spellings)
 
 
 def _pcapng_arrays(raw: RawBatch, arrays: dict[str, pa.Array]) -> None:
-    ids = raw.interface_ids
+    ids, names = raw.interface_ids, raw.interface_names
     assert ids is not None
-    arrays["interface_id"] = pa.array(ids.astype(np.uint32), mask=ids < 0)
-    arrays["interface"] = pa.array(raw.interface_names, pa.string()).dictionary_encode()
-    arrays["flags"] = pa.array(raw.flags, pa.uint32())
-    arrays["direction"] = pa.array([None if f is None else f & 3 for f in raw.flags or ()],
-                                   pa.uint8())
-    arrays["comment"] = pa.array(raw.comments, pa.string())
+    assert names is not None
+    n = len(ids)
+    arrays["interface_id"] = _masked(ids.astype(np.uint32), ids >= 0, pa.uint32())
+    codes, spelled = names
+    arrays["interface"] = pa.DictionaryArray.from_arrays(
+        _masked(codes.astype(np.int32), codes >= 0, pa.int32()), pa.array(spelled, pa.string()))
+    if raw.flags is None:
+        arrays["flags"], arrays["direction"] = pa.nulls(n, pa.uint32()), pa.nulls(n, pa.uint8())
+    else:
+        arrays["flags"] = pa.array(raw.flags, pa.uint32())
+        arrays["direction"] = pc.bit_wise_and(arrays["flags"], 3).cast(pa.uint8())
+    arrays["comment"] = (pa.nulls(n, pa.string()) if raw.comments is None
+                         else pa.array(raw.comments, pa.string()))
 
 
 def _array(column: Column | NumberText | ListColumn, arrow_type: pa.DataType) -> pa.Array:
