@@ -1,7 +1,8 @@
 """Captures as tables, measured once: ``python bench/bench_arrow.py [--packets N] [--file F]``.
 
 Packets per second turning one capture into metadata + 5-tuple columns (ts, caplen, len,
-linktype, src, dst, sport, dport, ip_proto), in one run, each in its own process:
+linktype, src, dst, sport, dport, ip_proto), in one run, each in its own process (``--pcapng``:
+the same packets as pcapng, which ours reads packet by packet through the Reader):
 
 - ours: ``Reader.to_arrow(columns=...)`` (the interpreter running this script needs pcapy with the
   arrow extra, e.g. the repository's .venv);
@@ -180,6 +181,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=1, help="rounds (medians are reported)")
     parser.add_argument("--pairs", type=int, default=5,
                         help="runs of ours and of (c), alternating, in each round")
+    parser.add_argument("--pcapng", action="store_true",
+                        help="measure the same packets as pcapng (converted once by our "
+                             "writer, next to the pcap file); issue 15's targets are for pcap")
     parser.add_argument("--venvs", type=Path, action="append", default=[],
                         help="a folder of peer venvs already built (another checkout's "
                              "bench/.venvs), looked in first, read only")
@@ -189,6 +193,8 @@ def main() -> None:
         run.DATA.mkdir(parents=True, exist_ok=True)
         run.generate(path, args.packets, 1, False)
     packets, _ = run.scan_pcap(path)
+    if args.pcapng:
+        path = as_pcapng(path)
     pythons = {"pcapy-ng-dpkt": peer_python("pcapy-ng-dpkt", "pcapy-ng", args.venvs),
                "python-libpcap": peer_python("python-libpcap", "python-libpcap", args.venvs)}
     ng, ng_problem = pythons["pcapy-ng-dpkt"]
@@ -218,6 +224,20 @@ def main() -> None:
         result = measure(sys.executable, OURS, str(path), str(batch))
         print(f"  batch_size={batch}: {result.get('rss_mib', 0):.0f} MiB "
               f"({packets / result['cpu']:,.0f} packets/s CPU)" if "cpu" in result else result)
+
+
+def as_pcapng(path: Path) -> Path:
+    """The packets of a classic pcap file as pcapng (written once by our writer, beside it)."""
+    import pcapy  # noqa: PLC0415  (the interpreter running this script has ours)
+
+    out = path.with_suffix(".pcapng")
+    if not out.exists():
+        reader = pcapy.open_offline(str(path))
+        partial = out.with_name("tmp-" + out.name)
+        with reader.dump_open(str(partial)) as dumper:
+            reader.loop(-1, dumper.dump)
+        partial.rename(out)
+    return out
 
 
 def _median(results: list[dict], packets: int) -> dict:
