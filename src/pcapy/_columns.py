@@ -479,7 +479,7 @@ class _Network:
 def _network_layer(packets: _Packets, link: _Link, out: Decoded) -> _Network:
     """The IPv4 and IPv6 headers: their columns, and where the transport header is."""
     if isinstance(link.offset, int):
-        plain = _plain_network(packets, link.ethertype, link.offset, out)
+        plain = _plain_network(packets, link, link.offset, out)
         if plain is not None:
             return plain
     return _any_network(packets, link, out)
@@ -489,8 +489,7 @@ def _network_layer(packets: _Packets, link: _Link, out: Decoded) -> _Network:
 _IPV6_EXTENSIONS = (*_IPV6_SKIPPED, _IPV6_FRAGMENT, _IPV6_AH)
 
 
-def _plain_network(packets: _Packets, ethertype: Ints, at: int,
-                   out: Decoded) -> Optional[_Network]:
+def _plain_network(packets: _Packets, link: _Link, at: int, out: Decoded) -> Optional[_Network]:
     """``_any_network`` for a batch whose network headers all start at ``at``, most of them
     plain: IPv4 without options, IPv6 without extension headers, each captured whole (most
     packets). Every field of those lies at one place in each packet's prefix and is read
@@ -503,7 +502,10 @@ def _plain_network(packets: _Packets, ethertype: Ints, at: int,
     # (a field read from the prefix reads a cache line a row: those read more than once are
     # copied out first)
     first = packets.column(at, "u1").copy()
-    next6 = packets.column(at + 6, "u1").copy()
+    # IPv4's flags and fragment offset; IPv6's next header is the first of these bytes
+    fragment = packets.column(at + 6, ">u2").astype(np.uint16)
+    next6 = (fragment >> 8).astype(np.uint8)
+    ethertype = link.ethertype
     v4, v6 = ethertype == ETHERTYPE_IPV4, ethertype == ETHERTYPE_IPV6
     ipv6 = v6 & ((first >> 4) == 6)
     apart = ((v4 & (first > 0x45) & (first < 0x50))  # IPv4 options
@@ -518,7 +520,6 @@ def _plain_network(packets: _Packets, ethertype: Ints, at: int,
         ipv6 &= ~apart
     is_ip = ipv4 | ipv6
     protocol = np.where(ipv4, packets.column(at + 9, "u1"), next6)
-    fragment = packets.column(at + 6, ">u2").astype(np.uint16)
     total = packets.column(at + 2, ">u2").astype(np.int32)
     whole = ipv6 | (ipv4 & ((fragment & 0x1FFF) == 0) & (total >= 20))
     if out.wants("ip_version"):
@@ -542,7 +543,7 @@ def _plain_network(packets: _Packets, ethertype: Ints, at: int,
     network = _Network(np.where(is_ip, protocol.astype(np.int32), -1),
                        np.where(ipv4, at + 20, at + 40), payload, whole)
     if len(rows_apart):
-        _read_apart(packets, _Link(ethertype, at, ethertype >= 0), rows_apart, network, out)
+        _read_apart(packets, link, rows_apart, network, out)
     else:  # the ports of every row lie at one of two places in the prefix
         ports = np.where(ipv4, packets.column(at + 20, "V4"), packets.column(at + 40, "V4"))
         network.ports = ports.view(np.uint8).reshape(-1, 4)
@@ -678,7 +679,7 @@ def _ipv6(packets: _Packets, at: Offset, ipv6: Bools) -> _IPv6:
     return (protocol, ok), src, dst, state, offset, payload
 
 
-def _equals_any(values: Ints, choices: tuple[int, ...]) -> Bools:
+def _equals_any(values: npt.NDArray[np.integer[Any]], choices: tuple[int, ...]) -> Bools:
     """``np.isin(values, choices)`` for a few choices, without its fixed cost."""
     found: Bools = values == choices[0]
     for choice in choices[1:]:
