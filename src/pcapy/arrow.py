@@ -367,11 +367,11 @@ def binary_view(buffer: Union[bytes, bytearray], starts: Any, caplens: Any,
     first = rows_at(data, starts, _INLINE) if heads is None else heads[:, :_INLINE]
     views = np.empty((n, 4), np.int32)
     views[:, 0] = caplens
-    views.view(np.uint8)[:, 4:] = first  # (one 12-byte copy a row)
+    inline = views.view(np.uint8)[:, 4:]
+    inline[:] = first  # (one 12-byte copy a row)
     cut = np.flatnonzero(caplens < _INLINE)
     if len(cut):  # zeros past the packet's end
-        inside = np.arange(_INLINE) < caplens[cut, None]
-        views.view(np.uint8)[cut, 4:] = np.where(inside, views.view(np.uint8)[cut, 4:], 0)
+        inline[cut] = np.where(np.arange(_INLINE) < caplens[cut, None], inline[cut], 0)
     long = caplens > _INLINE
     # A view's offset is 32 bits: past 2 GiB (a batch of large packets), the data are slices
     # starting every _SPAN bytes, each holding whole any packet that starts in it.
